@@ -1,0 +1,216 @@
+"""KernDb: the session API every store offers (SqliteDb, InMemoryDb, PostgresDb).
+
+It loads the aggregate from the store, lets it decide which events a command
+produces, and appends them at the version it was loaded at. When another
+writer got there first, it reloads and decides again (optimistic concurrency),
+so two workers writing one session both land and nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, NamedTuple, Self, TypeVar
+
+from kern.adapters.store import AppendConflict, SessionStore
+from kern.domain.aggregate import WorkflowSession as SessionAggregate
+from kern.domain.aggregate import validate_session_id
+from kern.domain.errors import ConcurrencyError, InvalidSessionNameError, SessionNotFoundError
+from kern.domain.events import SessionEvent
+from kern.domain.values import StateChanges, to_json_value
+from kern.projections.fold import project_session
+from kern.projections.listing import SessionQuery
+from kern.projections.session import WorkflowSession
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 100
+
+
+class Executed(NamedTuple, Generic[T]):
+    """What :meth:`KernDb.execute` did."""
+
+    result: T
+    aggregate: SessionAggregate
+    events: list[SessionEvent]
+
+
+class KernDb:
+    """Sessions on one store. Safe to share across threads."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+
+    # -- writing ---------------------------------------------------------------
+
+    def load(self, session_id: str) -> SessionAggregate:
+        """The write model of ``session_id`` (version 0 when it does not exist)."""
+        session_id = validate_session_id(session_id)
+        return self.load_from(session_id, self.store.read(session_id))
+
+    @staticmethod
+    def load_from(session_id: str, events: Sequence[SessionEvent]) -> SessionAggregate:
+        """The write model from events already read."""
+        return SessionAggregate.replay(session_id, events)
+
+    def execute(
+        self,
+        session_id: str,
+        decide: Callable[[SessionAggregate], T],
+        aggregate: SessionAggregate | None = None,
+    ) -> Executed[T]:
+        """Run ``decide`` on the session and append what it recorded.
+
+        ``decide`` may be called again on a freshly loaded aggregate when
+        another writer appended first; errors it raises propagate and nothing
+        is written. Returns its result, the aggregate as now stored and the
+        events appended.
+        """
+        if aggregate is None:
+            aggregate = self.load(session_id)
+        for attempt in range(MAX_ATTEMPTS):
+            result = decide(aggregate)
+            events = aggregate.take_pending()
+            try:
+                self.store.append(events)
+            except AppendConflict:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
+                aggregate = self.load(session_id)
+                continue
+            return Executed(result, aggregate, events)
+        raise ConcurrencyError(
+            f"session {session_id!r} kept changing under this writer; "
+            f"gave up after {MAX_ATTEMPTS} attempts"
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    def get_events(self, session_id: str, user_id: str | None = None) -> list[SessionEvent]:
+        """The session's whole event log, in order ([] if not visible to the user)."""
+        events = self.store.read(validate_session_id(session_id))
+        if not events or (user_id is not None and events[0].user_id != user_id):
+            return []
+        return events
+
+    def get_session(self, session_id: str, user_id: str | None = None) -> WorkflowSession | None:
+        """The session read model; None when absent, deleted or owned by another user."""
+        session = project_session(self.store.read(validate_session_id(session_id)))
+        if session is None or (user_id is not None and session.user_id != user_id):
+            return None
+        return session
+
+    def require_session(self, session_id: str, user_id: str | None = None) -> WorkflowSession:
+        """Like :meth:`get_session`, but SessionNotFoundError instead of None."""
+        session = self.get_session(session_id, user_id)
+        if session is None:
+            raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+        return session
+
+    def get_sessions(
+        self,
+        user_id: str | None = None,
+        workflow_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: float | None = None,
+        end_timestamp: float | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+    ) -> list[WorkflowSession]:
+        """Live sessions matching the filters, found through the listing index.
+
+        ``session_name`` is a case-insensitive substring of the name; the time
+        range applies to created_at (unix seconds, both ends inclusive); page
+        is 1-based and needs limit; sort_by defaults to created_at, sort_order
+        to "desc".
+        """
+        query = SessionQuery.build(
+            user_id=user_id,
+            workflow_id=workflow_id,
+            session_name=session_name,
+            start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp,
+            limit=limit,
+            page=page,
+            sort_by=sort_by,
+            sort_order=sort_order,
+        )
+        sessions = []
+        for row in self.store.list_sessions(query):
+            session = project_session(self.store.read(row.session_id, upto=row.version))
+            if session is not None:
+                sessions.append(session)
+        return sessions
+
+    # -- session commands ------------------------------------------------------------
+
+    def rename_session(
+        self,
+        session_id: str,
+        session_name: str,
+        user_id: str | None = None,
+        *,
+        autogenerated: bool = False,
+    ) -> WorkflowSession:
+        """Record SessionRenamed; the session must exist and belong to the user."""
+        if not isinstance(session_name, str) or not session_name:
+            raise InvalidSessionNameError(
+                f"session_name must be a non-empty string, got {session_name!r}"
+            )
+        self.execute(
+            session_id,
+            lambda s: s.rename(
+                user_id=user_id, session_name=session_name, autogenerated=autogenerated
+            ),
+        )
+        return self.require_session(session_id)
+
+    def update_session_state(
+        self, session_id: str, updates: Mapping[str, Any], user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Set the given keys of the session state; returns the new state."""
+        if not isinstance(updates, Mapping):
+            raise TypeError(f"session state updates must be a dict, got {type(updates).__name__}")
+        values = to_json_value(dict(updates), what="session state")
+        assert isinstance(values, dict)
+
+        def decide(session: SessionAggregate) -> dict[str, Any]:
+            session.check_can_write(user_id)
+            before = session.state
+            changes = StateChanges(set={k: v for k, v in values.items() if before.get(k, ...) != v})
+            session.update_state(user_id=user_id, changes=changes)
+            return dict(session.state)
+
+        return self.execute(session_id, decide).result
+
+    def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Append the tombstone; False when there was no live session to delete."""
+        session_id = validate_session_id(session_id)
+
+        def decide(session: SessionAggregate) -> bool:
+            if not session.exists or session.deleted:
+                return False
+            session.delete(user_id=user_id)
+            return True
+
+        return self.execute(session_id, decide).result
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

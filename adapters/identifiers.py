@@ -1,0 +1,47 @@
+"""SQL identifiers: checked before any SQL runs, and the names derived from them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kern.domain.errors import InvalidIdentifierError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; SQLite follows the same rule here
+_SUFFIXES = ("_events", "_index", "_snapshots")
+LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
+
+
+def check_identifier(name: object, *, what: str, room: int = 0) -> str:
+    """Return ``name`` if it is a plain SQL identifier, else InvalidIdentifierError.
+
+    Plain means: ASCII letters, digits and underscores, not starting with a
+    digit, at most 63 bytes once ``room`` bytes of suffix are added.
+    """
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise InvalidIdentifierError(
+            f"{what} must be a plain SQL identifier (letters, digits, underscores, "
+            f"not starting with a digit), got {name!r}"
+        )
+    if len(name) + room > MAX_IDENTIFIER_BYTES:
+        raise InvalidIdentifierError(
+            f"{what} {name!r} is too long: at most {MAX_IDENTIFIER_BYTES - room} "
+            f"characters, so that the names derived from it fit in {MAX_IDENTIFIER_BYTES} bytes"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class TableNames:
+    """The tables a store keeps for one ``session_table``."""
+
+    events: str
+    index: str
+    snapshots: str
+
+
+def table_names(session_table: str) -> TableNames:
+    """Validate ``session_table`` and derive the store's table names from it."""
+    base = check_identifier(session_table, what="session_table", room=LONGEST_SUFFIX)
+    return TableNames(events=f"{base}_events", index=f"{base}_index", snapshots=f"{base}_snapshots")

@@ -1,0 +1,153 @@
+"""The SQLite store: eventsourcing's SQLite recorder plus a listing table.
+
+Tables, named from ``session_table`` (default ``kern_sessions``):
+
+- ``<session_table>_events``: eventsourcing's stored-events table
+  (originator_id = session_id, originator_version = version, topic, state),
+  primary key (originator_id, originator_version); triggers refuse UPDATE
+  and DELETE, so the log is append-only.
+- ``<session_table>_index``: one row per session, written in the same
+  transaction as the events, serving ``get_sessions``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from kern.adapters.identifiers import table_names
+from kern.adapters.store import RecorderStore
+from kern.domain.errors import StoreError, StoreUnavailableError
+from kern.projections.listing import SessionQuery, SessionSummary, name_key
+
+INDEX_COLUMNS = (
+    "session_id",
+    "user_id",
+    "workflow_id",
+    "workflow_name",
+    "session_name",
+    "created_at",
+    "updated_at",
+    "version",
+    "deleted",
+)
+
+
+class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite recorder that writes the listing row in the insert's transaction."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table: str, index_table: str) -> None:
+        self.index_table = index_table
+        super().__init__(datastore, events_table_name=events_table)
+
+    def construct_create_table_statements(self) -> list[str]:
+        events, idx = self.events_table_name, self.index_table
+        refuse = "SELECT RAISE(ABORT, 'the session event log is append-only')"
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TRIGGER IF NOT EXISTS {events}_no_update BEFORE UPDATE ON {events} "
+            f"BEGIN {refuse}; END",
+            f"CREATE TRIGGER IF NOT EXISTS {events}_no_delete BEFORE DELETE ON {events} "
+            f"BEGIN {refuse}; END",
+            f"CREATE TABLE IF NOT EXISTS {idx} ("
+            "session_id TEXT PRIMARY KEY, user_id TEXT, workflow_id TEXT, "
+            "workflow_name TEXT, session_name TEXT NOT NULL DEFAULT '', "
+            "session_name_key TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, "
+            "updated_at REAL NOT NULL, version INTEGER NOT NULL, "
+            "deleted INTEGER NOT NULL DEFAULT 0)",
+            f"CREATE INDEX IF NOT EXISTS {idx}_created ON {idx} (created_at)",
+            f"CREATE INDEX IF NOT EXISTS {idx}_updated ON {idx} (updated_at)",
+            f"CREATE INDEX IF NOT EXISTS {idx}_user ON {idx} (user_id, created_at)",
+            f"CREATE INDEX IF NOT EXISTS {idx}_workflow ON {idx} (workflow_id, created_at)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events)
+        listing: dict[str, Any] | None = kwargs.get("listing")
+        if listing is not None:
+            self._write_listing(c, dict(listing))
+        return ids
+
+    def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:
+        if "session_name" in row:
+            row["session_name_key"] = name_key(row["session_name"])
+        if "created_at" in row:
+            columns = ", ".join(row)
+            marks = ", ".join("?" * len(row))
+            c.execute(
+                f"INSERT INTO {self.index_table} ({columns}) VALUES ({marks})", list(row.values())
+            )
+            return
+        session_id = row.pop("session_id")
+        assignments = ", ".join(f"{column} = ?" for column in row)
+        c.execute(
+            f"UPDATE {self.index_table} SET {assignments} WHERE session_id = ?",
+            [*row.values(), session_id],
+        )
+
+
+class SqliteStore(RecorderStore):
+    """Sessions in one SQLite file (WAL mode; safe across threads and processes)."""
+
+    recorder: _IndexedSQLiteRecorder
+
+    def __init__(self, db_file: str | Path, session_table: str = "kern_sessions") -> None:
+        names = table_names(session_table)
+        self.db_file = str(db_file)
+        try:
+            self.datastore = SQLiteDatastore(
+                db_name=self.db_file, originator_id_type="text", lock_timeout=30
+            )
+            recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
+            recorder.create_table()
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise StoreUnavailableError(
+                f"cannot open SQLite database {self.db_file!r}: {exc}"
+            ) from exc
+        super().__init__(recorder)
+
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        where, params = ["deleted = 0"], []
+        for column in ("user_id", "workflow_id"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if query.session_name is not None:
+            where.append("instr(session_name_key, ?) > 0")
+            params.append(name_key(query.session_name))
+        if query.start_timestamp is not None:
+            where.append("created_at >= ?")
+            params.append(query.start_timestamp)
+        if query.end_before is not None:
+            where.append("created_at < ?")
+            params.append(query.end_before)
+        order = "DESC" if query.descending else "ASC"
+        sql = (
+            f"SELECT {', '.join(INDEX_COLUMNS)} FROM {self.recorder.index_table} "
+            f"WHERE {' AND '.join(where)} "
+            f"ORDER BY {query.sort_by} {order}, session_id {order}"
+        )
+        if query.limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [query.limit, query.offset]
+        try:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(sql, params)
+                rows = c.fetchall()
+        except PersistenceError as exc:
+            raise StoreError(f"could not list sessions: {exc}") from exc
+        return [
+            SessionSummary(**{k: row[k] for k in INDEX_COLUMNS} | {"deleted": bool(row["deleted"])})
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        self.datastore.close()

@@ -1,0 +1,199 @@
+"""Steps of a workflow: what they are, what they receive, how they are called.
+
+A step is a plain callable ``fn(step_input) -> StepOutput | Any``, a
+:class:`Step` wrapping an executor, or an agent-like object (it has
+``run(message)`` returning something with ``.content``). ``...`` stands for a
+step that hands its input on unchanged, so the seed snippets run as written.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kern.domain.errors import InvalidInputError
+from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus
+from kern.projections.runs import StepOutput
+from kern.projections.session import WorkflowSession
+
+
+class InvalidStepError(InvalidInputError):
+    """A workflow step is neither a callable, a Step nor an agent-like object."""
+
+
+@dataclass
+class StepInput:
+    """What a function step receives.
+
+    ``session_state`` is one dict shared by all steps of a run: mutate it and
+    the changes are recorded and persisted when the run ends.
+    """
+
+    input: Any = None
+    previous_step_content: Any = None
+    previous_step_outputs: dict[str, StepOutput] = field(default_factory=dict)
+    session_state: dict[str, Any] = field(default_factory=dict)
+    workflow_session: WorkflowSession | None = None
+
+    def get_workflow_history(self, num_runs: int | None = None) -> list[tuple[str, str]]:
+        """(input, output) pairs of the session's last COMPLETED runs."""
+        if self.workflow_session is None:
+            return []
+        return self.workflow_session.get_workflow_history(num_runs=num_runs)
+
+    def get_workflow_history_context(self, num_runs: int | None = None) -> str | None:
+        """The ``<workflow_history_context>`` text of those runs, or None."""
+        if self.workflow_session is None:
+            return None
+        return self.workflow_session.get_workflow_history_context(num_runs=num_runs)
+
+    def get_step_content(self, step_name: str) -> Any:
+        """Content of an earlier step of this run, by name (None if absent)."""
+        output = self.previous_step_outputs.get(step_name)
+        return output.content if output else None
+
+    def get_last_step_content(self) -> Any:
+        """Content of the step just before this one (None for the first step)."""
+        return self.previous_step_content
+
+
+class Step:
+    """A named step around an executor (function or agent-like object).
+
+    ``add_workflow_history`` True/False overrides the workflow's flag;
+    ``num_history_runs`` overrides the workflow's window for this step.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        executor: Any = None,
+        *,
+        agent: Any = None,
+        team: Any = None,
+        description: str | None = None,
+        add_workflow_history: bool | None = None,
+        num_history_runs: int | None = None,
+    ) -> None:
+        given = [x for x in (executor, agent, team) if x is not None]
+        if len(given) != 1:
+            raise InvalidStepError(f"Step {name!r} needs exactly one of executor=, agent= or team=")
+        self.executor = given[0]
+        self.name = name
+        self.description = description
+        self.add_workflow_history = add_workflow_history
+        self.num_history_runs = num_history_runs
+
+
+def _passthrough(step_input: StepInput) -> Any:
+    if step_input.previous_step_outputs:
+        return step_input.previous_step_content
+    return step_input.input
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    """A step in the form the runner uses: its executor and how to call it."""
+
+    index: int
+    name: str
+    step_type: str  # "function", "agent", "team" or "placeholder"
+    executor: Any
+    executor_name: str | None
+    executor_id: str | None
+    add_workflow_history: bool | None
+    num_history_runs: int | None
+
+    @property
+    def is_agent_like(self) -> bool:
+        """True for agents and teams: they get a message, not a StepInput."""
+        return self.step_type in ("agent", "team")
+
+    def describe(self) -> dict[str, Any]:
+        """The step as recorded in workflow_data."""
+        return {"name": self.name, "type": self.step_type, "executor_id": self.executor_id}
+
+
+def resolve_step(index: int, step: Any) -> ResolvedStep:
+    """Classify ``step``; InvalidStepError when it cannot be run."""
+    wrapper = step if isinstance(step, Step) else None
+    executor = wrapper.executor if wrapper else step
+    if executor is Ellipsis:
+        step_type, executor = "placeholder", _passthrough
+    elif _is_agent_like(executor):
+        step_type = "team" if getattr(executor, "team_id", None) is not None else "agent"
+    elif callable(executor):
+        step_type = "function"
+    else:
+        raise InvalidStepError(
+            f"step {index + 1} is a {type(executor).__name__}: a step must be a "
+            "callable, a Step, or an object with a run(message) method"
+        )
+    executor_name = _name_of(executor)
+    return ResolvedStep(
+        index=index,
+        name=(wrapper.name if wrapper and wrapper.name else None)
+        or executor_name
+        or f"step_{index + 1}",
+        step_type=step_type,
+        executor=executor,
+        executor_name=executor_name,
+        executor_id=_id_of(executor, step_type),
+        add_workflow_history=wrapper.add_workflow_history if wrapper else None,
+        num_history_runs=wrapper.num_history_runs if wrapper else None,
+    )
+
+
+def _is_agent_like(obj: Any) -> bool:
+    run = getattr(obj, "run", None)
+    return callable(run) and not inspect.isroutine(obj) and not inspect.isclass(obj)
+
+
+def _name_of(executor: Any) -> str | None:
+    name = getattr(executor, "name", None) or getattr(executor, "__name__", None)
+    return str(name) if name and name != "<lambda>" else None
+
+
+def _id_of(executor: Any, step_type: str) -> str | None:
+    if step_type == "team":
+        return str(executor.team_id)
+    if step_type == "agent":
+        ident = getattr(executor, "agent_id", None) or getattr(executor, "id", None)
+        if ident is None and getattr(executor, "name", None):
+            ident = re.sub(r"[^a-z0-9]+", "-", str(executor.name).lower()).strip("-")
+        return str(ident) if ident is not None else None
+    return None
+
+
+def executor_run_of(step: ResolvedStep, response: Any, run_id: str) -> ExecutorRun:
+    """The agent/team run recorded for a step: ids, status and messages."""
+    raw = getattr(response, "messages", None) or []
+    messages = [_message(m) for m in raw]
+    status = getattr(response, "status", None) or RunStatus.completed
+    return ExecutorRun(
+        run_id=str(getattr(response, "run_id", None) or f"{run_id}:{step.index}"),
+        agent_id=step.executor_id if step.step_type == "agent" else None,
+        team_id=step.executor_id if step.step_type == "team" else None,
+        status=RunStatus(str(status.value if hasattr(status, "value") else status)),
+        messages=messages,
+    )
+
+
+def _message(message: Any) -> ExecutorMessage:
+    if isinstance(message, ExecutorMessage):
+        return message
+    if isinstance(message, dict):
+        return ExecutorMessage.model_validate(message)
+    if hasattr(message, "model_dump"):
+        return ExecutorMessage.model_validate(message.model_dump(mode="json"))
+    return ExecutorMessage(
+        role=str(message.role),
+        content=getattr(message, "content", None),
+        from_history=bool(getattr(message, "from_history", False)),
+    )
+
+
+StepFunction = Callable[[StepInput], Any]

@@ -1,0 +1,95 @@
+"""The store port: what every Kern store does, whatever database is behind it.
+
+A store appends a session's new events at the positions after the ones it
+already has (failing with :class:`AppendConflict` when another writer got
+there first), reads a session's events back, and keeps the listing index in
+the same transaction as the append.
+
+:class:`RecorderStore` implements the port on an eventsourcing
+``ApplicationRecorder``; the in-memory, SQLite and PostgreSQL stores differ
+only in the recorder they build and in how they keep and query the index.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+)
+
+from kern.adapters.codec import from_stored, to_stored
+from kern.domain.errors import StoreError
+from kern.domain.events import SessionEvent
+from kern.projections.listing import SessionQuery, SessionSummary, listing_update
+
+
+class AppendConflict(Exception):
+    """Another writer appended to the session first; reload and decide again."""
+
+
+class SessionStore(ABC):
+    """Append and read session event streams; list sessions from the index."""
+
+    @abstractmethod
+    def append(self, events: Sequence[SessionEvent]) -> None:
+        """Append events of one session atomically, or raise AppendConflict."""
+
+    @abstractmethod
+    def read(
+        self, session_id: str, *, after: int = 0, upto: int | None = None
+    ) -> list[SessionEvent]:
+        """The session's events with after < version <= upto, in order."""
+
+    @abstractmethod
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        """Index rows of live sessions matching ``query``, sorted and paged."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
+        """Release connections; the store is unusable afterwards."""
+
+
+class RecorderStore(SessionStore):
+    """A store on an eventsourcing recorder whose inserts also update the index.
+
+    Subclasses build the recorder; its ``insert_events`` must accept the
+    ``listing=`` keyword (the columns from :func:`listing_update`) and write
+    them in the same transaction as the events.
+    """
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self.recorder = recorder
+
+    def append(self, events: Sequence[SessionEvent]) -> None:
+        if not events:
+            return
+        if len({e.session_id for e in events}) != 1:
+            raise ValueError("one append writes to one session")
+        records = [to_stored(e) for e in events]
+        try:
+            self.recorder.insert_events(records, listing=listing_update(events))
+        except IntegrityError as exc:
+            raise AppendConflict(str(exc)) from exc
+        except OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise AppendConflict(str(exc)) from exc
+            raise StoreError(
+                f"could not append to session {events[0].session_id!r}: {exc}"
+            ) from exc
+        except PersistenceError as exc:
+            raise StoreError(
+                f"could not append to session {events[0].session_id!r}: {exc}"
+            ) from exc
+
+    def read(
+        self, session_id: str, *, after: int = 0, upto: int | None = None
+    ) -> list[SessionEvent]:
+        try:
+            records = self.recorder.select_events(session_id, gt=after or None, lte=upto)
+        except PersistenceError as exc:
+            raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
+        return [from_stored(r) for r in records]

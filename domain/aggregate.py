@@ -1,0 +1,277 @@
+"""The WorkflowSession aggregate: decides which events a command produces.
+
+It holds just enough state to enforce the invariants (who owns the session,
+whether it was deleted, which runs are open, the current session state). It
+is the only place that creates events; the caller saves ``pending`` with the
+version the aggregate was loaded at, and replays from the store on conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import JsonValue
+
+from kern.domain.errors import (
+    InvalidSessionIdError,
+    RunAlreadyFinishedError,
+    RunAlreadyStartedError,
+    RunNotFoundError,
+    SessionAccessError,
+    SessionDeletedError,
+    SessionNotFoundError,
+)
+from kern.domain.events import (
+    RunCompleted,
+    RunStarted,
+    SessionDeleted,
+    SessionEvent,
+    SessionRenamed,
+    SessionStarted,
+    SessionStateUpdated,
+    StepCompleted,
+)
+from kern.domain.values import (
+    TERMINAL_STATUSES,
+    Metrics,
+    RunStatus,
+    StateChanges,
+    StoredValue,
+)
+
+E = TypeVar("E", bound=SessionEvent)
+
+
+def validate_session_id(session_id: object) -> str:
+    """Return ``session_id`` if it is a non-empty string, else raise."""
+    if not isinstance(session_id, str):
+        raise InvalidSessionIdError(
+            f"session_id must be a non-empty string, got {type(session_id).__name__}"
+        )
+    if not session_id.strip():
+        raise InvalidSessionIdError("session_id must be a non-empty string, got ''")
+    return session_id
+
+
+@dataclass
+class _RunState:
+    next_step: int = 0
+    finished: bool = False
+
+
+@dataclass
+class WorkflowSession:
+    """Write model of one session's stream."""
+
+    session_id: str
+    version: int = 0
+    owner: str | None = None
+    deleted: bool = False
+    state: dict[str, JsonValue] = field(default_factory=dict)
+    session_name: str | None = None
+    last_timestamp: datetime | None = None
+    runs: dict[str, _RunState] = field(default_factory=dict)
+    pending: list[SessionEvent] = field(default_factory=list)
+
+    # -- loading ----------------------------------------------------------
+
+    @classmethod
+    def replay(cls, session_id: str, events: Iterable[SessionEvent]) -> WorkflowSession:
+        """The aggregate as it stands after ``events`` (possibly none)."""
+        session = cls(session_id=validate_session_id(session_id))
+        session.catch_up(events)
+        return session
+
+    def catch_up(self, events: Iterable[SessionEvent]) -> None:
+        """Apply events recorded after this aggregate was loaded."""
+        for event in events:
+            self._apply(event)
+
+    @property
+    def exists(self) -> bool:
+        """True once the session has been started (and maybe deleted since)."""
+        return self.version > 0
+
+    # -- checks ------------------------------------------------------------
+
+    def check_can_write(self, user_id: str | None) -> None:
+        """Raise unless ``user_id`` may write to this existing, live session."""
+        if not self.exists:
+            raise SessionNotFoundError(
+                f"session {self.session_id!r} does not exist", session_id=self.session_id
+            )
+        self._check_live_and_owned(user_id)
+
+    def _check_live_and_owned(self, user_id: str | None) -> None:
+        if self.deleted:
+            raise SessionDeletedError(
+                f"session {self.session_id!r} was deleted and accepts no more writes",
+                session_id=self.session_id,
+            )
+        if user_id is not None and user_id != self.owner:
+            raise SessionAccessError(
+                f"user {user_id!r} does not own session {self.session_id!r}",
+                session_id=self.session_id,
+            )
+
+    def _open_run(self, run_id: str) -> _RunState:
+        run = self.runs.get(run_id)
+        if run is None:
+            raise RunNotFoundError(
+                f"run {run_id!r} was not started in session {self.session_id!r}",
+                session_id=self.session_id,
+                run_id=run_id,
+            )
+        if run.finished:
+            raise RunAlreadyFinishedError(
+                f"run {run_id!r} of session {self.session_id!r} has already finished",
+                session_id=self.session_id,
+                run_id=run_id,
+            )
+        return run
+
+    # -- commands ------------------------------------------------------------
+
+    def start(
+        self,
+        *,
+        user_id: str | None,
+        workflow_id: str | None = None,
+        workflow_name: str | None = None,
+        workflow_data: Mapping[str, JsonValue] | None = None,
+        metadata: Mapping[str, JsonValue] | None = None,
+        session_state: Mapping[str, JsonValue] | None = None,
+    ) -> None:
+        """Start the session if it does not exist yet; else check the writer."""
+        if self.exists:
+            self._check_live_and_owned(user_id)
+            return
+        self._record(
+            SessionStarted,
+            user_id=user_id,
+            workflow_id=workflow_id,
+            workflow_name=workflow_name,
+            workflow_data=dict(workflow_data) if workflow_data is not None else None,
+            metadata=dict(metadata) if metadata is not None else None,
+            session_state=dict(session_state or {}),
+        )
+
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        input: StoredValue,
+        session_state: Mapping[str, JsonValue],
+        workflow_id: str | None = None,
+        workflow_name: str | None = None,
+    ) -> RunStarted:
+        """Record that a run began, with its input and the state its steps start from."""
+        self.check_can_write(user_id)
+        if run_id in self.runs:
+            raise RunAlreadyStartedError(
+                f"run {run_id!r} was already started in session {self.session_id!r}",
+                session_id=self.session_id,
+                run_id=run_id,
+            )
+        return self._record(
+            RunStarted,
+            run_id=run_id,
+            user_id=user_id,
+            input=input,
+            session_state=dict(session_state),
+            workflow_id=workflow_id,
+            workflow_name=workflow_name,
+        )
+
+    def complete_step(self, *, run_id: str, user_id: str | None, **fields: Any) -> StepCompleted:
+        """Record one finished step of an open run (fields as StepCompleted)."""
+        self.check_can_write(user_id)
+        run = self._open_run(run_id)
+        return self._record(
+            StepCompleted, run_id=run_id, user_id=user_id, step_index=run.next_step, **fields
+        )
+
+    def complete_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        status: RunStatus,
+        content: StoredValue,
+        error: str | None = None,
+        metrics: Metrics | None = None,
+        state_changes: StateChanges | None = None,
+    ) -> RunCompleted:
+        """Record the terminal event of an open run."""
+        self.check_can_write(user_id)
+        self._open_run(run_id)
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"a run cannot end with status {status}")
+        return self._record(
+            RunCompleted,
+            run_id=run_id,
+            user_id=user_id,
+            status=status,
+            content=content,
+            error=error,
+            metrics=metrics or Metrics(),
+            state_changes=state_changes or StateChanges(),
+        )
+
+    def rename(self, *, user_id: str | None, session_name: str, autogenerated: bool) -> None:
+        """Give the session a name."""
+        self.check_can_write(user_id)
+        self._record(
+            SessionRenamed, user_id=user_id, session_name=session_name, autogenerated=autogenerated
+        )
+
+    def update_state(self, *, user_id: str | None, changes: StateChanges) -> None:
+        """Change the session state outside a run; no event when nothing changes."""
+        self.check_can_write(user_id)
+        if changes:
+            self._record(SessionStateUpdated, user_id=user_id, changes=changes)
+
+    def delete(self, *, user_id: str | None) -> None:
+        """Append the tombstone."""
+        self.check_can_write(user_id)
+        self._record(SessionDeleted, user_id=user_id)
+
+    # -- recording and applying ------------------------------------------------
+
+    def _record(self, cls: type[E], **fields: Any) -> E:
+        now = datetime.now(UTC)
+        if self.last_timestamp is not None and now < self.last_timestamp:
+            now = self.last_timestamp  # keep a stream's timestamps non-decreasing
+        event = cls(session_id=self.session_id, version=self.version + 1, timestamp=now, **fields)
+        self._apply(event)
+        self.pending.append(event)
+        return event
+
+    def _apply(self, event: SessionEvent) -> None:
+        self.version = event.version
+        self.last_timestamp = event.timestamp
+        if isinstance(event, SessionStarted):
+            self.owner = event.user_id
+            self.state = dict(event.session_state)
+        elif isinstance(event, RunStarted):
+            self.runs[event.run_id] = _RunState()
+        elif isinstance(event, StepCompleted):
+            self.runs[event.run_id].next_step += 1
+        elif isinstance(event, RunCompleted):
+            self.runs[event.run_id].finished = True
+            self.state = event.state_changes.apply_to(self.state)
+        elif isinstance(event, SessionRenamed):
+            self.session_name = event.session_name
+        elif isinstance(event, SessionStateUpdated):
+            self.state = event.changes.apply_to(self.state)
+        elif isinstance(event, SessionDeleted):
+            self.deleted = True
+
+    def take_pending(self) -> list[SessionEvent]:
+        """The events recorded since the last call, in order."""
+        events, self.pending = self.pending, []
+        return events

@@ -1,0 +1,111 @@
+"""Every error Kern raises on purpose, in one tree.
+
+    KernError
+    ├── InvalidInputError (also ValueError)    bad argument from the caller
+    │   ├── InvalidSessionIdError              empty or non-string session_id
+    │   ├── InvalidSessionNameError            no name and autogenerate=False
+    │   ├── InvalidQueryError                  bad sort order, page without limit
+    │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
+    │   └── UnstorableValueError (also TypeError)  a value with no JSON form
+    ├── SessionError                           the session forbids the command
+    │   ├── SessionNotFoundError (also LookupError)
+    │   ├── SessionDeletedError
+    │   └── SessionAccessError                 a user who does not own the session
+    ├── RunError                               the run forbids the command
+    │   ├── RunNotFoundError (also LookupError)
+    │   ├── RunAlreadyStartedError
+    │   └── RunAlreadyFinishedError
+    └── StoreError                             the store failed or disagreed
+        ├── ConcurrencyError                   retries exhausted on a busy session
+        └── StoreUnavailableError              cannot reach or open the database
+
+Errors carry the identifiers they are about (``session_id``, ``run_id``) as
+attributes, so callers can react without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class KernError(Exception):
+    """Base of every error Kern raises on purpose."""
+
+
+class InvalidInputError(KernError, ValueError):
+    """An argument given to Kern is not acceptable; nothing was recorded."""
+
+
+class InvalidSessionIdError(InvalidInputError):
+    """A session_id must be a non-empty string."""
+
+
+class InvalidSessionNameError(InvalidInputError):
+    """A session name is missing or not a string."""
+
+
+class InvalidQueryError(InvalidInputError):
+    """A listing or query argument is out of range or unknown."""
+
+
+class InvalidIdentifierError(InvalidInputError):
+    """A table or schema name is not a plain SQL identifier."""
+
+
+class UnstorableValueError(InvalidInputError, TypeError):
+    """A value has no JSON form, so Kern cannot record it."""
+
+    def __init__(self, message: str, *, type_name: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class SessionError(KernError):
+    """The session's current state forbids the command."""
+
+    def __init__(self, message: str, *, session_id: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+
+class SessionNotFoundError(SessionError, LookupError):
+    """No session with this session_id exists (or it is not visible to the user)."""
+
+
+class SessionDeletedError(SessionError):
+    """The session was deleted; it accepts no more writes."""
+
+
+class SessionAccessError(SessionError):
+    """The session belongs to another user."""
+
+
+class RunError(KernError):
+    """The run's current state forbids the command."""
+
+    def __init__(self, message: str, *, session_id: str, run_id: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.run_id = run_id
+
+
+class RunNotFoundError(RunError, LookupError):
+    """No run with this run_id was started in the session."""
+
+
+class RunAlreadyStartedError(RunError):
+    """A run with this run_id was already started in the session."""
+
+
+class RunAlreadyFinishedError(RunError):
+    """The run already has its terminal event."""
+
+
+class StoreError(KernError):
+    """The store could not do what was asked."""
+
+
+class ConcurrencyError(StoreError):
+    """Other writers kept winning the race for a session; retries ran out."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or opened."""

@@ -1,0 +1,157 @@
+"""Value objects recorded inside events: run status, stored values, state changes.
+
+Inputs and outputs are stored as JSON plus a type tag (:class:`StoredValue`), so
+whatever a caller passes in (a pydantic model, a dict, a list, a string, a
+number) reads back as the same JSON value, and the tag says what it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from kern.domain.errors import UnstorableValueError
+
+
+class RunStatus(StrEnum):
+    """Where a run stands. The values are the strings Agno uses."""
+
+    pending = "PENDING"
+    running = "RUNNING"
+    completed = "COMPLETED"
+    paused = "PAUSED"
+    cancelled = "CANCELLED"
+    error = "ERROR"
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.completed, RunStatus.error, RunStatus.cancelled})
+
+
+class StoredValue(BaseModel):
+    """A value as recorded: its JSON form and a tag naming its original type.
+
+    ``type`` is ``null``, ``str``, ``int``, ``float``, ``bool``, ``dict`` or
+    ``list`` for plain JSON, and ``module.QualName`` of the original class for
+    anything converted to JSON on the way in (pydantic models, dataclasses,
+    tuples, datetimes, ...).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    value: JsonValue
+
+    @classmethod
+    def of(cls, obj: object, *, what: str = "value") -> StoredValue:
+        """Record ``obj``, or raise UnstorableValueError naming its type."""
+        return cls(type=type_tag(obj), value=to_json_value(obj, what=what))
+
+
+_PLAIN_TAGS: dict[type, str] = {
+    type(None): "null",
+    str: "str",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    dict: "dict",
+    list: "list",
+}
+
+
+def type_tag(obj: object) -> str:
+    """The tag stored next to a value: a JSON kind or the class's dotted name."""
+    cls = type(obj)
+    plain = _PLAIN_TAGS.get(cls)
+    if plain is not None:
+        return plain
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
+    """The JSON form of ``obj``; UnstorableValueError when it has none.
+
+    pydantic's serializer gives the JSON form of models, dataclasses, tuples,
+    sets, dates, UUIDs and the like; anything else (an open file, a socket, a
+    lock) is refused, and so are NaN and infinities, which JSON cannot hold.
+    """
+    try:
+        value = pydantic_core.to_jsonable_python(obj)
+        # Round trip through text: proves the value is plain JSON and gives
+        # dict keys as strings, exactly as they will read back from a store.
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
+        name = type_tag(obj)
+        reason = _reason(exc)
+        raise UnstorableValueError(
+            f"cannot store {what} of type {name}: it has no JSON form ({reason})",
+            type_name=name,
+        ) from exc
+    result: JsonValue = json.loads(text)
+    return result
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class StateChanges(BaseModel):
+    """What changed in a session state: keys set (with new values) and keys removed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    set: dict[str, JsonValue] = Field(default_factory=dict)
+    removed: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> StateChanges:
+        """The changes that turn ``before`` into ``after`` (both JSON dicts)."""
+        changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+        removed = [k for k in before if k not in after]
+        return cls(set=changed, removed=removed)
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.removed)
+
+    def apply_to(self, state: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+        """A new dict: ``state`` with these changes applied key by key."""
+        result = {k: v for k, v in state.items() if k not in self.removed}
+        result.update(self.set)
+        return result
+
+
+class ExecutorMessage(BaseModel):
+    """One message of an agent or team run recorded inside a step."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    role: str
+    content: JsonValue = None
+    from_history: bool = False
+
+
+class ExecutorRun(BaseModel):
+    """The run of an agent-like executor inside a step, with its messages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str | None = None
+    agent_id: str | None = None
+    team_id: str | None = None
+    status: RunStatus = RunStatus.completed
+    messages: list[ExecutorMessage] = Field(default_factory=list)
+
+
+class Metrics(BaseModel):
+    """Timing of a step or a run, in seconds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    duration: float = 0.0

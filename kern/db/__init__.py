@@ -1,0 +1,8 @@
+"""Kern's stores: ``kern.db.sqlite.SqliteDb``, ``kern.db.in_memory.InMemoryDb``
+and ``kern.db.postgres.PostgresDb``, all behind the same ``KernDb`` API."""
+
+from __future__ import annotations
+
+from kern.adapters.db import KernDb
+
+__all__ = ["KernDb"]

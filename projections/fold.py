@@ -1,0 +1,164 @@
+"""Folding a session's events into the WorkflowSession read model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import singledispatchmethod
+from typing import Any
+
+from kern.domain.events import (
+    RunCompleted,
+    RunStarted,
+    SessionDeleted,
+    SessionEvent,
+    SessionRenamed,
+    SessionStarted,
+    SessionStateUpdated,
+    StepCompleted,
+)
+from kern.domain.values import RunStatus
+from kern.projections.runs import StepOutput, WorkflowMetrics, WorkflowRunOutput
+from kern.projections.session import WorkflowSession
+
+
+def unix_seconds(event: SessionEvent) -> int:
+    """An event's timestamp as whole unix seconds (the read model's unit)."""
+    return int(event.timestamp.timestamp())
+
+
+class SessionFold:
+    """Applies events one by one; ``session`` is the read model so far.
+
+    ``session`` is None before SessionStarted and after SessionDeleted.
+    """
+
+    def __init__(self) -> None:
+        self.session: WorkflowSession | None = None
+        self.deleted = False
+        self._state: dict[str, Any] = {}
+
+    def apply_all(self, events: Iterable[SessionEvent]) -> SessionFold:
+        """Apply every event in order; returns self."""
+        for event in events:
+            self.apply(event)
+        return self
+
+    def apply(self, event: SessionEvent) -> None:
+        """Apply one event."""
+        self._apply(event)
+        if self.session is not None:
+            self.session.updated_at = unix_seconds(event)
+            self.session.version = event.version
+
+    @singledispatchmethod
+    def _apply(self, event: SessionEvent) -> None:
+        raise TypeError(f"no projection for event {type(event).__name__}")
+
+    @_apply.register
+    def _started(self, event: SessionStarted) -> None:
+        self._state = dict(event.session_state)
+        self.session = WorkflowSession(
+            session_id=event.session_id,
+            user_id=event.user_id,
+            workflow_id=event.workflow_id,
+            workflow_name=event.workflow_name,
+            runs=[],
+            session_data={"session_state": self._state},
+            workflow_data=event.workflow_data,
+            metadata=event.metadata,
+            created_at=unix_seconds(event),
+        )
+
+    @_apply.register
+    def _run_started(self, event: RunStarted) -> None:
+        session = self._live()
+        session.upsert_run(
+            WorkflowRunOutput(
+                run_id=event.run_id,
+                session_id=event.session_id,
+                workflow_id=event.workflow_id,
+                workflow_name=event.workflow_name,
+                user_id=event.user_id,
+                input=event.input.value,
+                status=RunStatus.running,
+                session_state=dict(event.session_state),
+                created_at=unix_seconds(event),
+            )
+        )
+
+    @_apply.register
+    def _step_completed(self, event: StepCompleted) -> None:
+        run = self._run(event.run_id)
+        run.step_results.append(
+            StepOutput(
+                content=event.content.value,
+                step_name=event.step_name,
+                step_index=event.step_index,
+                step_type=event.step_type,
+                executor_type=event.executor_type,
+                executor_name=event.executor_name,
+                executor_id=event.executor_id,
+                input=event.input.value,
+                success=event.success,
+                error=event.error,
+                metrics=event.metrics.model_dump(),
+                executor_run=event.executor_run,
+            )
+        )
+        if event.executor_run is not None:
+            run.step_executor_runs.append(event.executor_run)
+        run.session_state = event.state_changes.apply_to(run.session_state or {})
+
+    @_apply.register
+    def _run_completed(self, event: RunCompleted) -> None:
+        run = self._run(event.run_id)
+        run.status = event.status
+        run.content = event.content.value
+        run.error = event.error
+        run.metrics = WorkflowMetrics(
+            duration=event.metrics.duration,
+            steps={
+                step.step_name or str(step.step_index): dict(step.metrics or {})
+                for step in run.step_results
+            },
+        )
+        self._set_state(event.state_changes.apply_to(self._state))
+
+    @_apply.register
+    def _renamed(self, event: SessionRenamed) -> None:
+        data = self._live().session_data
+        assert data is not None
+        data["session_name"] = event.session_name
+
+    @_apply.register
+    def _state_updated(self, event: SessionStateUpdated) -> None:
+        self._set_state(event.changes.apply_to(self._state))
+
+    @_apply.register
+    def _deleted(self, event: SessionDeleted) -> None:
+        self.session = None
+        self.deleted = True
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _live(self) -> WorkflowSession:
+        if self.session is None:
+            raise ValueError("event recorded before SessionStarted or after SessionDeleted")
+        return self.session
+
+    def _run(self, run_id: str) -> WorkflowRunOutput:
+        run = self._live().get_run(run_id)
+        if run is None:
+            raise ValueError(f"event for run {run_id!r} before its RunStarted")
+        return run
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self._state = state
+        data = self._live().session_data
+        assert data is not None
+        data["session_state"] = state
+
+
+def project_session(events: Iterable[SessionEvent]) -> WorkflowSession | None:
+    """The read model of a session from its events; None if absent or deleted."""
+    return SessionFold().apply_all(events).session

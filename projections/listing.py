@@ -1,0 +1,160 @@
+"""The session listing: one summary row per session, and the query over it.
+
+Stores keep the rows in an index (table or dict) updated in the same
+transaction as the append, so ``get_sessions`` never reads events to filter,
+sort or page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kern.domain.errors import InvalidQueryError
+from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
+
+SORT_COLUMNS = ("created_at", "updated_at", "session_id", "session_name", "user_id", "workflow_id")
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of the listing index."""
+
+    session_id: str
+    user_id: str | None
+    workflow_id: str | None
+    workflow_name: str | None
+    session_name: str
+    created_at: float
+    updated_at: float
+    version: int
+    deleted: bool = False
+
+
+def listing_update(events: Sequence[SessionEvent]) -> dict[str, Any]:
+    """The index columns a batch of appended events sets (never empty).
+
+    Includes every column when the batch starts the session.
+    """
+    last = events[-1]
+    update: dict[str, Any] = {
+        "session_id": last.session_id,
+        "version": last.version,
+        "updated_at": last.timestamp.timestamp(),
+    }
+    for event in events:
+        if isinstance(event, SessionStarted):
+            update.update(
+                user_id=event.user_id,
+                workflow_id=event.workflow_id,
+                workflow_name=event.workflow_name,
+                session_name="",
+                created_at=event.timestamp.timestamp(),
+                deleted=False,
+            )
+        elif isinstance(event, SessionRenamed):
+            update["session_name"] = event.session_name
+        elif isinstance(event, SessionDeleted):
+            update["deleted"] = True
+    return update
+
+
+def name_key(name: str) -> str:
+    """The form names are compared in: case-folded, so matching ignores case."""
+    return name.casefold()
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """A validated ``get_sessions`` request."""
+
+    user_id: str | None = None
+    workflow_id: str | None = None
+    session_name: str | None = None
+    start_timestamp: float | None = None
+    end_timestamp: float | None = None
+    limit: int | None = None
+    page: int | None = None
+    sort_by: str = "created_at"
+    descending: bool = True
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        user_id: str | None = None,
+        workflow_id: str | None = None,
+        session_name: str | None = None,
+        start_timestamp: float | None = None,
+        end_timestamp: float | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+    ) -> SessionQuery:
+        """Check the arguments of get_sessions; InvalidQueryError names the bad one."""
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
+        if page is not None:
+            if limit is None:
+                raise InvalidQueryError("page needs a limit: pass limit= with page=")
+            if not isinstance(page, int) or page < 1:
+                raise InvalidQueryError(f"page is 1-based and must be >= 1, got {page!r}")
+        order = "desc" if sort_order is None else str(sort_order).lower()
+        if order not in ("asc", "desc"):
+            raise InvalidQueryError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
+        column = sort_by or "created_at"
+        if column not in SORT_COLUMNS:
+            raise InvalidQueryError(
+                f"cannot sort by {sort_by!r}; choose one of {', '.join(SORT_COLUMNS)}"
+            )
+        return cls(
+            user_id=user_id,
+            workflow_id=workflow_id,
+            session_name=session_name,
+            start_timestamp=start_timestamp,
+            end_timestamp=end_timestamp,
+            limit=limit,
+            page=page,
+            sort_by=column,
+            descending=order == "desc",
+        )
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip: (page - 1) * limit, 0 without a page."""
+        return (self.page - 1) * self.limit if self.page and self.limit else 0
+
+    @property
+    def end_before(self) -> float | None:
+        """end_timestamp is inclusive to the whole second: created_at < end + 1."""
+        return None if self.end_timestamp is None else math.floor(self.end_timestamp) + 1
+
+    def matches(self, row: SessionSummary) -> bool:
+        """Whether ``row`` passes every filter (for stores that filter in Python)."""
+        return (
+            not row.deleted
+            and (self.user_id is None or row.user_id == self.user_id)
+            and (self.workflow_id is None or row.workflow_id == self.workflow_id)
+            and (
+                self.session_name is None
+                or name_key(self.session_name) in name_key(row.session_name)
+            )
+            and (self.start_timestamp is None or row.created_at >= self.start_timestamp)
+            and (self.end_before is None or row.created_at < self.end_before)
+        )
+
+    def apply(self, rows: Iterable[SessionSummary]) -> list[SessionSummary]:
+        """Filter, sort and page ``rows`` in Python."""
+        kept = [row for row in rows if self.matches(row)]
+        kept.sort(key=lambda r: r.session_id, reverse=self.descending)
+        kept.sort(key=lambda r: _sort_key(getattr(r, self.sort_by)), reverse=self.descending)
+        end = None if self.limit is None else self.offset + self.limit
+        return kept[self.offset : end]
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    # None sorts before every value, as NULLs do in an ascending SQL order.
+    return (value is not None, value if value is not None else 0)

@@ -1,0 +1,125 @@
+"""Read models of runs and steps: what ``run()`` returns and what a session lists.
+
+These are plain dataclasses with the seed's field names. Values (``input``,
+``content``) are the JSON values Kern recorded, so a pydantic model input
+reads back as its dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus
+
+
+@dataclass
+class StepOutput:
+    """What one step produced; also what a step function may return."""
+
+    content: Any = None
+    step_name: str | None = None
+    step_index: int | None = None
+    step_type: str | None = None
+    executor_type: str | None = None
+    executor_name: str | None = None
+    executor_id: str | None = None
+    input: Any = None
+    success: bool = True
+    error: str | None = None
+    stop: bool = False
+    metrics: dict[str, Any] | None = None
+    executor_run: ExecutorRun | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["executor_run"] = (
+            self.executor_run.model_dump(mode="json") if self.executor_run else None
+        )
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepOutput:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("executor_run") is not None:
+            values["executor_run"] = ExecutorRun.model_validate(values["executor_run"])
+        return cls(**values)
+
+
+@dataclass
+class WorkflowMetrics:
+    """Timing of a run: its duration and each step's, in seconds."""
+
+    duration: float | None = None
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class WorkflowRunOutput:
+    """One run of a workflow in a session, as recorded."""
+
+    run_id: str | None = None
+    session_id: str | None = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    user_id: str | None = None
+    input: Any = None
+    content: Any = None
+    status: RunStatus = RunStatus.pending
+    error: str | None = None
+    step_results: list[StepOutput] = field(default_factory=list)
+    step_executor_runs: list[ExecutorRun] = field(default_factory=list)
+    metrics: WorkflowMetrics | None = None
+    session_state: dict[str, Any] | None = None
+    created_at: int | None = None
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True when the run was cancelled."""
+        return self.status == RunStatus.cancelled
+
+    def has_completed(self) -> bool:
+        """True when the run ended, successfully or with an error."""
+        return self.status in (RunStatus.completed, RunStatus.error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_dict` reads it back."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["status"] = RunStatus(self.status).value
+        data["step_results"] = [step.to_dict() for step in self.step_results]
+        data["step_executor_runs"] = [r.model_dump(mode="json") for r in self.step_executor_runs]
+        data["metrics"] = self.metrics.to_dict() if self.metrics else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkflowRunOutput:
+        """Build a run from :meth:`to_dict` output; unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("status") is not None:
+            values["status"] = RunStatus(values["status"])
+        values["step_results"] = [StepOutput.from_dict(s) for s in values.get("step_results") or []]
+        values["step_executor_runs"] = [
+            ExecutorRun.model_validate(r) for r in values.get("step_executor_runs") or []
+        ]
+        if values.get("metrics") is not None:
+            values["metrics"] = WorkflowMetrics(**values["metrics"])
+        return cls(**values)
+
+
+@dataclass
+class WorkflowChatInteraction:
+    """One input/output pair of a session's chat history."""
+
+    input: Any
+    output: Any
+
+
+Message = ExecutorMessage
