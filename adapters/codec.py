@@ -1,9 +1,11 @@
 """Turns domain events into eventsourcing ``StoredEvent`` records and back.
 
-The stored state is canonical JSON (UTF-8, sorted keys, no spaces) of the
-event's fields except ``session_id`` and ``version``, which the stores keep as
-the ``originator_id`` and ``originator_version`` columns, plus
-``schema_version``. The topic is the event class's ``module:QualName``.
+The stored state is compact JSON (UTF-8, no spaces): ``schema_version`` first,
+then the event's fields in the order its class declares them, except
+``session_id`` and ``version``, which the stores keep as the ``originator_id``
+and ``originator_version`` columns. Dict keys inside values keep the caller's
+order, so a dict input reads back, and renders in the history, exactly as it
+was given. The topic is the event class's ``module:QualName``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from eventsourcing.persistence import StoredEvent
 from pydantic import TypeAdapter, ValidationError
 
 from kern.domain.errors import StoreError
-from kern.domain.events import SessionEvent, event_class
+from kern.domain.events import EVENT_CLASSES, SessionEvent, event_class
 
 _COLUMNS = ("session_id", "version")
 
 
-_ADAPTERS: dict[type[SessionEvent], TypeAdapter[Any]] = {}
+# Built at import: an adapter built later, while freezegun patches the module's
+# ``datetime`` name, would resolve the ``timestamp`` hint to FakeDatetime and fail.
+_ADAPTERS: dict[type[SessionEvent], TypeAdapter[Any]] = {
+    cls: TypeAdapter(cls) for cls in EVENT_CLASSES
+}
 
 
 def _adapter(cls: type[SessionEvent]) -> TypeAdapter[Any]:
@@ -30,19 +36,18 @@ def _adapter(cls: type[SessionEvent]) -> TypeAdapter[Any]:
     return adapter
 
 
-def canonical_json(payload: Any) -> bytes:
-    """The one byte encoding Kern stores for a JSON value."""
-    return json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+def encode_json(payload: Any) -> bytes:
+    """The byte encoding Kern stores for a JSON value (keys in their given order)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def event_payload(event: SessionEvent) -> dict[str, Any]:
     """The JSON payload stored for ``event`` (without the stream columns)."""
-    data: dict[str, Any] = _adapter(type(event)).dump_python(event, mode="json")
-    for name in _COLUMNS:
-        data.pop(name)
-    data["schema_version"] = type(event).schema_version
+    fields: dict[str, Any] = _adapter(type(event)).dump_python(event, mode="json")
+    data = {"schema_version": type(event).schema_version}
+    data.update((k, v) for k, v in fields.items() if k not in _COLUMNS)
     return data
 
 
@@ -52,7 +57,7 @@ def to_stored(event: SessionEvent) -> StoredEvent:
         originator_id=event.session_id,
         originator_version=event.version,
         topic=event.topic(),
-        state=canonical_json(event_payload(event)),
+        state=encode_json(event_payload(event)),
     )
 
 

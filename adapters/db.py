@@ -71,11 +71,14 @@ class KernDb:
         if aggregate is None:
             aggregate = self.load(session_id)
         for attempt in range(MAX_ATTEMPTS):
+            base_version = aggregate.version
             result = decide(aggregate)
             events = aggregate.take_pending()
             try:
                 self.store.append(events)
             except AppendConflict:
+                if self._landed(session_id, base_version, events):
+                    return Executed(result, aggregate, events)
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
                 aggregate = self.load(session_id)
                 continue
@@ -84,6 +87,14 @@ class KernDb:
             f"session {session_id!r} kept changing under this writer; "
             f"gave up after {MAX_ATTEMPTS} attempts"
         )
+
+    def _landed(self, session_id: str, base_version: int, events: list[SessionEvent]) -> bool:
+        """Whether ``events`` are already stored: an append whose acknowledgement
+        was lost (connection dropped after commit) is not written twice."""
+        if not events:
+            return False
+        stored = self.store.read(session_id, after=base_version, upto=base_version + len(events))
+        return stored == events
 
     # -- reading ---------------------------------------------------------------
 
@@ -180,7 +191,7 @@ class KernDb:
         def decide(session: SessionAggregate) -> dict[str, Any]:
             session.check_can_write(user_id)
             before = session.state
-            changes = StateChanges(set={k: v for k, v in values.items() if before.get(k, ...) != v})
+            changes = StateChanges.between(before, {**before, **values})
             session.update_state(user_id=user_id, changes=changes)
             return dict(session.state)
 

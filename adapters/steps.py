@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kern.domain.errors import InvalidInputError
-from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus
+from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
 from kern.projections.runs import StepOutput
 from kern.projections.session import WorkflowSession
 
@@ -132,7 +132,7 @@ def resolve_step(index: int, step: Any) -> ResolvedStep:
             f"step {index + 1} is a {type(executor).__name__}: a step must be a "
             "callable, a Step, or an object with a run(message) method"
         )
-    executor_name = _name_of(executor)
+    executor_name = None if step_type == "placeholder" else _name_of(executor)
     return ResolvedStep(
         index=index,
         name=(wrapper.name if wrapper and wrapper.name else None)
@@ -186,12 +186,14 @@ def _message(message: Any) -> ExecutorMessage:
     if isinstance(message, ExecutorMessage):
         return message
     if isinstance(message, dict):
-        return ExecutorMessage.model_validate(message)
+        # JSON form first: a model in the content is kept as its dict, and a value
+        # with no JSON form is refused by type instead of failing in the store.
+        return ExecutorMessage.model_validate(to_json_value(message, what="agent message"))
     if hasattr(message, "model_dump"):
         return ExecutorMessage.model_validate(message.model_dump(mode="json"))
     return ExecutorMessage(
         role=str(message.role),
-        content=getattr(message, "content", None),
+        content=to_json_value(getattr(message, "content", None), what="agent message content"),
         from_history=bool(getattr(message, "from_history", False)),
     )
 

@@ -326,7 +326,14 @@ class _Run:
                 error=_error_text(exc),
             )
             raise
-        output, executor_run = self._normalise(step, response)
+        try:
+            output, executor_run = self._normalise(step, response)
+        except UnstorableValueError as exc:
+            # The step ran but what it returned cannot be stored: record it as failed.
+            self._record_step(
+                step, received, None, started, before, step_input.session_state, error=str(exc)
+            )
+            raise
         self._record_step(
             step,
             received,

@@ -7,8 +7,9 @@ number) reads back as the same JSON value, and the tag says what it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -82,11 +83,18 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
     lock) is refused, and so are NaN and infinities, which JSON cannot hold.
     """
     try:
+        _refuse_iterators(obj, set())
         value = pydantic_core.to_jsonable_python(obj)
         # Round trip through text: proves the value is plain JSON and gives
         # dict keys as strings, exactly as they will read back from a store.
         text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (pydantic_core.PydanticSerializationError, TypeError, ValueError) as exc:
+        text.encode("utf-8")  # lone surrogates have no UTF-8 form
+    except (
+        pydantic_core.PydanticSerializationError,
+        TypeError,
+        ValueError,
+        RecursionError,
+    ) as exc:
         name = type_tag(obj)
         reason = _reason(exc)
         raise UnstorableValueError(
@@ -95,6 +103,32 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
         ) from exc
     result: JsonValue = json.loads(text)
     return result
+
+
+def _refuse_iterators(obj: object, seen: set[int]) -> None:
+    """TypeError if ``obj`` holds an iterator (an open file, a generator).
+
+    pydantic would store such a value as the list of what it yields, reading
+    the file or draining the generator the caller still holds.
+    """
+    if isinstance(obj, Iterator):
+        raise TypeError(f"{type_tag(obj)} is an iterator; storing it would consume it")
+    if id(obj) in seen:
+        return
+    children: list[object]
+    if isinstance(obj, Mapping):
+        children = [*obj.keys(), *obj.values()]
+    elif isinstance(obj, list | tuple | set | frozenset):
+        children = list(obj)
+    elif isinstance(obj, BaseModel):
+        children = list(obj.__dict__.values())
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        children = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
+    else:
+        return
+    seen.add(id(obj))
+    for child in children:
+        _refuse_iterators(child, seen)
 
 
 def _reason(exc: Exception) -> str:
@@ -113,7 +147,9 @@ class StateChanges(BaseModel):
     @classmethod
     def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> StateChanges:
         """The changes that turn ``before`` into ``after`` (both JSON dicts)."""
-        changed = {k: v for k, v in after.items() if k not in before or before[k] != v}
+        changed = {
+            k: v for k, v in after.items() if k not in before or not _same_json(before[k], v)
+        }
         removed = [k for k in before if k not in after]
         return cls(set=changed, removed=removed)
 
@@ -125,6 +161,14 @@ class StateChanges(BaseModel):
         result = {k: v for k, v in state.items() if k not in self.removed}
         result.update(self.set)
         return result
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON: unlike ``==``, tells 1, 1.0 and true (and 0 and false) apart."""
+    try:
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    except (TypeError, ValueError):
+        return bool(a == b)
 
 
 class ExecutorMessage(BaseModel):

@@ -108,7 +108,7 @@ class SessionQuery:
         column = sort_by or "created_at"
         if column not in SORT_COLUMNS:
             raise InvalidQueryError(
-                f"cannot sort by {sort_by!r}; choose one of {', '.join(SORT_COLUMNS)}"
+                f"cannot sort by {sort_by!r}: sort_by must be one of {', '.join(SORT_COLUMNS)}"
             )
         return cls(
             user_id=user_id,

@@ -10,7 +10,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus
+from kern.domain.errors import UnstorableValueError
+from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
+
+
+def json_ready(value: Any) -> Any:
+    """``value``'s JSON form (a pydantic model becomes its dict); as is if it has none."""
+    try:
+        return to_json_value(value)
+    except UnstorableValueError:
+        return value
 
 
 @dataclass
@@ -34,6 +43,8 @@ class StepOutput:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["content"] = json_ready(self.content)
+        data["input"] = json_ready(self.input)
         data["executor_run"] = (
             self.executor_run.model_dump(mode="json") if self.executor_run else None
         )
@@ -92,6 +103,8 @@ class WorkflowRunOutput:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_dict` reads it back."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["input"] = json_ready(self.input)
+        data["content"] = json_ready(self.content)
         data["status"] = RunStatus(self.status).value
         data["step_results"] = [step.to_dict() for step in self.step_results]
         data["step_executor_runs"] = [r.model_dump(mode="json") for r in self.step_executor_runs]
