@@ -1,0 +1,389 @@
+"""The stored form of every event: its topic and its exact JSON payload.
+
+Stored logs outlive the code that wrote them, so a change to an event's topic
+or fields must be deliberate. Each event class has a fully specified sample
+here with the payload written out by hand; a new event class fails
+``test_every_event_class_is_pinned`` until it gets one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from kern.adapters.codec import encode_json, from_stored, to_stored
+from kern.domain import events
+from kern.domain.errors import StoreError
+from kern.domain.events import (
+    EVENT_CLASSES,
+    RunCompleted,
+    RunStarted,
+    SessionDeleted,
+    SessionEvent,
+    SessionRenamed,
+    SessionStarted,
+    SessionStateUpdated,
+    StepCompleted,
+)
+from kern.domain.values import (
+    ExecutorMessage,
+    ExecutorRun,
+    Metrics,
+    RunStatus,
+    StateChanges,
+    StoredValue,
+)
+
+WHEN = datetime(2024, 11, 19, 14, 30, 5, 123456, tzinfo=UTC)
+STAMP = "2024-11-19T14:30:05.123456Z"
+
+PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
+    (
+        SessionStarted(
+            session_id="session_123",
+            version=1,
+            timestamp=WHEN,
+            user_id="alice",
+            workflow_id="research-pipeline",
+            workflow_name="Research Pipeline",
+            workflow_data={"steps": ["echo", "shout"]},
+            metadata={"team": "kern"},
+            session_state={"count": 0},
+        ),
+        "kern.domain.events:SessionStarted",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "workflow_id": "research-pipeline",
+            "workflow_name": "Research Pipeline",
+            "workflow_data": {"steps": ["echo", "shout"]},
+            "metadata": {"team": "kern"},
+            "session_state": {"count": 0},
+        },
+    ),
+    (
+        RunStarted(
+            session_id="session_123",
+            version=2,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-1",
+            input=StoredValue(type="app.models.Topic", value={"name": "AI", "depth": 2}),
+            session_state={"count": 0, "mode": "fast"},
+            workflow_id="research-pipeline",
+            workflow_name="Research Pipeline",
+        ),
+        "kern.domain.events:RunStarted",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-1",
+            "input": {"type": "app.models.Topic", "value": {"name": "AI", "depth": 2}},
+            "session_state": {"count": 0, "mode": "fast"},
+            "workflow_id": "research-pipeline",
+            "workflow_name": "Research Pipeline",
+        },
+    ),
+    (
+        StepCompleted(
+            session_id="session_123",
+            version=3,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-1",
+            step_index=0,
+            step_name="research",
+            step_type="step",
+            executor_type="agent",
+            executor_name="Researcher",
+            executor_id="agent-1",
+            input=StoredValue(type="str", value="context\nAI"),
+            content=StoredValue(type="list", value=["a", 1]),
+            success=False,
+            error="boom",
+            metrics=Metrics(duration=0.25),
+            executor_run=ExecutorRun(
+                run_id="agent-run-1",
+                agent_id="agent-1",
+                team_id=None,
+                status=RunStatus.error,
+                messages=[
+                    ExecutorMessage(role="system", content="be brief"),
+                    ExecutorMessage(role="user", content="old", from_history=True),
+                    ExecutorMessage(role="tool", content={"ok": True}, tool_call_id="call-1"),
+                ],
+            ),
+            state_changes=StateChanges(set={"count": 1}, removed=["mode"]),
+        ),
+        "kern.domain.events:StepCompleted",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-1",
+            "step_index": 0,
+            "step_name": "research",
+            "step_type": "step",
+            "executor_type": "agent",
+            "executor_name": "Researcher",
+            "executor_id": "agent-1",
+            "input": {"type": "str", "value": "context\nAI"},
+            "content": {"type": "list", "value": ["a", 1]},
+            "success": False,
+            "error": "boom",
+            "metrics": {"duration": 0.25},
+            "executor_run": {
+                "run_id": "agent-run-1",
+                "agent_id": "agent-1",
+                "team_id": None,
+                "status": "ERROR",
+                "messages": [
+                    {"role": "system", "content": "be brief", "from_history": False},
+                    {"role": "user", "content": "old", "from_history": True},
+                    {
+                        "role": "tool",
+                        "content": {"ok": True},
+                        "from_history": False,
+                        "tool_call_id": "call-1",
+                    },
+                ],
+            },
+            "state_changes": {"set": {"count": 1}, "removed": ["mode"]},
+        },
+    ),
+    (
+        RunCompleted(
+            session_id="session_123",
+            version=4,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-1",
+            status=RunStatus.error,
+            content=StoredValue(type="dict", value={"partial": True}),
+            error="boom",
+            metrics=Metrics(duration=1.5),
+            state_changes=StateChanges(set={"count": 1}, removed=["mode"]),
+        ),
+        "kern.domain.events:RunCompleted",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-1",
+            "status": "ERROR",
+            "content": {"type": "dict", "value": {"partial": True}},
+            "error": "boom",
+            "metrics": {"duration": 1.5},
+            "state_changes": {"set": {"count": 1}, "removed": ["mode"]},
+        },
+    ),
+    (
+        SessionRenamed(
+            session_id="session_123",
+            version=5,
+            timestamp=WHEN,
+            user_id="alice",
+            session_name="Ärger im Büro",
+            autogenerated=True,
+        ),
+        "kern.domain.events:SessionRenamed",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "session_name": "Ärger im Büro",
+            "autogenerated": True,
+        },
+    ),
+    (
+        SessionStateUpdated(
+            session_id="session_123",
+            version=6,
+            timestamp=WHEN,
+            user_id=None,
+            changes=StateChanges(set={"topic": {"name": "AI"}}, removed=["count"]),
+        ),
+        "kern.domain.events:SessionStateUpdated",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": None,
+            "changes": {"set": {"topic": {"name": "AI"}}, "removed": ["count"]},
+        },
+    ),
+    (
+        SessionDeleted(session_id="session_123", version=7, timestamp=WHEN, user_id="alice"),
+        "kern.domain.events:SessionDeleted",
+        {"schema_version": 1, "timestamp": STAMP, "user_id": "alice"},
+    ),
+]
+
+# Defaults are part of the contract too: they fill fields an old payload lacks.
+PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
+    (
+        StepCompleted(
+            session_id="s",
+            version=3,
+            timestamp=WHEN,
+            run_id="r",
+            step_index=2,
+            input=StoredValue(type="null", value=None),
+            content=StoredValue(type="null", value=None),
+        ),
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": None,
+            "run_id": "r",
+            "step_index": 2,
+            "step_name": None,
+            "step_type": "function",
+            "executor_type": "function",
+            "executor_name": None,
+            "executor_id": None,
+            "input": {"type": "null", "value": None},
+            "content": {"type": "null", "value": None},
+            "success": True,
+            "error": None,
+            "metrics": {"duration": 0.0},
+            "executor_run": None,
+            "state_changes": {"set": {}, "removed": []},
+        },
+    ),
+    (
+        RunCompleted(
+            session_id="s", version=4, timestamp=WHEN, run_id="r", status=RunStatus.completed
+        ),
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": None,
+            "run_id": "r",
+            "status": "COMPLETED",
+            "content": {"type": "null", "value": None},
+            "error": None,
+            "metrics": {"duration": 0.0},
+            "state_changes": {"set": {}, "removed": []},
+        },
+    ),
+]
+
+
+def _id(item: tuple[SessionEvent, Any, Any]) -> str:
+    return type(item[0]).__name__
+
+
+@pytest.mark.parametrize(("event", "topic", "payload"), PINNED, ids=[_id(p) for p in PINNED])
+class TestPinnedEvent:
+    """Each event class against its hand-written stored form."""
+
+    def test_stores_its_topic(self, event: SessionEvent, topic: str, payload: Any) -> None:
+        assert to_stored(event).topic == topic
+        assert type(event).topic() == topic
+
+    def test_stores_exactly_the_pinned_payload(
+        self, event: SessionEvent, topic: str, payload: dict[str, Any]
+    ) -> None:
+        assert json.loads(to_stored(event).state) == payload
+
+    def test_stores_compact_bytes_in_field_order(
+        self, event: SessionEvent, topic: str, payload: dict[str, Any]
+    ) -> None:
+        """Fields in declared order, no spaces, UTF-8: the same event always gives the same bytes."""
+        assert to_stored(event).state == encode_json(payload)
+
+    def test_keeps_stream_position_in_columns(
+        self, event: SessionEvent, topic: str, payload: Any
+    ) -> None:
+        record = to_stored(event)
+        assert record.originator_id == "session_123"
+        assert record.originator_version == event.version
+
+    def test_reads_back_equal(self, event: SessionEvent, topic: str, payload: Any) -> None:
+        assert from_stored(to_stored(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"), PINNED_DEFAULTS, ids=[_id((e, p, None)) for e, p in PINNED_DEFAULTS]
+)
+def test_stores_default_fields(event: SessionEvent, payload: dict[str, Any]) -> None:
+    assert json.loads(to_stored(event).state) == payload
+    assert from_stored(to_stored(event)) == event
+
+
+def test_every_event_class_is_pinned() -> None:
+    """A new event class must get a sample in PINNED before it can be stored."""
+    assert {type(event) for event, _, _ in PINNED} == set(EVENT_CLASSES)
+    assert len(PINNED) == len(EVENT_CLASSES)
+
+
+def test_event_classes_have_distinct_topics() -> None:
+    topics = [cls.topic() for cls in EVENT_CLASSES]
+    assert len(set(topics)) == len(topics)
+
+
+def test_stores_non_ascii_as_utf8_not_escapes() -> None:
+    record = to_stored(PINNED[4][0])
+    assert "Ärger im Büro".encode() in record.state
+    assert b"\\u" not in record.state
+
+
+def test_pins_the_bytes_of_a_tombstone() -> None:
+    record = to_stored(PINNED[6][0])
+    assert record.state == (
+        b'{"schema_version":1,"timestamp":"2024-11-19T14:30:05.123456Z","user_id":"alice"}'
+    )
+
+
+def _record(topic: str, payload: dict[str, Any], version: int = 1) -> StoredEvent:
+    return StoredEvent(
+        originator_id="session_123",
+        originator_version=version,
+        topic=topic,
+        state=encode_json(payload),
+    )
+
+
+def test_refuses_an_unknown_topic() -> None:
+    record = _record("kern.domain.events:SessionForked", {"schema_version": 1})
+    with pytest.raises(StoreError, match=r"unknown event topic.*SessionForked.*session_123"):
+        from_stored(record)
+
+
+def test_refuses_a_payload_missing_a_required_field() -> None:
+    payload = {"schema_version": 1, "timestamp": STAMP, "user_id": "alice"}
+    record = _record("kern.domain.events:SessionRenamed", payload, version=5)
+    with pytest.raises(StoreError, match=r"version 5 of session 'session_123'"):
+        from_stored(record)
+
+
+def test_refuses_a_payload_that_is_not_json() -> None:
+    record = StoredEvent(
+        originator_id="session_123",
+        originator_version=2,
+        topic="kern.domain.events:SessionDeleted",
+        state=b"\xff not json",
+    )
+    with pytest.raises(StoreError):
+        from_stored(record)
+
+
+def test_reads_an_event_stored_under_an_aliased_topic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event class renamed with a registered alias still loads its old records."""
+    monkeypatch.setitem(events.TOPIC_ALIASES, "kern.domain.events:SessionNamed", SessionRenamed)
+    event, _, payload = PINNED[4]
+    loaded = from_stored(_record("kern.domain.events:SessionNamed", payload, version=5))
+    assert loaded == event
+    assert to_stored(loaded).topic == "kern.domain.events:SessionRenamed"
+
+
+def test_ignores_the_stored_schema_version_when_reading() -> None:
+    event, topic, payload = PINNED[6]
+    assert from_stored(_record(topic, {**payload, "schema_version": 1}, version=7)) == event
+    assert from_stored(_record(topic, {"timestamp": STAMP, "user_id": "alice"}, 7)) == event
