@@ -295,7 +295,7 @@ class TestPinnedEvent:
     def test_stores_compact_bytes_in_field_order(
         self, event: SessionEvent, topic: str, payload: dict[str, Any]
     ) -> None:
-        """Fields in declared order, no spaces, UTF-8: the same event always gives the same bytes."""
+        """Declared field order, no spaces, UTF-8: one event always gives the same bytes."""
         assert to_stored(event).state == encode_json(payload)
 
     def test_keeps_stream_position_in_columns(
