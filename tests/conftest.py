@@ -1,31 +1,74 @@
 """Shared fixtures: every store Kern has, and small workflows to run on them.
 
 ``db`` is parametrized over the stores, so a test that takes it is part of
-the contract suite and runs on each of them.
+the contract suite and runs on each of them. The PostgreSQL tests use the
+server at ``KERN_TEST_POSTGRES_URL`` (default: local postgres, trust auth), in
+a schema made for this test run and dropped after it; they skip, with a line
+saying how to enable them, when no server answers, except under CI (``CI``
+set), where they fail instead.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
+from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
 from kern.workflow import StepInput, Workflow
 
-STORES = ["memory", "sqlite"]
+POSTGRES_URL = os.environ.get(
+    "KERN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+_tables = itertools.count(1)
 
 
-def make_db(kind: str, tmp_path: Path) -> KernDb:
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A schema of its own for this test run on the test server, dropped at the end."""
+    try:
+        admin = psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True)
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        message = (
+            f"PostgreSQL not reachable at {POSTGRES_URL} ({reason}); start it or set "
+            "KERN_TEST_POSTGRES_URL to run the PostgreSQL tests"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = f"kern_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    yield schema
+    admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    admin.close()
+
+
+def postgres_table() -> str:
+    """A session_table name not used before in this test run."""
+    return f"t{os.getpid()}_{next(_tables)}"
+
+
+def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> KernDb:
     """A fresh, empty store of the given kind."""
     if kind == "memory":
         return InMemoryDb()
     if kind == "sqlite":
         return SqliteDb(db_file=tmp_path / "kern.db")
+    if kind == "postgres":
+        schema = request.getfixturevalue("postgres_schema")
+        return PostgresDb(POSTGRES_URL, session_table=postgres_table(), db_schema=schema)
     raise ValueError(kind)
 
 
@@ -36,9 +79,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db(store_kind: str, tmp_path: Path) -> Iterator[KernDb]:
+def db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KernDb]:
     """An empty store of each kind, closed after the test."""
-    store = make_db(store_kind, tmp_path)
+    store = make_db(store_kind, tmp_path, request)
     yield store
     store.close()
 
@@ -63,3 +106,19 @@ def make_workflow(db: KernDb) -> Callable[..., Workflow]:
         return Workflow(db=db, **kwargs)
 
     return build
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how the postgres-marked tests went; .ci/run fails when any was skipped."""
+    outcomes: dict[str, set[str]] = {"passed": set(), "skipped": set(), "failed": set()}
+    categories = {"passed": "passed", "skipped": "skipped", "failed": "failed", "error": "failed"}
+    for category, outcome in categories.items():
+        for report in terminalreporter.stats.get(category, []):
+            if "postgres" in getattr(report, "keywords", {}):
+                outcomes[outcome].add(report.nodeid)
+    # A test whose teardown failed after it passed counts once, as failed.
+    outcomes["passed"] -= outcomes["failed"]
+    terminalreporter.write_line(
+        f"kern: postgres tests: {len(outcomes['passed'])} passed, "
+        f"{len(outcomes['skipped'])} skipped, {len(outcomes['failed'])} failed"
+    )
