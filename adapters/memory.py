@@ -39,10 +39,8 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         return ids
 
 
-class InMemoryStore(RecorderStore):
+class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
     """Sessions kept in this process's memory."""
-
-    recorder: _IndexedPOPORecorder
 
     def __init__(self) -> None:
         super().__init__(_IndexedPOPORecorder())

@@ -93,10 +93,8 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
         )
 
 
-class SqliteStore(RecorderStore):
+class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     """Sessions in one SQLite file (WAL mode; safe across threads and processes)."""
-
-    recorder: _IndexedSQLiteRecorder
 
     def __init__(self, db_file: str | Path, session_table: str = "kern_sessions") -> None:
         names = table_names(session_table)

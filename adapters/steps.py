@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kern.domain.errors import InvalidInputError
+from kern.domain.events import SessionEvent
 from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
+from kern.projections.fold import project_history, project_session
 from kern.projections.runs import StepOutput
 from kern.projections.session import WorkflowSession
 
@@ -24,31 +27,89 @@ class InvalidStepError(InvalidInputError):
     """A workflow step is neither a callable, a Step nor an agent-like object."""
 
 
-@dataclass
+class SessionViews:
+    """The session as it stood when a run started, built only when asked for.
+
+    ``session`` is the full read model; ``history`` a light one that answers
+    the history queries without folding every step of a long session.
+    """
+
+    def __init__(self, load: Callable[[], Sequence[SessionEvent]]) -> None:
+        self._load = load
+
+    @cached_property
+    def events(self) -> Sequence[SessionEvent]:
+        """The session's events before the run began."""
+        return self._load()
+
+    @cached_property
+    def session(self) -> WorkflowSession | None:
+        """The full read model (None for a brand-new session's first run)."""
+        return project_session(self.events)
+
+    @cached_property
+    def history(self) -> WorkflowSession:
+        """Runs with input, content and status only: enough for history text."""
+        return project_history(self.events)
+
+
 class StepInput:
     """What a function step receives.
 
     ``session_state`` is one dict shared by all steps of a run: mutate it and
     the changes are recorded and persisted when the run ends.
+    ``workflow_session`` is the session as it stood when the run started
+    (built on first access).
     """
 
-    input: Any = None
-    previous_step_content: Any = None
-    previous_step_outputs: dict[str, StepOutput] = field(default_factory=dict)
-    session_state: dict[str, Any] = field(default_factory=dict)
-    workflow_session: WorkflowSession | None = None
+    def __init__(
+        self,
+        input: Any = None,
+        previous_step_content: Any = None,
+        previous_step_outputs: dict[str, StepOutput] | None = None,
+        session_state: dict[str, Any] | None = None,
+        workflow_session: WorkflowSession | None = None,
+        *,
+        views: SessionViews | None = None,
+    ) -> None:
+        self.input = input
+        self.previous_step_content = previous_step_content
+        self.previous_step_outputs = previous_step_outputs if previous_step_outputs else {}
+        self.session_state = session_state if session_state is not None else {}
+        self._workflow_session = workflow_session
+        self._views = views
+
+    @property
+    def workflow_session(self) -> WorkflowSession | None:
+        """The session read model as of the start of this run."""
+        if self._workflow_session is None and self._views is not None:
+            self._workflow_session = self._views.session
+        return self._workflow_session
+
+    @workflow_session.setter
+    def workflow_session(self, session: WorkflowSession | None) -> None:
+        self._workflow_session, self._views = session, None
+
+    def _history_source(self) -> WorkflowSession | None:
+        if self._workflow_session is None and self._views is not None:
+            return self._views.history
+        return self._workflow_session
 
     def get_workflow_history(self, num_runs: int | None = None) -> list[tuple[str, str]]:
         """(input, output) pairs of the session's last COMPLETED runs."""
-        if self.workflow_session is None:
-            return []
-        return self.workflow_session.get_workflow_history(num_runs=num_runs)
+        source = self._history_source()
+        return source.get_workflow_history(num_runs=num_runs) if source else []
 
     def get_workflow_history_context(self, num_runs: int | None = None) -> str | None:
         """The ``<workflow_history_context>`` text of those runs, or None."""
-        if self.workflow_session is None:
-            return None
-        return self.workflow_session.get_workflow_history_context(num_runs=num_runs)
+        source = self._history_source()
+        return source.get_workflow_history_context(num_runs=num_runs) if source else None
+
+    def __repr__(self) -> str:
+        return (
+            f"StepInput(input={self.input!r}, previous_step_content="
+            f"{self.previous_step_content!r}, session_state={self.session_state!r})"
+        )
 
     def get_step_content(self, step_name: str) -> Any:
         """Content of an earlier step of this run, by name (None if absent)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -22,10 +23,13 @@ from eventsourcing.persistence import (
     PersistenceError,
 )
 
+from kern.adapters.cache import DEFAULT_CACHED_SESSIONS, EventCache
 from kern.adapters.codec import from_stored, to_stored
 from kern.domain.errors import StoreError
 from kern.domain.events import SessionEvent
 from kern.projections.listing import SessionQuery, SessionSummary, listing_update
+
+R = TypeVar("R", bound=ApplicationRecorder)
 
 
 class AppendConflict(Exception):
@@ -53,7 +57,7 @@ class SessionStore(ABC):
         """Release connections; the store is unusable afterwards."""
 
 
-class RecorderStore(SessionStore):
+class RecorderStore(SessionStore, Generic[R]):
     """A store on an eventsourcing recorder whose inserts also update the index.
 
     Subclasses build the recorder; its ``insert_events`` must accept the
@@ -61,8 +65,17 @@ class RecorderStore(SessionStore):
     them in the same transaction as the events.
     """
 
-    def __init__(self, recorder: ApplicationRecorder) -> None:
-        self.recorder = recorder
+    def __init__(
+        self, recorder: R | None, *, cached_sessions: int = DEFAULT_CACHED_SESSIONS
+    ) -> None:
+        self._recorder = recorder
+        self.cache = EventCache(cached_sessions)
+
+    @property
+    def recorder(self) -> R:
+        """The eventsourcing recorder behind this store."""
+        assert self._recorder is not None
+        return self._recorder
 
     def append(self, events: Sequence[SessionEvent]) -> None:
         if not events:
@@ -84,10 +97,23 @@ class RecorderStore(SessionStore):
             raise StoreError(
                 f"could not append to session {events[0].session_id!r}: {exc}"
             ) from exc
+        self.cache.extend(events[0].session_id, events)
 
     def read(
         self, session_id: str, *, after: int = 0, upto: int | None = None
     ) -> list[SessionEvent]:
+        cached = self.cache.get(session_id)
+        if upto is None or upto > len(cached):
+            start = max(after, len(cached))
+            newer = self._select(session_id, after=start, upto=upto)
+            if start == len(cached):
+                self.cache.extend(session_id, newer)
+                cached = cached + tuple(newer)
+            else:
+                return newer
+        return list(cached[after:upto])
+
+    def _select(self, session_id: str, *, after: int, upto: int | None) -> list[SessionEvent]:
         try:
             records = self.recorder.select_events(session_id, gt=after or None, lte=upto)
         except PersistenceError as exc:

@@ -18,7 +18,13 @@ from pydantic import ValidationError
 
 from kern.adapters.db import KernDb
 from kern.adapters.memory import InMemoryStore
-from kern.adapters.steps import ResolvedStep, StepInput, executor_run_of, resolve_step
+from kern.adapters.steps import (
+    ResolvedStep,
+    SessionViews,
+    StepInput,
+    executor_run_of,
+    resolve_step,
+)
 from kern.domain.aggregate import validate_session_id
 from kern.domain.errors import InvalidSessionIdError, InvalidSessionNameError, UnstorableValueError
 from kern.domain.values import (
@@ -29,7 +35,6 @@ from kern.domain.values import (
     StoredValue,
     to_json_value,
 )
-from kern.projections.fold import SessionFold, project_session
 from kern.projections.runs import (
     StepOutput,
     WorkflowChatInteraction,
@@ -243,13 +248,14 @@ class _Run:
         seed = to_json_value(self.workflow.session_state or {}, what="workflow session_state")
         assert isinstance(extra, dict) and isinstance(seed, dict)
         started = time.perf_counter()
-        view = self._start(stored_input, seed, extra)
+        before_run = self._start(stored_input, seed, extra)
+        views = SessionViews(lambda: self.db.store.read(self.session_id, upto=before_run))
         state: dict[str, Any] = dict(self.output.session_state or {})
         self.output.status = RunStatus.running
-        step_input = StepInput(input=self.input, session_state=state, workflow_session=view)
+        step_input = StepInput(input=self.input, session_state=state, views=views)
         try:
             for step in self.workflow._resolved:
-                output = self._run_step(step, step_input, view)
+                output = self._run_step(step, step_input)
                 if output.stop:
                     break
         except BaseException as exc:
@@ -260,9 +266,9 @@ class _Run:
         self._finish(RunStatus.completed, content, started, state)
         return self.output
 
-    def _start(
-        self, stored_input: StoredValue, seed: dict[str, Any], extra: dict[str, Any]
-    ) -> WorkflowSession | None:
+    def _start(self, stored_input: StoredValue, seed: dict[str, Any], extra: dict[str, Any]) -> int:
+        """Append RunStarted (and SessionStarted for a new session); returns the
+        version just before RunStarted, where the session's history stops."""
         workflow = self.workflow
         events = self.db.store.read(self.session_id)
         aggregate = self.db.load_from(self.session_id, events)
@@ -292,24 +298,14 @@ class _Run:
         self.aggregate = executed.aggregate
         self.base_state = executed.result
         self.output.session_state = {**executed.result, **extra}
-        if executed.aggregate is aggregate:
-            fold = SessionFold().apply_all(events)
-            fold.apply_all(executed.events[:-1])
-            return fold.session
-        return project_session(
-            self.db.store.read(self.session_id, upto=executed.aggregate.version - 1)
-        )
+        return executed.aggregate.version - 1
 
-    def _run_step(
-        self, step: ResolvedStep, step_input: StepInput, view: WorkflowSession | None
-    ) -> StepOutput:
+    def _run_step(self, step: ResolvedStep, step_input: StepInput) -> StepOutput:
         before = to_json_value(step_input.session_state, what="session_state")
         assert isinstance(before, dict)
         window = self.workflow._history_window(step)
         context = (
-            view.get_workflow_history_context(num_runs=window)
-            if view and window is not None
-            else None
+            step_input.get_workflow_history_context(num_runs=window) if window is not None else None
         )
         received, call = self._prepare(step, step_input, context)
         started = time.perf_counter()

@@ -10,15 +10,21 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kern.domain.events import (
     RunCompleted,
     RunStarted,
     SessionDeleted,
+    SessionEvent,
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
     StepCompleted,
+)
+from kern.domain.values import (
+    TERMINAL_STATUSES as TERMINAL,
 )
 from kern.domain.values import (
     ExecutorMessage,
@@ -28,7 +34,7 @@ from kern.domain.values import (
     StateChanges,
     StoredValue,
 )
-from kern.projections.fold import project_session
+from kern.projections.fold import project_history, project_session
 from kern.projections.runs import WorkflowMetrics
 from kern.projections.session import WorkflowSession
 
@@ -228,3 +234,50 @@ def test_refuses_a_run_event_before_its_run_started() -> None:
 def test_refuses_events_before_the_session_started() -> None:
     with pytest.raises(ValueError, match="before SessionStarted"):
         project_session([RUN_STARTED])
+
+
+# -- the light history view -----------------------------------------------------
+
+_values = st.one_of(st.none(), st.text(max_size=5), st.integers(-3, 3), st.just({"a": 1}))
+_outcomes = st.one_of(st.none(), st.sampled_from(sorted(TERMINAL, key=str)))
+
+
+@given(
+    runs=st.lists(st.tuples(_values, _values, _outcomes, st.integers(0, 2)), max_size=8),
+    window=st.one_of(st.none(), st.integers(-1, 9)),
+)
+def test_history_view_answers_history_queries_like_the_full_read_model(
+    runs: list[tuple[object, object, RunStatus | None, int]], window: int | None
+) -> None:
+    """project_history skips steps, yet gives the same history, context and chat."""
+    events: list[SessionEvent] = [STARTED]
+
+    def add(cls: type[SessionEvent], **fields: object) -> None:
+        events.append(
+            cls(
+                session_id="session_123",
+                version=len(events) + 1,
+                timestamp=at(len(events)),
+                **fields,
+            )
+        )
+
+    for number, (given_input, content, outcome, steps) in enumerate(runs):
+        run_id = f"run-{number}"
+        add(RunStarted, run_id=run_id, input=StoredValue.of(given_input))
+        for index in range(steps):
+            add(
+                StepCompleted,
+                run_id=run_id,
+                step_index=index,
+                input=StoredValue.of(given_input),
+                content=StoredValue.of(content),
+            )
+        if outcome is not None:
+            add(RunCompleted, run_id=run_id, status=outcome, content=StoredValue.of(content))
+    full, light = project_session(events), project_history(events)
+    assert full is not None
+    assert light.get_workflow_history(window) == full.get_workflow_history(window)
+    assert light.get_workflow_history_context(window) == full.get_workflow_history_context(window)
+    chat = [(c.input, c.output) for c in full.get_chat_history(window)]
+    assert [(c.input, c.output) for c in light.get_chat_history(window)] == chat
