@@ -1,11 +1,11 @@
 """Turns domain events into eventsourcing ``StoredEvent`` records and back.
 
-The stored state is compact JSON (UTF-8, no spaces): ``schema_version`` first,
-then the event's fields in the order its class declares them, except
-``session_id`` and ``version``, which the stores keep as the ``originator_id``
-and ``originator_version`` columns. Dict keys inside values keep the caller's
-order, so a dict input reads back, and renders in the history, exactly as it
-was given. The topic is the event class's ``module:QualName``.
+The stored state is the event's payload (see :mod:`kern.domain.encoding`:
+compact UTF-8 JSON, ``schema_version`` first, fields in declared order, dict
+keys in the caller's order) with its chained ``hash`` as the last key;
+``session_id`` and ``version`` are the ``originator_id`` and
+``originator_version`` columns. The topic is the event class's
+``module:QualName``.
 """
 
 from __future__ import annotations
@@ -14,41 +14,13 @@ import json
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from kern.domain.encoding import adapter, encode_json, event_payload
 from kern.domain.errors import StoreError
-from kern.domain.events import EVENT_CLASSES, SessionEvent, event_class
+from kern.domain.events import SessionEvent, event_class
 
-_COLUMNS = ("session_id", "version")
-
-
-# Built at import: an adapter built later, while freezegun patches the module's
-# ``datetime`` name, would resolve the ``timestamp`` hint to FakeDatetime and fail.
-_ADAPTERS: dict[type[SessionEvent], TypeAdapter[Any]] = {
-    cls: TypeAdapter(cls) for cls in EVENT_CLASSES
-}
-
-
-def _adapter(cls: type[SessionEvent]) -> TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(cls)
-    if adapter is None:
-        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
-    return adapter
-
-
-def encode_json(payload: Any) -> bytes:
-    """The byte encoding Kern stores for a JSON value (keys in their given order)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
-
-
-def event_payload(event: SessionEvent) -> dict[str, Any]:
-    """The JSON payload stored for ``event`` (without the stream columns)."""
-    fields: dict[str, Any] = _adapter(type(event)).dump_python(event, mode="json")
-    data = {"schema_version": type(event).schema_version}
-    data.update((k, v) for k, v in fields.items() if k not in _COLUMNS)
-    return data
+__all__ = ["encode_json", "event_payload", "from_stored", "stored_payload", "to_stored"]
 
 
 def to_stored(event: SessionEvent) -> StoredEvent:
@@ -57,8 +29,13 @@ def to_stored(event: SessionEvent) -> StoredEvent:
         originator_id=event.session_id,
         originator_version=event.version,
         topic=event.topic(),
-        state=encode_json(event_payload(event)),
+        state=encode_json(stored_payload(event)),
     )
+
+
+def stored_payload(event: SessionEvent) -> dict[str, Any]:
+    """What the ``state`` column holds: the payload with ``hash`` as its last key."""
+    return {**event_payload(event), "hash": event.hash}
 
 
 def from_stored(record: StoredEvent) -> SessionEvent:
@@ -75,7 +52,7 @@ def from_stored(record: StoredEvent) -> SessionEvent:
         data.pop("schema_version", None)
         data["session_id"] = str(record.originator_id)
         data["version"] = record.originator_version
-        event: SessionEvent = _adapter(cls).validate_python(data)
+        event: SessionEvent = adapter(cls).validate_python(data)
     except (ValueError, ValidationError) as exc:
         raise StoreError(
             f"event at version {record.originator_version} of session "

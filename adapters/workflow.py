@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from kern.adapters.db import KernDb
 from kern.adapters.memory import InMemoryStore
+from kern.adapters.provenance import provenance, step_fingerprint
 from kern.adapters.steps import (
     ResolvedStep,
     SessionViews,
@@ -26,10 +27,16 @@ from kern.adapters.steps import (
     resolve_step,
 )
 from kern.domain.aggregate import validate_session_id
-from kern.domain.errors import InvalidSessionIdError, InvalidSessionNameError, UnstorableValueError
+from kern.domain.errors import (
+    InvalidInputError,
+    InvalidSessionIdError,
+    InvalidSessionNameError,
+    UnstorableValueError,
+)
 from kern.domain.values import (
     ExecutorRun,
     Metrics,
+    Provenance,
     RunStatus,
     StateChanges,
     StoredValue,
@@ -86,12 +93,16 @@ class Workflow:
         user_id: str | None = None,
         session_state: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> WorkflowRunOutput:
         """Run every step on ``input`` in the session; record it as it goes.
 
         A step that raises ends the run as ERROR (recorded with the error text)
         and the exception propagates. Invalid input raises before anything is
-        recorded.
+        recorded. ``correlation_id`` and ``metadata`` (a JSON-able dict) are
+        stored in the provenance of every event of the run.
         """
         if session_id is None:
             if self.session_id is None:
@@ -99,8 +110,18 @@ class Workflow:
             session_id = self.session_id
         session_id = validate_session_id(session_id)
         user_id = user_id or self.user_id
-        run = _Run(self, session_id, user_id, run_id or str(uuid4()), input)
+        stamp = provenance(
+            correlation_id=correlation_id,
+            workflow_fingerprint=self.fingerprint,
+            metadata=_metadata(metadata),
+        )
+        run = _Run(self, session_id, user_id, run_id or str(uuid4()), input, stamp)
         return run.execute(session_state)
+
+    @property
+    def fingerprint(self) -> str:
+        """``sha256:...`` of the steps' names, kinds and code (see kern.adapters.provenance)."""
+        return step_fingerprint(self._resolved)
 
     # -- sessions ----------------------------------------------------------------
 
@@ -224,9 +245,17 @@ class _Run:
     """One execution of a workflow, recording events as it goes."""
 
     def __init__(
-        self, workflow: Workflow, session_id: str, user_id: str | None, run_id: str, input: Any
+        self,
+        workflow: Workflow,
+        session_id: str,
+        user_id: str | None,
+        run_id: str,
+        input: Any,
+        provenance: Provenance,
     ) -> None:
+        self.provenance = provenance
         self.workflow = workflow
+        metadata = provenance.metadata
         self.db = workflow.db
         self.session_id = session_id
         self.user_id = user_id
@@ -240,6 +269,7 @@ class _Run:
             user_id=user_id,
             input=input,
             status=RunStatus.pending,
+            metadata=metadata,
         )
 
     def execute(self, overrides: Mapping[str, Any] | None) -> WorkflowRunOutput:
@@ -281,6 +311,7 @@ class _Run:
                 workflow_data=to_json_value(workflow._workflow_data()),
                 metadata=workflow.metadata,
                 session_state=seed,
+                provenance=self.provenance,
             )
             base = dict(session.state)
             started = session.start_run(
@@ -290,6 +321,7 @@ class _Run:
                 session_state={**base, **extra},
                 workflow_id=workflow.id,
                 workflow_name=workflow.name,
+                provenance=self.provenance,
             )
             self.output.created_at = int(started.timestamp.timestamp())
             return base
@@ -430,7 +462,9 @@ class _Run:
         )
         executed = self.db.execute(
             self.session_id,
-            lambda s: s.complete_step(run_id=self.run_id, user_id=self.user_id, **fields),
+            lambda s: s.complete_step(
+                run_id=self.run_id, user_id=self.user_id, provenance=self.provenance, **fields
+            ),
             self.aggregate,
         )
         self.aggregate = executed.aggregate
@@ -470,6 +504,7 @@ class _Run:
                 error=error,
                 metrics=Metrics(duration=duration),
                 state_changes=changes,
+                provenance=self.provenance,
             ),
             self.aggregate,
         )
@@ -485,6 +520,16 @@ class _Run:
                 for s in self.output.step_results
             },
         )
+
+
+def _metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"run metadata must be a dict, got {type(metadata).__name__}")
+    value = to_json_value(dict(metadata), what="run metadata")
+    assert isinstance(value, dict)
+    return value
 
 
 def _error_text(exc: BaseException) -> str:

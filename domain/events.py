@@ -7,7 +7,9 @@ counts changes to an event's fields; a change that is not purely additive
 (a new field with a default) must bump it and add an upcaster in the codec.
 
 ``session_id`` and ``version`` (1-based position in the session's stream) are
-stored as columns by the stores, not inside the JSON payload.
+stored as columns by the stores, not inside the JSON payload. ``provenance``
+says why and with what the event was recorded; ``hash`` chains it to the event
+before it (see :mod:`kern.domain.encoding`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydantic import JsonValue
 from kern.domain.values import (
     ExecutorRun,
     Metrics,
+    Provenance,
     RunStatus,
     StateChanges,
     StoredValue,
@@ -37,6 +40,8 @@ class SessionEvent:
     version: int
     timestamp: datetime
     user_id: str | None = None
+    provenance: Provenance = field(default_factory=Provenance)
+    hash: str = ""
 
     @classmethod
     def topic(cls) -> str:

@@ -193,6 +193,18 @@ class ExecutorRun(BaseModel):
     messages: list[ExecutorMessage] = Field(default_factory=list)
 
 
+class Provenance(BaseModel):
+    """Why and with what an event was recorded (who is the event's ``user_id``,
+    and the causation of a run's events is their ``run_id``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    correlation_id: str | None = None
+    kern_version: str | None = None
+    workflow_fingerprint: str | None = None
+    metadata: dict[str, JsonValue] | None = None
+
+
 class Metrics(BaseModel):
     """Timing of a step or a run, in seconds."""
 

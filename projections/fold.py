@@ -82,6 +82,7 @@ class SessionFold:
                 input=event.input.value,
                 status=RunStatus.running,
                 session_state=dict(event.session_state),
+                metadata=event.provenance.metadata,
                 created_at=unix_seconds(event),
             )
         )

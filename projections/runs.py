@@ -89,6 +89,7 @@ class WorkflowRunOutput:
     step_executor_runs: list[ExecutorRun] = field(default_factory=list)
     metrics: WorkflowMetrics | None = None
     session_state: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
     created_at: int | None = None
 
     @property

@@ -41,7 +41,7 @@ from kern.domain.values import (
 WHEN = datetime(2024, 11, 19, 14, 30, 5, 123456, tzinfo=UTC)
 STAMP = "2024-11-19T14:30:05.123456Z"
 
-PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
+_PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
     (
         SessionStarted(
             session_id="session_123",
@@ -225,7 +225,7 @@ PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
 ]
 
 # Defaults are part of the contract too: they fill fields an old payload lacks.
-PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
+_PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
     (
         StepCompleted(
             session_id="s",
@@ -273,6 +273,25 @@ PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
         },
     ),
 ]
+
+NO_PROVENANCE = {
+    "correlation_id": None,
+    "kern_version": None,
+    "workflow_fingerprint": None,
+    "metadata": None,
+}
+
+
+def stored(payload: dict[str, Any], hash: str = "") -> dict[str, Any]:
+    """A pinned payload with the envelope every event shares: provenance after
+    user_id, and the chained hash as the last key."""
+    head = {k: payload[k] for k in ("schema_version", "timestamp", "user_id")}
+    rest = {k: v for k, v in payload.items() if k not in head}
+    return {**head, "provenance": NO_PROVENANCE, **rest, "hash": hash}
+
+
+PINNED = [(event, topic, stored(payload)) for event, topic, payload in _PINNED]
+PINNED_DEFAULTS = [(event, stored(payload)) for event, payload in _PINNED_DEFAULTS]
 
 
 def _id(item: tuple[SessionEvent, Any, Any]) -> str:
@@ -337,7 +356,9 @@ def test_stores_non_ascii_as_utf8_not_escapes() -> None:
 def test_pins_the_bytes_of_a_tombstone() -> None:
     record = to_stored(PINNED[6][0])
     assert record.state == (
-        b'{"schema_version":1,"timestamp":"2024-11-19T14:30:05.123456Z","user_id":"alice"}'
+        b'{"schema_version":1,"timestamp":"2024-11-19T14:30:05.123456Z","user_id":"alice",'
+        b'"provenance":{"correlation_id":null,"kern_version":null,"workflow_fingerprint":null,'
+        b'"metadata":null},"hash":""}'
     )
 
 

@@ -1,0 +1,74 @@
+"""How an event becomes bytes, and the hash that chains each event to the one before.
+
+The payload of an event is its JSON form without ``session_id`` and
+``version`` (kept as columns by the stores) and without ``hash``:
+``schema_version`` first, then the fields in the order the event class
+declares them, with dict keys inside values in the order the caller gave.
+It is encoded as compact UTF-8 JSON (no spaces, no NaN). The stored bytes
+are that payload with ``hash`` added as its last key.
+
+The hash of an event is the SHA-256, in hex, of these parts joined by a
+newline: the previous event's hash ("" for version 1), the topic, the
+session_id, the version, and the encoded payload. Changing any stored byte
+that means something, reordering events or removing one breaks the chain
+from that version on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from kern.domain.events import EVENT_CLASSES, SessionEvent
+
+GENESIS_HASH = ""
+_NOT_IN_PAYLOAD = ("session_id", "version", "hash")
+
+# Built at import: an adapter built later, while freezegun patches the module's
+# ``datetime`` name, would resolve the ``timestamp`` hint to FakeDatetime and fail.
+_ADAPTERS: dict[type[SessionEvent], TypeAdapter[Any]] = {
+    cls: TypeAdapter(cls) for cls in EVENT_CLASSES
+}
+
+
+def adapter(cls: type[SessionEvent]) -> TypeAdapter[Any]:
+    """The pydantic adapter that dumps and validates events of ``cls``."""
+    found = _ADAPTERS.get(cls)
+    if found is None:
+        found = _ADAPTERS[cls] = TypeAdapter(cls)
+    return found
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, keys in their given order: the bytes Kern stores and hashes."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def event_payload(event: SessionEvent) -> dict[str, Any]:
+    """The event's JSON payload (what is hashed): no stream columns, no hash."""
+    fields: dict[str, Any] = adapter(type(event)).dump_python(event, mode="json")
+    payload = {"schema_version": type(event).schema_version}
+    payload.update((k, v) for k, v in fields.items() if k not in _NOT_IN_PAYLOAD)
+    return payload
+
+
+def link_hash(previous: str, topic: str, session_id: str, version: int, payload: bytes) -> str:
+    """The chained hash of one event from its parts (see the module docstring)."""
+    digest = hashlib.sha256()
+    for part in (previous, topic, session_id, str(version)):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\n")
+    digest.update(payload)
+    return digest.hexdigest()
+
+
+def event_hash(previous: str, event: SessionEvent) -> str:
+    """The hash ``event`` must carry when the event before it has hash ``previous``."""
+    return link_hash(
+        previous, event.topic(), event.session_id, event.version, encode_json(event_payload(event))
+    )
