@@ -11,15 +11,19 @@ import os
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from kern.adapters.cli import main
 from kern.db import KernDb
 from kern.db.sqlite import SqliteDb
 from kern.run import RunStatus
+from tests.conftest import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -74,11 +78,35 @@ def doc_id(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-@pytest.mark.parametrize("path", DOC_FILES, ids=doc_id)
+# docs/postgres.md talks to the test server, in schema kern_docs.
+POSTGRES_DOC = ROOT / "docs" / "postgres.md"
+DOC_PARAMS = [
+    pytest.param(p, marks=pytest.mark.postgres, id=doc_id(p))
+    if p == POSTGRES_DOC
+    else pytest.param(p, id=doc_id(p))
+    for p in DOC_FILES
+]
+
+
+@pytest.fixture
+def doc_schema(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For the PostgreSQL page: a server (or a skip), and schema kern_docs dropped after."""
+    request.getfixturevalue("postgres_schema")
+    drop = sql.SQL("DROP SCHEMA IF EXISTS kern_docs CASCADE")
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(drop)
+    yield
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(drop)
+
+
+@pytest.mark.parametrize("path", DOC_PARAMS)
 def test_python_blocks_run_in_order(
-    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """A file's python blocks run one after the other, sharing their names."""
+    if path == POSTGRES_DOC:
+        request.getfixturevalue("doc_schema")
     blocks = [b for b in code_blocks(path.read_text(encoding="utf-8")) if b.language == "python"]
     module = types.ModuleType(f"kern_docs_{path.stem}")
     monkeypatch.setitem(sys.modules, module.__name__, module)

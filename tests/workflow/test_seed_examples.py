@@ -127,6 +127,12 @@ class SeedRunner:
             db.close()
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The seeds name the embedded stores: they run as written on those two."""
+    return str(request.param)
+
+
 @pytest.fixture
 def seed(store_kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A runner for seed blocks, working in an empty temporary directory."""

@@ -1,0 +1,366 @@
+"""The PostgreSQL store: eventsourcing's postgres recorder plus a listing table.
+
+Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions``):
+
+- ``<session_table>_events``: eventsourcing's stored-events table
+  (originator_id text = session_id, originator_version bigint = version,
+  topic text, state bytea, notification_id bigserial), primary key
+  (originator_id, originator_version). Triggers refuse UPDATE, DELETE and
+  TRUNCATE: the log is append-only, enforced by the database.
+- ``<session_table>_index``: one row per session, written in the same
+  transaction as the events it summarises, serving ``get_sessions``.
+
+Nothing connects until first use; then the connection is probed once so an
+unreachable server, a refused login or a missing database raises
+StoreUnavailableError naming host, port and database (never the password),
+with the driver's reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
+
+from kern.adapters.identifiers import MAX_IDENTIFIER_BYTES, check_identifier, table_names
+from kern.adapters.store import RecorderStore
+from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
+from kern.projections.listing import SessionQuery, SessionSummary, name_key
+
+INDEX_COLUMNS = (
+    "session_id",
+    "user_id",
+    "workflow_id",
+    "workflow_name",
+    "session_name",
+    "created_at",
+    "updated_at",
+    "version",
+    "deleted",
+)
+APPLICATION_NAME = "kern"
+_CREATE_LOCK = "kern:create-tables"
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+
+
+def derived_name(base: str, suffix: str) -> str:
+    """``base + suffix``, with ``base`` cut so the whole fits PostgreSQL's 63 bytes.
+
+    PostgreSQL would truncate a longer name from the end, so two names that
+    differ only in their suffix could collapse into one.
+    """
+    return base[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
+
+
+def parse_db_url(db_url: str) -> dict[str, Any]:
+    """Connection parameters from a ``postgresql://`` (or ``+psycopg``) URL."""
+    if not isinstance(db_url, str) or "://" not in db_url:
+        raise InvalidInputError(
+            "db_url must be a URL like postgresql://user:password@host:5432/dbname"
+        )
+    scheme, rest = db_url.split("://", 1)
+    if scheme.lower() not in _SCHEMES:
+        raise InvalidInputError(
+            f"db_url scheme must be postgresql:// or postgresql+psycopg://, got {scheme}://"
+        )
+    try:
+        params = conninfo_to_dict(f"postgresql://{rest}")
+    except psycopg.ProgrammingError as exc:
+        host = urlsplit(f"postgresql://{rest}").hostname
+        raise InvalidInputError(f"db_url for host {host!r} cannot be parsed: {exc}") from None
+    params.setdefault("host", "localhost")
+    params.setdefault("port", 5432)
+    params.setdefault("user", "postgres")
+    params.setdefault("dbname", params["user"])
+    params.setdefault("password", "")
+    return params
+
+
+class _IndexedPostgresRecorder(PostgresApplicationRecorder):
+    """Postgres recorder that guards its log and writes the listing row in the
+    insert's transaction."""
+
+    def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
+        super().__init__(datastore, events_table_name=events_table)
+        self.index_table = index_table
+        schema = sql.Identifier(datastore.schema)
+        events = sql.Identifier(events_table)
+        idx = sql.Identifier(index_table)
+        guard = sql.Identifier(derived_name(events_table, "_append_only"))
+        self.sql_create_statements += [
+            sql.SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                "'the session event log %.% is append-only: % is not allowed', "
+                "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
+                "USING ERRCODE = 'insufficient_privilege'; END $$"
+            ).format(schema=schema, guard=guard),
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE OR DELETE ON {schema}.{events} "
+                "FOR EACH ROW EXECUTE FUNCTION {schema}.{guard}()"
+            ).format(
+                name=sql.Identifier(derived_name(events_table, "_no_change")),
+                schema=schema,
+                events=events,
+                guard=guard,
+            ),
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER {name} BEFORE TRUNCATE ON {schema}.{events} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION {schema}.{guard}()"
+            ).format(
+                name=sql.Identifier(derived_name(events_table, "_no_truncate")),
+                schema=schema,
+                events=events,
+                guard=guard,
+            ),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{idx} ("
+                "session_id text PRIMARY KEY, user_id text, workflow_id text, "
+                "workflow_name text, session_name text NOT NULL DEFAULT '', "
+                "session_name_key text NOT NULL DEFAULT '', "
+                "created_at double precision NOT NULL, updated_at double precision NOT NULL, "
+                "version bigint NOT NULL CHECK (version > 0), "
+                "deleted boolean NOT NULL DEFAULT false)"
+            ).format(schema=schema, idx=idx),
+            *(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{idx} ({columns}) "
+                    "WHERE NOT deleted"
+                ).format(
+                    name=sql.Identifier(f"{index_table}_{suffix}"),
+                    schema=schema,
+                    idx=idx,
+                    columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                )
+                for suffix, columns in (
+                    ("created", ("created_at",)),
+                    ("updated", ("updated_at",)),
+                    ("user", ("user_id", "created_at")),
+                    ("workflow", ("workflow_id", "created_at")),
+                )
+            ),
+        ]
+
+    def create_table(self) -> None:
+        """Create the schema objects once, even with many processes starting at once."""
+        with self.datastore.get_connection() as conn:  # an autocommit connection
+            # Serialise concurrent creators: CREATE ... IF NOT EXISTS is not race-free.
+            # The lock is taken before the transaction begins, so the transaction's
+            # catalog snapshot sees what the previous holder committed (an advisory
+            # lock taken inside the transaction would leave that snapshot stale).
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [_CREATE_LOCK])
+            try:
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(self.datastore.schema)
+                    )
+                )
+                with conn.transaction():
+                    curs = conn.cursor()
+                    curs.execute("SELECT to_regtype(%s) AS t", [self._type_name()])
+                    row = curs.fetchone()
+                    for statement in self.sql_create_statements:
+                        is_type = "CREATE TYPE" in statement.as_string()
+                        if is_type and row is not None and row["t"] is not None:
+                            continue
+                        curs.execute(statement, prepare=False)
+            finally:
+                # A broken connection has released the lock already.
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [_CREATE_LOCK])
+        self.datastore.register_type_adapters()
+
+    def _type_name(self) -> str:
+        return f"{self.datastore.schema}.{self.stored_event_type_name}"
+
+    def _insert_stored_events(
+        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The events first, so an expected-version conflict is the error the
+        # pipeline reports; then the listing row, on a cursor of its own (the
+        # insert's cursor still holds the notification ids it returned).
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        listing: dict[str, Any] | None = kwargs.get("listing")
+        if listing is not None:
+            with curs.connection.cursor() as listing_cursor:
+                self._write_listing(listing_cursor, dict(listing))
+
+    def _write_listing(self, curs: psycopg.Cursor[DictRow], row: dict[str, Any]) -> None:
+        schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
+        if "session_name" in row:
+            row["session_name_key"] = name_key(row["session_name"])
+        if "created_at" in row:
+            curs.execute(
+                sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
+                    schema,
+                    idx,
+                    sql.SQL(", ").join(map(sql.Identifier, row)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(row)),
+                ),
+                list(row.values()),
+            )
+            return
+        session_id = row.pop("session_id")
+        curs.execute(
+            sql.SQL("UPDATE {}.{} SET {} WHERE session_id = %s").format(
+                schema,
+                idx,
+                sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row),
+            ),
+            [*row.values(), session_id],
+        )
+
+
+class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
+    """Sessions in PostgreSQL, through one psycopg_pool pool (thread-safe)."""
+
+    def __init__(
+        self,
+        db_url: str,
+        session_table: str = "kern_sessions",
+        db_schema: str = "public",
+        pool_size: int = 2,
+        max_overflow: int = 8,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(None)
+        self.names = table_names(session_table)
+        self.schema = check_identifier(db_schema, what="db_schema")
+        self.params = parse_db_url(db_url)
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.connect_timeout = connect_timeout
+        self._ready: _IndexedPostgresRecorder | None = None
+        self._datastore: PostgresDatastore | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def where(self) -> str:
+        """host:port/dbname, for messages (never the password)."""
+        p = self.params
+        return f"host {p['host']!r}, port {p['port']}, database {p['dbname']!r}"
+
+    @property
+    def recorder(self) -> _IndexedPostgresRecorder:
+        """The recorder, connecting and creating the tables on first use."""
+        if self._ready is None:
+            with self._lock:
+                if self._ready is None:
+                    self._ready = self._connect()
+        return self._ready
+
+    def _connect(self) -> _IndexedPostgresRecorder:
+        if self._closed:
+            raise StoreError("this PostgresDb was closed")
+        p = self.params
+        try:
+            # One direct connection first: the pool would only report a timeout,
+            # this gives the server's own reason (refused, no such database, ...).
+            psycopg.connect(
+                **{k: v for k, v in p.items() if v != ""},
+                connect_timeout=max(1, int(self.connect_timeout)),
+                application_name=APPLICATION_NAME,
+            ).close()
+        except psycopg.Error as exc:
+            raise self._unavailable(exc) from None
+        try:
+            datastore = PostgresDatastore(
+                dbname=str(p["dbname"]),
+                host=str(p["host"]),
+                port=p["port"],
+                user=str(p["user"]),
+                password=str(p["password"]),
+                schema=self.schema,
+                originator_id_type="text",
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                connect_timeout=self.connect_timeout,
+                pre_ping=True,
+            )
+            assert isinstance(datastore.pool.kwargs, dict)
+            datastore.pool.kwargs["application_name"] = APPLICATION_NAME
+            # No server-side prepared statements: when a pipelined insert is
+            # aborted by an expected-version conflict, psycopg can believe a
+            # statement was prepared that the server never kept, and the next
+            # insert on that connection fails ("prepared statement does not exist").
+            datastore.pool.kwargs["prepare_threshold"] = None
+            recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
+            recorder.create_table()
+        except (PersistenceError, psycopg.Error) as exc:
+            raise self._unavailable(exc) from None
+        self._datastore = datastore
+        return recorder
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailableError:
+        reason = " ".join(str(exc).split()).replace(str(self.params.get("password") or "\0"), "***")
+        error = StoreUnavailableError(f"cannot use PostgreSQL at {self.where}: {reason}")
+        error.reason = reason  # type: ignore[attr-defined]
+        return error
+
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        statement, params = self.listing_sql(query)
+        try:
+            with self.recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(statement, params)
+                rows = curs.fetchall()
+        except PersistenceError as exc:
+            raise StoreError(f"could not list sessions at {self.where}: {exc}") from exc
+        return [SessionSummary(**{k: row[k] for k in INDEX_COLUMNS}) for row in rows]
+
+    def listing_sql(self, query: SessionQuery) -> tuple[sql.Composed, list[Any]]:
+        """The SELECT that serves ``query`` from the index table, and its parameters."""
+        where: list[sql.Composable] = [sql.SQL("NOT deleted")]
+        params: list[Any] = []
+        for column in ("user_id", "workflow_id"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+                params.append(value)
+        if query.session_name is not None:
+            where.append(sql.SQL("strpos(session_name_key, %s) > 0"))
+            params.append(name_key(query.session_name))
+        if query.start_timestamp is not None:
+            where.append(sql.SQL("created_at >= %s"))
+            params.append(float(query.start_timestamp))
+        if query.end_before is not None:
+            where.append(sql.SQL("created_at < %s"))
+            params.append(float(query.end_before))
+        # Code-point order for text and NULLs below every value: what SQLite and
+        # the in-memory store do, so a listing reads the same on every store.
+        text = query.sort_by not in ("created_at", "updated_at")
+        order = sql.SQL("DESC" if query.descending else "ASC")
+        # The timestamps are NOT NULL: a bare direction lets their btree indexes
+        # serve the order (an explicit NULLS clause would not match them).
+        nulls = sql.SQL(" NULLS LAST" if query.descending else " NULLS FIRST")
+        sort = sql.SQL('{} COLLATE "C"' if text else "{}").format(sql.Identifier(query.sort_by))
+        statement = sql.SQL(
+            "SELECT {columns} FROM {schema}.{idx} WHERE {where} "
+            'ORDER BY {sort} {order}{nulls}, session_id COLLATE "C" {order}'
+        ).format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, INDEX_COLUMNS)),
+            schema=sql.Identifier(self.schema),
+            idx=sql.Identifier(self.names.index),
+            where=sql.SQL(" AND ").join(where),
+            sort=sort,
+            order=order,
+            nulls=nulls if text else sql.SQL(""),
+        )
+        if query.limit is not None:
+            statement += sql.SQL(" LIMIT %s OFFSET %s")
+            params += [query.limit, query.offset]
+        return statement, params
+
+    def close(self) -> None:
+        self._closed = True
+        if self._datastore is not None:
+            self._datastore.close()
