@@ -225,6 +225,12 @@ class KernDb:
 
         return self.execute(session_id, decide).result
 
+    # -- time travel (kern.adapters.timetravel) ---------------------------------
+
+    # -- forks (kern.adapters.fork) ----------------------------------------------
+
+    # -- audit: verify, export, import (kern.adapters.audit) -----------------------
+
     # -- lifecycle -------------------------------------------------------------
 
     def close(self) -> None:

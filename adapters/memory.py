@@ -49,3 +49,8 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with self.recorder._database_lock:
             rows = list(self.recorder.index.values())
         return query.apply(rows)
+
+    def session_ids(self) -> list[str]:
+        with self.recorder._database_lock:
+            rows = list(self.recorder.index.values())
+        return [r.session_id for r in sorted(rows, key=lambda r: (r.created_at, r.session_id))]

@@ -360,6 +360,17 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             params += [query.limit, query.offset]
         return statement, params
 
+    def session_ids(self) -> list[str]:
+        statement = sql.SQL(
+            'SELECT session_id FROM {}.{} ORDER BY created_at, session_id COLLATE "C"'
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.index))
+        try:
+            with self.recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(statement)
+                return [row["session_id"] for row in curs.fetchall()]
+        except PersistenceError as exc:
+            raise StoreError(f"could not list sessions at {self.where}: {exc}") from exc
+
     def close(self) -> None:
         self._closed = True
         if self._datastore is not None:

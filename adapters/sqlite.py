@@ -147,5 +147,14 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             for row in rows
         ]
 
+    def session_ids(self) -> list[str]:
+        sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
+        try:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(sql)
+                return [row["session_id"] for row in c.fetchall()]
+        except PersistenceError as exc:
+            raise StoreError(f"could not list sessions: {exc}") from exc
+
     def close(self) -> None:
         self.datastore.close()

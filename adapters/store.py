@@ -12,15 +12,18 @@ only in the recorder they build and in how they keep and query the index.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
     OperationalError,
     PersistenceError,
+    StoredEvent,
 )
 
 from kern.adapters.cache import DEFAULT_CACHED_SESSIONS, EventCache
@@ -52,6 +55,23 @@ class SessionStore(ABC):
     @abstractmethod
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         """Index rows of live sessions matching ``query``, sorted and paged."""
+
+    @abstractmethod
+    def session_ids(self) -> list[str]:
+        """Every session in the store, deleted ones too, oldest first."""
+
+    @abstractmethod
+    def read_records(self, session_id: str) -> list[StoredEvent]:
+        """The session's stored records exactly as the database holds them (no cache)."""
+
+    @abstractmethod
+    def append_records(self, records: Sequence[StoredEvent]) -> None:
+        """Insert stored records of one new session as they are (AppendConflict if
+        any of their versions exists)."""
+
+    @abstractmethod
+    def version_at(self, session_id: str, when: datetime) -> int:
+        """The last version recorded at or before ``when`` (0 if none)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
         """Release connections; the store is unusable afterwards."""
@@ -114,8 +134,47 @@ class RecorderStore(SessionStore, Generic[R]):
         return list(cached[after:upto])
 
     def _select(self, session_id: str, *, after: int, upto: int | None) -> list[SessionEvent]:
+        return [from_stored(r) for r in self._records(session_id, after=after, upto=upto)]
+
+    def _records(
+        self, session_id: str, *, after: int = 0, upto: int | None = None, **kwargs: Any
+    ) -> list[StoredEvent]:
         try:
-            records = self.recorder.select_events(session_id, gt=after or None, lte=upto)
+            return list(
+                self.recorder.select_events(session_id, gt=after or None, lte=upto, **kwargs)
+            )
         except PersistenceError as exc:
             raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
-        return [from_stored(r) for r in records]
+
+    def read_records(self, session_id: str) -> list[StoredEvent]:
+        return self._records(session_id)
+
+    def append_records(self, records: Sequence[StoredEvent]) -> None:
+        events = [from_stored(r) for r in records]
+        if not events:
+            return
+        try:
+            self.recorder.insert_events(list(records), listing=listing_update(events))
+        except IntegrityError as exc:
+            raise AppendConflict(str(exc)) from exc
+        except PersistenceError as exc:
+            raise StoreError(f"could not import session {events[0].session_id!r}: {exc}") from exc
+
+    def version_at(self, session_id: str, when: datetime) -> int:
+        """Binary search over point reads by primary key: a stream's timestamps
+        never decrease, so this reads about log2(n) events, never the stream."""
+        last = self._records(session_id, desc=True, limit=1)
+        low, high = 0, last[0].originator_version if last else 0
+        while low < high:
+            middle = (low + high + 1) // 2
+            (record,) = self._records(session_id, after=middle - 1, upto=middle)
+            if _recorded_at(record) <= when:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+
+def _recorded_at(record: StoredEvent) -> datetime:
+    stamp = json.loads(record.state)["timestamp"]
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -220,6 +220,8 @@ class Workflow:
         filters.setdefault("user_id", self.user_id)
         return self.db.get_sessions(**filters)
 
+    # -- replay (kern.adapters.replay) -----------------------------------------------
+
     # -- helpers for _Run ----------------------------------------------------------
 
     def _workflow_data(self) -> dict[str, Any]:

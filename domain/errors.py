@@ -6,18 +6,21 @@
     │   ├── InvalidSessionNameError            no name and autogenerate=False
     │   ├── InvalidQueryError                  bad sort order, page without limit
     │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
+    │   ├── InvalidAsOfError                   an as_of that names no point of the session
     │   └── UnstorableValueError (also TypeError)  a value with no JSON form
     ├── SessionError                           the session forbids the command
     │   ├── SessionNotFoundError (also LookupError)
     │   ├── SessionDeletedError
-    │   └── SessionAccessError                 a user who does not own the session
+    │   ├── SessionAccessError                 a user who does not own the session
+    │   └── SessionExistsError                 an import or fork target already exists
     ├── RunError                               the run forbids the command
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   └── RunAlreadyFinishedError
     └── StoreError                             the store failed or disagreed
         ├── ConcurrencyError                   retries exhausted on a busy session
-        └── StoreUnavailableError              cannot reach or open the database
+        ├── StoreUnavailableError              cannot reach or open the database
+        └── LogIntegrityError                  a log whose hash chain does not verify
 
 Errors carry the identifiers they are about (``session_id``, ``run_id``) as
 attributes, so callers can react without parsing messages.
@@ -50,6 +53,10 @@ class InvalidIdentifierError(InvalidInputError):
     """A table or schema name is not a plain SQL identifier."""
 
 
+class InvalidAsOfError(InvalidInputError):
+    """``as_of`` is not a version, datetime or run_id of the session."""
+
+
 class UnstorableValueError(InvalidInputError, TypeError):
     """A value has no JSON form, so Kern cannot record it."""
 
@@ -76,6 +83,10 @@ class SessionDeletedError(SessionError):
 
 class SessionAccessError(SessionError):
     """The session belongs to another user."""
+
+
+class SessionExistsError(SessionError):
+    """A session with this session_id already exists; it is never overwritten."""
 
 
 class RunError(KernError):
@@ -109,3 +120,17 @@ class ConcurrencyError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or opened."""
+
+
+class LogIntegrityError(StoreError):
+    """A session's stored events do not match their hash chain.
+
+    ``version`` is the first version where content, order or presence no
+    longer matches; ``problem`` says what was found there.
+    """
+
+    def __init__(self, message: str, *, session_id: str, version: int, problem: str) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.version = version
+        self.problem = problem

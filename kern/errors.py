@@ -5,12 +5,14 @@ from __future__ import annotations
 from kern.adapters.steps import InvalidStepError
 from kern.domain.errors import (
     ConcurrencyError,
+    InvalidAsOfError,
     InvalidIdentifierError,
     InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
     KernError,
+    LogIntegrityError,
     RunAlreadyFinishedError,
     RunAlreadyStartedError,
     RunError,
@@ -18,6 +20,7 @@ from kern.domain.errors import (
     SessionAccessError,
     SessionDeletedError,
     SessionError,
+    SessionExistsError,
     SessionNotFoundError,
     StoreError,
     StoreUnavailableError,
@@ -26,6 +29,7 @@ from kern.domain.errors import (
 
 __all__ = [
     "ConcurrencyError",
+    "InvalidAsOfError",
     "InvalidIdentifierError",
     "InvalidInputError",
     "InvalidQueryError",
@@ -33,6 +37,7 @@ __all__ = [
     "InvalidSessionNameError",
     "InvalidStepError",
     "KernError",
+    "LogIntegrityError",
     "RunAlreadyFinishedError",
     "RunAlreadyStartedError",
     "RunError",
@@ -40,6 +45,7 @@ __all__ = [
     "SessionAccessError",
     "SessionDeletedError",
     "SessionError",
+    "SessionExistsError",
     "SessionNotFoundError",
     "StoreError",
     "StoreUnavailableError",
