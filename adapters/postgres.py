@@ -34,19 +34,8 @@ from psycopg.rows import DictRow
 from kern.adapters.identifiers import MAX_IDENTIFIER_BYTES, check_identifier, table_names
 from kern.adapters.store import RecorderStore
 from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
-from kern.projections.listing import SessionQuery, SessionSummary, name_key
+from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
-INDEX_COLUMNS = (
-    "session_id",
-    "user_id",
-    "workflow_id",
-    "workflow_name",
-    "session_name",
-    "created_at",
-    "updated_at",
-    "version",
-    "deleted",
-)
 APPLICATION_NAME = "kern"
 _CREATE_LOCK = "kern:create-tables"
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
@@ -195,6 +184,11 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
                 self._write_listing(listing_cursor, dict(listing))
 
     def _write_listing(self, curs: psycopg.Cursor[DictRow], row: dict[str, Any]) -> None:
+        # prepare=False: these run in eventsourcing's pipeline right after the
+        # events insert. When that insert conflicts, the server skips them, and
+        # psycopg's auto-prepare (from a statement's 6th use) would still record
+        # them as prepared: the next use fails with 'prepared statement "_pg3_N"
+        # does not exist' on that connection.
         schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
         if "session_name" in row:
             row["session_name_key"] = name_key(row["session_name"])
@@ -207,6 +201,7 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
                     sql.SQL(", ").join(sql.Placeholder() * len(row)),
                 ),
                 list(row.values()),
+                prepare=False,
             )
             return
         session_id = row.pop("session_id")
@@ -217,6 +212,7 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
                 sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row),
             ),
             [*row.values(), session_id],
+            prepare=False,
         )
 
 

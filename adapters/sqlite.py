@@ -23,19 +23,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from kern.adapters.identifiers import table_names
 from kern.adapters.store import RecorderStore
 from kern.domain.errors import StoreError, StoreUnavailableError
-from kern.projections.listing import SessionQuery, SessionSummary, name_key
-
-INDEX_COLUMNS = (
-    "session_id",
-    "user_id",
-    "workflow_id",
-    "workflow_name",
-    "session_name",
-    "created_at",
-    "updated_at",
-    "version",
-    "deleted",
-)
+from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
 
 class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):

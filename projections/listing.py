@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from kern.domain.errors import InvalidQueryError
@@ -31,6 +31,10 @@ class SessionSummary:
     updated_at: float
     version: int
     deleted: bool = False
+
+
+INDEX_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SessionSummary))
+"""The listing index's columns, in SessionSummary's order."""
 
 
 def listing_update(events: Sequence[SessionEvent]) -> dict[str, Any]:
