@@ -1,4 +1,5 @@
-"""SQL identifiers: checked before any SQL runs, and the names derived from them."""
+"""SQL identifiers, checked before any SQL runs, and the names derived from them;
+and database URLs as they may be shown (without a password)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def table_names(session_table: str) -> TableNames:
     """Validate ``session_table`` and derive the store's table names from it."""
     base = check_identifier(session_table, what="session_table", room=LONGEST_SUFFIX)
     return TableNames(events=f"{base}_events", index=f"{base}_index", snapshots=f"{base}_snapshots")
+
+
+def redact_url(db_url: str) -> str:
+    """``db_url`` without its password, for messages."""
+    if "://" not in db_url or "@" not in db_url:
+        return db_url
+    scheme, rest = db_url.split("://", 1)
+    credentials, location = rest.rsplit("@", 1)
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{location}"

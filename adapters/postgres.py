@@ -22,16 +22,26 @@ import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.identifiers import MAX_IDENTIFIER_BYTES, check_identifier, table_names
+from kern.adapters.identifiers import (
+    MAX_IDENTIFIER_BYTES,
+    check_identifier,
+    redact_url,
+    table_names,
+)
 from kern.adapters.store import RecorderStore
 from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
@@ -63,9 +73,10 @@ def parse_db_url(db_url: str) -> dict[str, Any]:
         )
     try:
         params = conninfo_to_dict(f"postgresql://{rest}")
-    except psycopg.ProgrammingError as exc:
-        host = urlsplit(f"postgresql://{rest}").hostname
-        raise InvalidInputError(f"db_url for host {host!r} cannot be parsed: {exc}") from None
+    except (psycopg.ProgrammingError, ValueError) as exc:
+        shown = redact_url(db_url)
+        reason = str(exc).replace(f"postgresql://{rest}", shown).replace(rest, shown)
+        raise InvalidInputError(f"db_url {shown!r} cannot be parsed: {reason}") from None
     params.setdefault("host", "localhost")
     params.setdefault("port", 5432)
     params.setdefault("user", "postgres")
@@ -178,6 +189,12 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         # pipeline reports; then the listing row, on a cursor of its own (the
         # insert's cursor still holds the notification ids it returned).
         super()._insert_stored_events(curs, stored_events, **kwargs)
+        # Sync before sending the listing row (a nested pipeline block syncs on
+        # exit): a conflict is then raised here, as the IntegrityError eventsourcing
+        # expects. Raised while the listing row is sent, it would leave the COMMIT
+        # in an aborted pipeline: "pipeline aborted" on every retry, a StoreError.
+        with curs.connection.pipeline():
+            pass
         listing: dict[str, Any] | None = kwargs.get("listing")
         if listing is not None:
             with curs.connection.cursor() as listing_cursor:
@@ -227,8 +244,10 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         pool_size: int = 2,
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         super().__init__(None)
+        self.application_name = application_name
         self.names = table_names(session_table)
         self.schema = check_identifier(db_schema, what="db_schema")
         self.params = parse_db_url(db_url)
@@ -265,7 +284,7 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             psycopg.connect(
                 **{k: v for k, v in p.items() if v != ""},
                 connect_timeout=max(1, int(self.connect_timeout)),
-                application_name=APPLICATION_NAME,
+                application_name=self.application_name,
             ).close()
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
@@ -284,14 +303,14 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
                 pre_ping=True,
             )
             assert isinstance(datastore.pool.kwargs, dict)
-            datastore.pool.kwargs["application_name"] = APPLICATION_NAME
+            datastore.pool.kwargs["application_name"] = self.application_name
             # No server-side prepared statements: when a pipelined insert is
             # aborted by an expected-version conflict, psycopg can believe a
             # statement was prepared that the server never kept, and the next
             # insert on that connection fails ("prepared statement does not exist").
             datastore.pool.kwargs["prepare_threshold"] = None
             recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
-            recorder.create_table()
+            _create_tables_retrying(recorder)
         except (PersistenceError, psycopg.Error) as exc:
             raise self._unavailable(exc) from None
         self._datastore = datastore
@@ -303,14 +322,19 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         error.reason = reason  # type: ignore[attr-defined]
         return error
 
+    def _fetch(
+        self, what: str, statement: sql.Composed, params: Sequence[Any] = ()
+    ) -> list[DictRow]:
+        """Rows of a read-only statement, retried over a dropped connection."""
+        try:
+            rows: list[DictRow] = _fetch_retrying(self.recorder.datastore, statement, params)
+        except PersistenceError as exc:
+            raise StoreError(f"could not {what} at {self.where}: {exc}") from exc
+        return rows
+
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         statement, params = self.listing_sql(query)
-        try:
-            with self.recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(statement, params)
-                rows = curs.fetchall()
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions at {self.where}: {exc}") from exc
+        rows = self._fetch("list sessions", statement, params)
         return [SessionSummary(**{k: row[k] for k in INDEX_COLUMNS}) for row in rows]
 
     def listing_sql(self, query: SessionQuery) -> tuple[sql.Composed, list[Any]]:
@@ -356,18 +380,38 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             params += [query.limit, query.offset]
         return statement, params
 
+    def indexed_version(self, session_id: str) -> int | None:
+        statement = sql.SQL("SELECT version FROM {}.{} WHERE session_id = %s").format(
+            sql.Identifier(self.schema), sql.Identifier(self.names.index)
+        )
+        rows = self._fetch(f"read the listing of {session_id!r}", statement, [session_id])
+        return int(rows[0]["version"]) if rows else None
+
     def session_ids(self) -> list[str]:
         statement = sql.SQL(
             'SELECT session_id FROM {}.{} ORDER BY created_at, session_id COLLATE "C"'
         ).format(sql.Identifier(self.schema), sql.Identifier(self.names.index))
-        try:
-            with self.recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(statement)
-                return [row["session_id"] for row in curs.fetchall()]
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions at {self.where}: {exc}") from exc
+        return [row["session_id"] for row in self._fetch("list sessions", statement)]
 
     def close(self) -> None:
         self._closed = True
         if self._datastore is not None:
             self._datastore.close()
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def _fetch_retrying(
+    datastore: PostgresDatastore, statement: sql.Composed, params: Sequence[Any]
+) -> list[DictRow]:
+    # The same retry eventsourcing applies to its own reads: the pool replaces a
+    # connection the server dropped, and the read runs again.
+    with datastore.transaction(commit=False) as curs:
+        curs.execute(statement, params)
+        return curs.fetchall()
+
+
+@retry((InterfaceError, OperationalError), max_attempts=5, wait=0.2)
+def _create_tables_retrying(recorder: _IndexedPostgresRecorder) -> None:
+    # The server answered the probe; a connection dropped right after (a restart,
+    # an administrator's pg_terminate_backend) is worth another try.
+    recorder.create_table()

@@ -18,7 +18,8 @@ class PostgresDb(KernDb):
     Tables are created in ``db_schema`` on first use, named from ``session_table``.
     One connection pool per instance (``pool_size`` kept open, up to
     ``pool_size + max_overflow``), safe to share across threads; ``close()`` it
-    or use it as a context manager.
+    or use it as a context manager. Its connections show ``application_name``
+    in ``pg_stat_activity``.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class PostgresDb(KernDb):
         pool_size: int = 2,
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
+        application_name: str = "kern",
     ) -> None:
         super().__init__(
             PostgresStore(
@@ -38,6 +40,7 @@ class PostgresDb(KernDb):
                 pool_size=pool_size,
                 max_overflow=max_overflow,
                 connect_timeout=connect_timeout,
+                application_name=application_name,
             )
         )
         self.session_table = session_table
