@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
+from kern.adapters import audit, fork, timetravel
 from kern.adapters.provenance import provenance
 from kern.adapters.store import AppendConflict, SessionStore
+from kern.adapters.timetravel import AsOf, LogEntry, StepView
 from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.aggregate import validate_session_id
 from kern.domain.errors import ConcurrencyError, InvalidSessionNameError, SessionNotFoundError
@@ -106,9 +108,21 @@ class KernDb:
             return []
         return events
 
-    def get_session(self, session_id: str, user_id: str | None = None) -> WorkflowSession | None:
-        """The session read model; None when absent, deleted or owned by another user."""
-        session = project_session(self.store.read(validate_session_id(session_id)))
+    def get_session(
+        self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None
+    ) -> WorkflowSession | None:
+        """The session read model; None when absent, deleted or owned by another user.
+
+        ``as_of`` (a version, datetime or run_id) gives the session as it stood
+        then; a deleted session is readable as of a point before its tombstone.
+        """
+        session_id = validate_session_id(session_id)
+        upto = None
+        if as_of is not None:
+            if not timetravel.owned_by(self.store, session_id, user_id):
+                return None
+            upto = self.resolve_as_of(session_id, as_of)
+        session = project_session(self.store.read(session_id, upto=upto))
         if session is None or (user_id is not None and session.user_id != user_id):
             return None
         return session
@@ -227,9 +241,83 @@ class KernDb:
 
     # -- time travel (kern.adapters.timetravel) ---------------------------------
 
+    def get_log(
+        self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None
+    ) -> list[LogEntry]:
+        """The session's event log, in order, up to ``as_of`` ([] if not visible
+        to the user). Deleted sessions' logs stay readable, for audit."""
+        session_id = validate_session_id(session_id)
+        if not timetravel.owned_by(self.store, session_id, user_id):
+            return []
+        upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
+        return timetravel.log_entries(self.store.read(session_id, upto=upto))
+
+    def resolve_as_of(self, session_id: str, as_of: AsOf) -> int:
+        """The version ``as_of`` (version, datetime or run_id) names; InvalidAsOfError if none."""
+        return timetravel.resolve_as_of(self.store, validate_session_id(session_id), as_of)
+
+    def get_step_view(
+        self, session_id: str, run_id: str, step: int | str, user_id: str | None = None
+    ) -> StepView:
+        """What step ``step`` (index or name) of run ``run_id`` received, started
+        with and returned, as recorded."""
+        session_id = validate_session_id(session_id)
+        if not timetravel.owned_by(self.store, session_id, user_id):
+            raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+        return timetravel.step_view(self.store.read(session_id), session_id, run_id, step)
+
     # -- forks (kern.adapters.fork) ----------------------------------------------
 
+    def fork_session(
+        self,
+        session_id: str,
+        *,
+        at: AsOf,
+        new_session_id: str | None = None,
+        user_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """A new session whose history is ``session_id``'s up to ``at`` (a version,
+        datetime, or run_id: just before that run), ending in SessionForked.
+
+        The new session gets ``new_session_id`` (a uuid4 when None; SessionExistsError
+        if taken); the original is only read. Runs open at that point end CANCELLED
+        on the fork.
+        """
+        events = fork.fork_session(
+            self.store,
+            validate_session_id(session_id),
+            at=at,
+            resolve=self.resolve_as_of,
+            new_session_id=new_session_id,
+            user_id=user_id,
+            provenance=provenance(correlation_id=correlation_id),
+        )
+        session = project_session(events)
+        assert session is not None  # a fork never copies a tombstone
+        return session
+
     # -- audit: verify, export, import (kern.adapters.audit) -----------------------
+
+    def verify(
+        self, session_id: str | None = None, *, progress: audit.Progress | None = None
+    ) -> audit.VerifyReport:
+        """Check the hash chain of one session (or every session, deleted ones
+        too) from the records as stored; the report names the first bad version."""
+        return audit.verify(self.store, session_id, progress)
+
+    def export(
+        self, session_id: str | None = None, *, progress: audit.Progress | None = None
+    ) -> Iterator[str]:
+        """One session (or all, oldest first) as JSON lines, one per stored event."""
+        return audit.export(self.store, session_id, progress)
+
+    def import_lines(
+        self, lines: Iterable[str], *, progress: audit.Progress | None = None
+    ) -> audit.ImportReport:
+        """Import exported lines: every chain must verify and no session may exist
+        (LogIntegrityError, SessionExistsError); each session lands atomically."""
+        return audit.import_lines(self.store, lines, progress)
 
     # -- lifecycle -------------------------------------------------------------
 

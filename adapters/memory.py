@@ -50,6 +50,11 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             rows = list(self.recorder.index.values())
         return query.apply(rows)
 
+    def indexed_version(self, session_id: str) -> int | None:
+        with self.recorder._database_lock:
+            row = self.recorder.index.get(session_id)
+        return row.version if row else None
+
     def session_ids(self) -> list[str]:
         with self.recorder._database_lock:
             rows = list(self.recorder.index.values())

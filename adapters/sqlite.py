@@ -135,6 +135,16 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             for row in rows
         ]
 
+    def indexed_version(self, session_id: str) -> int | None:
+        sql = f"SELECT version FROM {self.recorder.index_table} WHERE session_id = ?"
+        try:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(sql, [session_id])
+                row = c.fetchone()
+        except PersistenceError as exc:
+            raise StoreError(f"could not read the listing of {session_id!r}: {exc}") from exc
+        return int(row["version"]) if row else None
+
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
         try:

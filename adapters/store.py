@@ -61,6 +61,13 @@ class SessionStore(ABC):
         """Every session in the store, deleted ones too, oldest first."""
 
     @abstractmethod
+    def indexed_version(self, session_id: str) -> int | None:
+        """The last version the listing index recorded for the session (None if absent).
+
+        Written in the same transaction as the events, so a log shorter than
+        this lost events at its end."""
+
+    @abstractmethod
     def read_records(self, session_id: str) -> list[StoredEvent]:
         """The session's stored records exactly as the database holds them (no cache)."""
 

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from kern.adapters.db import KernDb
 from kern.adapters.memory import InMemoryStore
 from kern.adapters.provenance import provenance, step_fingerprint
+from kern.adapters.replay import ReplayReport, replay_run
 from kern.adapters.steps import (
     ResolvedStep,
     SessionViews,
@@ -26,6 +27,7 @@ from kern.adapters.steps import (
     executor_run_of,
     resolve_step,
 )
+from kern.adapters.timetravel import AsOf
 from kern.domain.aggregate import validate_session_id
 from kern.domain.errors import (
     InvalidInputError,
@@ -132,10 +134,19 @@ class Workflow:
         return validate_session_id(chosen)
 
     def get_session(
-        self, session_id: str | None = None, user_id: str | None = None
+        self,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        as_of: AsOf | None = None,
     ) -> WorkflowSession | None:
-        """The session read model; None when absent, deleted or another user's."""
-        return self.db.get_session(self._session_id(session_id), user_id or self.user_id)
+        """The session read model; None when absent, deleted or another user's.
+
+        ``as_of`` (a version, datetime or run_id) gives it as it stood then.
+        """
+        return self.db.get_session(
+            self._session_id(session_id), user_id or self.user_id, as_of=as_of
+        )
 
     def get_session_name(self, session_id: str | None = None, user_id: str | None = None) -> str:
         """The session's name ("" when never named); SessionNotFoundError if not visible."""
@@ -221,6 +232,18 @@ class Workflow:
         return self.db.get_sessions(**filters)
 
     # -- replay (kern.adapters.replay) -----------------------------------------------
+
+    def replay(
+        self, run_id: str, session_id: str | None = None, user_id: str | None = None
+    ) -> ReplayReport:
+        """Run the recorded input of ``run_id`` again through the current steps, from
+        the history and session state that run had, and compare step by step.
+
+        Runs in a scratch in-memory store: the session is never written. A step
+        that raises is reported in the diff, not raised. RunNotFoundError for a
+        run the session never started; SessionNotFoundError if not visible.
+        """
+        return replay_run(self, run_id, self._session_id(session_id), user_id or self.user_id)
 
     # -- helpers for _Run ----------------------------------------------------------
 

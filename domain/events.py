@@ -131,6 +131,16 @@ class SessionDeleted(SessionEvent):
     """Tombstone: the session is gone from reads; its events stay for audit."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionForked(SessionEvent):
+    """The events before it were copied from another session, up to and including
+    ``source_version`` (whose hash was ``source_hash``); new runs go on from here."""
+
+    source_session_id: str
+    source_version: int
+    source_hash: str
+
+
 EVENT_CLASSES: tuple[type[SessionEvent], ...] = (
     SessionStarted,
     RunStarted,
@@ -139,6 +149,7 @@ EVENT_CLASSES: tuple[type[SessionEvent], ...] = (
     SessionRenamed,
     SessionStateUpdated,
     SessionDeleted,
+    SessionForked,
 )
 
 # Old topic -> class, for events stored under a name that has since changed.

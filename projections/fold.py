@@ -11,6 +11,7 @@ from kern.domain.events import (
     RunStarted,
     SessionDeleted,
     SessionEvent,
+    SessionForked,
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
@@ -139,6 +140,11 @@ class SessionFold:
     def _deleted(self, event: SessionDeleted) -> None:
         self.session = None
         self.deleted = True
+
+    @_apply.register
+    def _forked(self, event: SessionForked) -> None:
+        """Where a fork came from is in its log; the read model shows the copied
+        runs and state, as the original had them at that point."""
 
     # -- helpers ---------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from kern.domain.events import (
     RunStarted,
     SessionDeleted,
     SessionEvent,
+    SessionForked,
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
@@ -222,6 +223,26 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
         "kern.domain.events:SessionDeleted",
         {"schema_version": 1, "timestamp": STAMP, "user_id": "alice"},
     ),
+    (
+        SessionForked(
+            session_id="session_123",
+            version=8,
+            timestamp=WHEN,
+            user_id="alice",
+            source_session_id="session_000",
+            source_version=7,
+            source_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ),
+        "kern.domain.events:SessionForked",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "source_session_id": "session_000",
+            "source_version": 7,
+            "source_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        },
+    ),
 ]
 
 # Defaults are part of the contract too: they fill fields an old payload lacks.
@@ -372,8 +393,8 @@ def _record(topic: str, payload: dict[str, Any], version: int = 1) -> StoredEven
 
 
 def test_refuses_an_unknown_topic() -> None:
-    record = _record("kern.domain.events:SessionForked", {"schema_version": 1})
-    with pytest.raises(StoreError, match=r"unknown event topic.*SessionForked.*session_123"):
+    record = _record("kern.domain.events:SessionArchived", {"schema_version": 1})
+    with pytest.raises(StoreError, match=r"unknown event topic.*SessionArchived.*session_123"):
         from_stored(record)
 
 

@@ -1,0 +1,275 @@
+"""Time travel: a session's log, the session as it stood at any point, what a step saw.
+
+An *as-of* names a point in a session's stream and resolves to a version:
+
+- an ``int`` is a version (1 is SessionStarted);
+- a ``datetime`` is a moment: the last event recorded at or before it (a naive
+  datetime is taken as UTC). The store finds it by point reads of the
+  primary key (:meth:`SessionStore.version_at`), never by reading the stream;
+- a ``str`` is a run_id: the moment that run started, up to and including
+  its RunStarted.
+
+Everything here is read from what was recorded; nothing is recomputed.
+:func:`log_entries` and :func:`step_view` are plain functions over events;
+:func:`resolve_as_of` asks the store only what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kern.adapters.store import SessionStore
+from kern.domain.encoding import event_payload
+from kern.domain.errors import InvalidAsOfError, InvalidInputError, RunNotFoundError
+from kern.domain.events import RunEvent, RunStarted, SessionEvent, StepCompleted
+from kern.domain.values import Provenance
+
+AsOf = int | datetime | str
+
+# Fields shown beside the payload in a LogEntry, so left out of it.
+_ENVELOPE = ("schema_version", "timestamp", "user_id", "provenance", "run_id")
+_CONTEXT_OPEN = "<workflow_history_context>"
+_CONTEXT_CLOSE = "</workflow_history_context>\n"
+
+
+# -- the log ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One event of a session's log, with its envelope spelled out.
+
+    ``payload`` holds the event's own fields as JSON (what the event says);
+    version, timestamp, run_id, user_id, provenance and hash are beside it.
+    """
+
+    version: int
+    timestamp: datetime
+    event_type: str
+    run_id: str | None
+    user_id: str | None
+    payload: dict[str, Any]
+    provenance: Provenance
+    hash: str
+    event: SessionEvent
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (timestamp as ISO 8601 UTC ending in ``Z``)."""
+        return {
+            "version": self.version,
+            "timestamp": iso_utc(self.timestamp),
+            "event_type": self.event_type,
+            "run_id": self.run_id,
+            "user_id": self.user_id,
+            "payload": self.payload,
+            "provenance": self.provenance.model_dump(mode="json"),
+            "hash": self.hash,
+        }
+
+
+def log_entry(event: SessionEvent) -> LogEntry:
+    """The log entry of one event."""
+    payload = {k: v for k, v in event_payload(event).items() if k not in _ENVELOPE}
+    return LogEntry(
+        version=event.version,
+        timestamp=event.timestamp.astimezone(UTC),
+        event_type=type(event).__name__,
+        run_id=event.run_id if isinstance(event, RunEvent) else None,
+        user_id=event.user_id,
+        payload=payload,
+        provenance=event.provenance,
+        hash=event.hash,
+        event=event,
+    )
+
+
+def log_entries(events: Sequence[SessionEvent]) -> list[LogEntry]:
+    """The log entries of ``events``, in order."""
+    return [log_entry(event) for event in events]
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` in ISO 8601 UTC with a ``Z`` suffix."""
+    return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+# -- resolving an as-of ---------------------------------------------------------------
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken as UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def owned_by(store: SessionStore, session_id: str, user_id: str | None) -> bool:
+    """Whether the session exists and ``user_id`` may read it (one point read)."""
+    first = store.read(session_id, upto=1)
+    return bool(first) and (user_id is None or first[0].user_id == user_id)
+
+
+def resolve_as_of(store: SessionStore, session_id: str, as_of: AsOf) -> int:
+    """The version ``as_of`` names in the session; InvalidAsOfError if none."""
+    if isinstance(as_of, bool) or not isinstance(as_of, int | datetime | str):
+        raise InvalidAsOfError(
+            f"as_of must be a version (int), a datetime or a run_id (str), "
+            f"got {type(as_of).__name__}"
+        )
+    if isinstance(as_of, datetime):
+        return _version_at(store, session_id, utc(as_of))
+    if isinstance(as_of, str):
+        return run_start_version(store.read(session_id), session_id, as_of)
+    return _check_version(store, session_id, as_of)
+
+
+def _check_version(store: SessionStore, session_id: str, version: int) -> int:
+    if version < 1:
+        raise InvalidAsOfError(f"as_of version must be 1 or more, got {version}")
+    if len(store.read(session_id, upto=version)) < version:
+        last = len(store.read(session_id))
+        raise InvalidAsOfError(
+            f"session {session_id!r} has no version {version} (its last is {last})"
+        )
+    return version
+
+
+def _version_at(store: SessionStore, session_id: str, moment: datetime) -> int:
+    version = store.version_at(session_id, moment)
+    if version == 0:
+        raise InvalidAsOfError(
+            f"session {session_id!r} has no event at or before {iso_utc(moment)}"
+        )
+    return version
+
+
+def run_start_version(events: Sequence[SessionEvent], session_id: str, run_id: str) -> int:
+    """The version of the RunStarted of ``run_id``; InvalidAsOfError if never started."""
+    started = _run_started(events, run_id)
+    if started is None:
+        raise InvalidAsOfError(f"session {session_id!r} has no run {run_id!r}")
+    return started.version
+
+
+def _run_started(events: Sequence[SessionEvent], run_id: str) -> RunStarted | None:
+    return next(
+        (e for e in events if isinstance(e, RunStarted) and e.run_id == run_id),
+        None,
+    )
+
+
+# -- what a step saw ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One recorded step: what its executor received and what it returned.
+
+    ``input`` is the recorded JSON value of what the executor received: the
+    message (history context included) for an agent or team, the dict of
+    ``input``, ``previous_step_content`` and ``workflow_history_context`` for
+    a function. ``session_state`` is the state the step started with.
+    """
+
+    session_id: str
+    run_id: str
+    step_index: int
+    step_name: str | None
+    step_type: str
+    executor_type: str
+    executor_name: str | None
+    version: int
+    recorded_at: datetime
+    input: Any
+    history_context: str | None
+    session_state: dict[str, Any]
+    content: Any
+    success: bool
+    error: str | None
+    duration: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (recorded_at as ISO 8601 UTC ending in ``Z``)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["recorded_at"] = iso_utc(self.recorded_at)
+        return data
+
+
+def step_view(
+    events: Sequence[SessionEvent], session_id: str, run_id: str, step: int | str
+) -> StepView:
+    """The view of ``step`` (index or name) of ``run_id`` from the session's events.
+
+    RunNotFoundError when the run was never started; InvalidInputError when
+    it recorded no such step.
+    """
+    if isinstance(step, bool) or not isinstance(step, int | str):
+        raise InvalidInputError(
+            f"step must be a step index (int) or name (str), got {type(step).__name__}"
+        )
+    started = _run_started(events, run_id)
+    if started is None:
+        raise RunNotFoundError(
+            f"run {run_id!r} not found in session {session_id!r}",
+            session_id=session_id,
+            run_id=run_id,
+        )
+    steps = [e for e in events if isinstance(e, StepCompleted) and e.run_id == run_id]
+    position = _find_step(steps, step)
+    if position is None:
+        recorded = ", ".join(f"{s.step_index}: {s.step_name}" for s in steps) or "none"
+        raise InvalidInputError(
+            f"run {run_id!r} of session {session_id!r} recorded no step {step!r} "
+            f"(recorded steps: {recorded})"
+        )
+    state: dict[str, Any] = dict(started.session_state)
+    for earlier in steps[:position]:
+        state = earlier.state_changes.apply_to(state)
+    return _view(steps[position], state)
+
+
+def _find_step(steps: Sequence[StepCompleted], step: int | str) -> int | None:
+    for position, completed in enumerate(steps):
+        key = completed.step_index if isinstance(step, int) else completed.step_name
+        if key == step:
+            return position
+    return None
+
+
+def _view(event: StepCompleted, state: dict[str, Any]) -> StepView:
+    received = event.input.value
+    return StepView(
+        session_id=event.session_id,
+        run_id=event.run_id,
+        step_index=event.step_index,
+        step_name=event.step_name,
+        step_type=event.step_type,
+        executor_type=event.executor_type,
+        executor_name=event.executor_name,
+        version=event.version,
+        recorded_at=event.timestamp.astimezone(UTC),
+        input=received,
+        history_context=history_context_of(event.executor_type, received),
+        session_state=state,
+        content=event.content.value,
+        success=event.success,
+        error=event.error,
+        duration=event.metrics.duration,
+    )
+
+
+def history_context_of(executor_type: str, received: Any) -> str | None:
+    """The workflow history context inside what an executor received, if any."""
+    if executor_type in ("agent", "team"):
+        if isinstance(received, str) and received.startswith(_CONTEXT_OPEN):
+            end = received.find(_CONTEXT_CLOSE)
+            if end != -1:
+                return received[: end + len(_CONTEXT_CLOSE)]
+        return None
+    if isinstance(received, dict):
+        context = received.get("workflow_history_context")
+        return context if isinstance(context, str) else None
+    return None
