@@ -1,72 +1,144 @@
 """The ``kern`` command line (also ``python -m kern``).
 
-``kern demo [--db PATH] [--runs N]`` runs the demo Research Pipeline N times
-into a new session of a local SQLite file, names the session, and prints what
-Kern stored: the runs, the history context, the session state and the
-session's event log. Errors Kern raises on purpose print as one line on
-stderr with exit status 1.
+``kern demo`` records a small workflow into a SQLite file and shows what Kern
+stored. Every other command works on the database ``--db`` names (a SQLite
+file that must exist, or a ``postgresql://`` URL; ``KERN_DB`` in the
+environment is the default)::
+
+    kern --db FILE_OR_URL sessions [list]          live sessions
+    kern --db ... show ID [--as-of AS_OF]          a session now, or as it stood then
+    kern --db ... as-of ID AS_OF                   the same as show --as-of
+    kern --db ... events ID [--as-of AS_OF]        its event log (JSON lines with --json)
+    kern --db ... history ID                       the history context a next run sees
+    kern --db ... step ID RUN_ID STEP              what one step received and returned
+    kern --db ... verify [ID]                      check hash chains (exit 1 on failure)
+    kern --db ... export [ID] [-o FILE]            JSON lines, one per event
+    kern --db ... import FILE                      add exported sessions (never overwrites)
+    kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
+    kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
+
+AS_OF is a version (an integer), an ISO 8601 moment, or a run_id (the moment
+that run started). Global options may come before or after the command.
+Output is a table, or JSON with ``--json``. Errors print one line on stderr
+(``kern: error: ...``): exit status 2 for a bad command line or input, 1 for
+anything else (unknown session, unreachable database, failed verify).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
-from uuid import uuid4
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from kern.adapters.codec import encode_json, event_payload
+from kern.adapters.cli_audit import export, import_, verify
+from kern.adapters.cli_db import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
+from kern.adapters.cli_demo import DEFAULT_DB, DEFAULT_RUNS, demo
+from kern.adapters.cli_forks import fork, replay
+from kern.adapters.cli_output import Output
+from kern.adapters.cli_sessions import events, history, list_sessions, show, step
 from kern.adapters.db import KernDb
-from kern.adapters.demo import DEMO_NAME, demo_topic, demo_workflow
-from kern.adapters.sqlite import SqliteStore
-from kern.domain.errors import KernError
-from kern.domain.events import (
-    RunCompleted,
-    RunEvent,
-    RunStarted,
-    SessionEvent,
-    SessionRenamed,
-    SessionStarted,
-    SessionStateUpdated,
-    StepCompleted,
-)
-from kern.projections.session import WorkflowSession
+from kern.domain.errors import InvalidInputError, KernError
 
-DEFAULT_DB = "kern-demo.db"
-DEFAULT_RUNS = 3
-SHORT = 60
+Command = Callable[[KernDb, argparse.Namespace, Output], int]
+
+# command -> (handler, may create a new SQLite file, takes --user)
+COMMANDS: dict[str, tuple[Command, bool, bool]] = {
+    "sessions": (list_sessions, False, True),
+    "show": (show, False, True),
+    "as-of": (show, False, True),
+    "events": (events, False, True),
+    "history": (history, False, True),
+    "step": (step, False, True),
+    "verify": (verify, False, False),
+    "export": (export, False, False),
+    "import": (import_, True, False),
+    "replay": (replay, False, True),
+    "fork": (fork, False, True),
+}
+SORT_FIELDS = ("created_at", "updated_at", "session_id", "session_name", "user_id", "workflow_id")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``kern`` command; returns the exit status."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return demo(args.db, args.runs, sys.stdout)
+        return _run(args)
+    except UsageError as exc:
+        return _fail(str(exc), 2)
     except KernError as exc:
-        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"kern: error: {message}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), 2 if isinstance(exc, InvalidInputError) else 1)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            return _broken_pipe()
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
     except KeyboardInterrupt:
         print("kern: interrupted", file=sys.stderr)
         return 130
-    return 2  # pragma: no cover - argparse refuses unknown commands first
+    except Exception as exc:  # never a traceback: one line, whatever went wrong
+        return _fail(f"unexpected {type(exc).__name__}: {exc}", 1)
+
+
+def _run(args: argparse.Namespace) -> int:
+    for name, default in (("json", False), ("no_progress", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    for name in ("db", "schema", "table", "user"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    if args.command == "demo":
+        return demo(args.db or DEFAULT_DB, args.runs, sys.stdout)
+    handler, create, takes_user = COMMANDS[args.command]
+    target = args.db or os.environ.get("KERN_DB")
+    if not target:
+        raise UsageError("--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)")
+    if args.user is not None and not takes_user:
+        raise UsageError(f"--user does not apply to {args.command}: it reads every session")
+    out = Output(as_json=args.json, progress=not args.no_progress)
+    with open_db(target, schema=args.schema, table=args.table, create=create) as db:
+        return handler(db, args, out)
+
+
+def _fail(message: str, status: int) -> int:
+    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    print(f"kern: error: {text}", file=sys.stderr)
+    return status
+
+
+def _broken_pipe() -> int:
+    """The reader went away (``kern export | head``): stop quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in Kern's one-line form (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"kern: error: {message} (see: {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kern", description="Kern: workflow sessions kept as append-only event logs."
+    parser = _Parser(
+        prog="kern",
+        description="Kern: workflow sessions kept as append-only, hash-chained event logs.",
+        epilog="AS_OF: a version (integer), an ISO 8601 moment, or a run_id "
+        "(the moment that run started).",
+        parents=[_common()],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo_parser = commands.add_parser(
-        "demo",
-        help="run a small workflow into a SQLite session and show what Kern stored",
-        description="Run the demo Research Pipeline into a new session and print what "
-        "Kern stored: runs, history context, session state and the event log.",
-    )
-    demo_parser.add_argument(
-        "--db", default=DEFAULT_DB, metavar="PATH", help=f"SQLite file (default: {DEFAULT_DB})"
+
+    def add(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, parents=[_common()], **kwargs)
+
+    demo_parser = add(
+        "demo", "run a small workflow into a SQLite session and show what Kern stored"
     )
     demo_parser.add_argument(
         "--runs",
@@ -75,7 +147,76 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"how many runs to record (default: {DEFAULT_RUNS})",
     )
+    sessions = add("sessions", "list live sessions, newest first")
+    sessions.add_argument("action", nargs="?", choices=["list"], default="list")
+    sessions.add_argument("--workflow-id", help="only this workflow's sessions")
+    sessions.add_argument("--name", help="name contains this text (any case)")
+    sessions.add_argument("--limit", type=_positive, help="at most N sessions")
+    sessions.add_argument("--page", type=_positive, help="page N of --limit sessions")
+    sessions.add_argument("--sort-by", choices=SORT_FIELDS, help="default created_at")
+    sessions.add_argument("--sort-order", choices=("asc", "desc"), help="default desc")
+    show_parser = add("show", "a session: its runs and state, now or as of a point")
+    show_parser.add_argument("session_id", metavar="ID")
+    show_parser.add_argument("--as-of", metavar="AS_OF", help="the session as it stood then")
+    as_of = add("as-of", "a session as it stood at a version, a moment or a run's start")
+    as_of.add_argument("session_id", metavar="ID")
+    as_of.add_argument("as_of", metavar="AS_OF")
+    events_parser = add("events", "a session's event log (JSON lines with --json)")
+    events_parser.add_argument("session_id", metavar="ID")
+    events_parser.add_argument("--as-of", metavar="AS_OF", help="only the log up to that point")
+    events_parser.add_argument(
+        "--provenance",
+        action="store_true",
+        help="add user, correlation_id, kern version, workflow fingerprint and metadata columns",
+    )
+    history_parser = add("history", "the workflow history context a next run would see")
+    history_parser.add_argument("session_id", metavar="ID")
+    history_parser.add_argument("--runs", type=int, metavar="N", help="last N runs (default all)")
+    history_parser.add_argument("--as-of", metavar="AS_OF", help="the history as it stood then")
+    step_parser = add("step", "what one step of a run received, started with and returned")
+    step_parser.add_argument("session_id", metavar="ID")
+    step_parser.add_argument("run_id", metavar="RUN_ID")
+    step_parser.add_argument("step", metavar="STEP", help="the step's index or name")
+    verify_parser = add("verify", "check the hash chain of one session or of every session")
+    verify_parser.add_argument("session_id", metavar="ID", nargs="?")
+    export_parser = add("export", "one session or every session as JSON lines")
+    export_parser.add_argument("session_id", metavar="ID", nargs="?")
+    export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
+    import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
+    replay_parser = add("replay", "re-run a recorded run through a workflow's current steps")
+    replay_parser.add_argument("session_id", metavar="ID")
+    replay_parser.add_argument("run_id", metavar="RUN_ID")
+    replay_parser.add_argument(
+        "--workflow",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="the Workflow (or a function returning it), e.g. myapp.flows:pipeline",
+    )
+    replay_parser.add_argument(
+        "--check", action="store_true", help="exit status 1 when anything changed"
+    )
+    fork_parser = add("fork", "a new session holding a session's history up to a point")
+    fork_parser.add_argument("session_id", metavar="ID")
+    fork_parser.add_argument("--at", required=True, metavar="AS_OF", help="where to fork")
+    fork_parser.add_argument("--new-id", metavar="ID", help="the fork's session_id (default: new)")
     return parser
+
+
+def _common() -> _Parser:
+    """Options every command takes, before or after its name."""
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument(
+        "--db",
+        metavar="FILE_OR_URL",
+        help=f"SQLite file or postgresql:// URL (default: $KERN_DB; for demo: {DEFAULT_DB})",
+    )
+    common.add_argument("--schema", help=f"PostgreSQL schema (default: {DEFAULT_SCHEMA})")
+    common.add_argument("--table", help=f"session_table the stores use (default: {DEFAULT_TABLE})")
+    common.add_argument("--user", metavar="USER", help="act as this user_id (default: unscoped)")
+    common.add_argument("--json", action="store_true", help="JSON output for machines")
+    common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return common
 
 
 def _positive(text: str) -> int:
@@ -86,124 +227,3 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return value
-
-
-def demo(db_file: str, runs: int, out: TextIO) -> int:
-    """Record ``runs`` runs of the demo workflow in ``db_file`` and print them."""
-    db = KernDb(SqliteStore(db_file))
-    try:
-        workflow = demo_workflow(db)
-        session_id = f"demo-session-{uuid4().hex[:8]}"
-        for index in range(runs):
-            workflow.run(input=demo_topic(index), session_id=session_id)
-        workflow.set_session_name(session_id=session_id, autogenerate=True)
-        session = db.require_session(session_id)
-        report = _Report(out)
-        report.intro(db_file, session, runs, len(db.get_sessions()))
-        report.runs(session)
-        report.history(session, workflow.num_history_runs)
-        report.state(session)
-        report.events(db.get_events(session_id))
-        report.inspect(db_file, session_id)
-    finally:
-        db.close()
-    return 0
-
-
-class _Report:
-    """Prints the demo's sections."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-
-    def line(self, text: str = "") -> None:
-        print(text, file=self.out)
-
-    def section(self, title: str) -> None:
-        self.line()
-        self.line(f"== {title} ==")
-
-    def intro(self, db_file: str, session: WorkflowSession, runs: int, total: int) -> None:
-        self.line(f"Kern demo: {runs} run(s) of the {DEMO_NAME!r} workflow")
-        self.line(f"  database:     {db_file} (SQLite; holds {total} session(s))")
-        self.line(f"  session_id:   {session.session_id} (a new session on every invocation)")
-        self.line(f"  session_name: {session.session_name} (set_session_name(autogenerate=True))")
-
-    def runs(self, session: WorkflowSession) -> None:
-        self.section("Runs (read back from the database)")
-        for number, run in enumerate(session.runs or [], 1):
-            duration = run.metrics.duration if run.metrics and run.metrics.duration else 0.0
-            self.line(f"[{number}] run_id:   {run.run_id}")
-            self.line(f"    status:   {run.status.value}")
-            self.line(f"    input:    {run.input}")
-            self.line(f"    content:  {run.content}")
-            self.line(f"    steps:    {len(run.step_results)} ({_step_names(run.step_results)})")
-            self.line(f"    duration: {duration * 1000:.2f} ms")
-
-    def history(self, session: WorkflowSession, window: int) -> None:
-        self.section(f"History context the next run would see (last {window} COMPLETED runs)")
-        context = session.get_workflow_history_context(num_runs=window)
-        self.line(
-            "The summarize step gets this text before its message (see its StepCompleted input)."
-        )
-        self.out.write(context or "(none)\n")
-
-    def state(self, session: WorkflowSession) -> None:
-        self.section("Session state")
-        self.line(json.dumps(session.session_state, indent=2, ensure_ascii=False))
-
-    def events(self, events: Sequence[SessionEvent]) -> None:
-        self.section(f"Event log ({len(events)} events, append-only)")
-        self.line(f"{'version':>7}  {'timestamp (UTC)':<26}  {'event':<19}  {'run_id':<8}  payload")
-        for event in events:
-            run_id = event.run_id[:8] if isinstance(event, RunEvent) else "-"
-            stamp = event.timestamp.isoformat(timespec="microseconds").removesuffix("+00:00")
-            name = type(event).__name__
-            self.line(
-                f"{event.version:>7}  {stamp:<26}  {name:<19}  {run_id:<8}  {_summary(event)}"
-            )
-        example = next((e for e in reversed(events) if isinstance(e, RunCompleted)), events[-1])
-        self.line()
-        self.line(f"Stored row of version {example.version}: topic {example.topic()!r}, state:")
-        self.line(encode_json(event_payload(example)).decode("utf-8"))
-
-    def inspect(self, db_file: str, session_id: str) -> None:
-        self.section("Inspect it from Python")
-        self.line("from kern.db.sqlite import SqliteDb")
-        db_file, session_id = json.dumps(db_file), json.dumps(session_id)
-        self.line(f"session = SqliteDb(db_file={db_file}).get_session({session_id})")
-        self.line("print(session.session_name, [run.content for run in session.runs])")
-
-
-def _step_names(steps: Sequence[Any]) -> str:
-    return ", ".join(str(step.step_name) for step in steps)
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = text.replace("\n", "\\n")
-    return text if len(text) <= SHORT else text[: SHORT - 3] + "..."
-
-
-def _summary(event: SessionEvent) -> str:
-    """A one-line digest of what the event carries."""
-    if isinstance(event, SessionStarted):
-        return (
-            f"workflow={event.workflow_id} user={event.user_id} state={_short(event.session_state)}"
-        )
-    if isinstance(event, RunStarted):
-        return f"input={_short(event.input.value)}"
-    if isinstance(event, StepCompleted):
-        outcome = "ok" if event.success else f"error={_short(event.error)}"
-        changes = f" state_set={_short(event.state_changes.set)}" if event.state_changes else ""
-        return (
-            f"{event.step_name} ({event.executor_type}, index {event.step_index}) {outcome} "
-            f"content={_short(event.content.value)}{changes}"
-        )
-    if isinstance(event, RunCompleted):
-        return f"status={event.status.value} state_set={_short(event.state_changes.set)}"
-    if isinstance(event, SessionRenamed):
-        return f"session_name={_short(event.session_name)} autogenerated={event.autogenerated}"
-    if isinstance(event, SessionStateUpdated):
-        return f"set={_short(event.changes.set)} removed={event.changes.removed}"
-    return ""

@@ -71,8 +71,10 @@ def tally(step_input: StepInput) -> str:
     return f"{step_input.previous_step_content} (run {state['runs_counted']} of this session)"
 
 
-def demo_workflow(db: KernDb) -> Workflow:
-    """The demo's Research Pipeline, recording into ``db``."""
+def demo_workflow(db: KernDb | None = None) -> Workflow:
+    """The demo's Research Pipeline, recording into ``db`` (a private in-memory
+    store when None; ``kern replay --workflow kern.adapters.demo:demo_workflow``
+    loads it that way and points it at ``--db``)."""
     return Workflow(
         name=DEMO_NAME,
         description=DEMO_DESCRIPTION,

@@ -1,0 +1,137 @@
+"""``kern`` audit commands: ``verify``, ``export`` and ``import``.
+
+They read every session, deleted ones included, straight from the stored
+records. Going through many sessions draws a progress bar on stderr, so
+stdout holds only the report or the exported lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from kern.adapters.cli_db import UsageError
+from kern.adapters.cli_output import Output, add_row, table
+from kern.adapters.db import KernDb
+
+STDIO = "-"
+
+
+def verify(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern verify [ID]``: check hash chains; exit status 1 when any session fails."""
+    with out.progress("Verifying sessions") as progress:
+        report = db.verify(args.session_id, progress=progress)
+    if out.as_json:
+        out.json(report)
+        return 0 if report.ok else 1
+    grid = table("session_id", "events", "result")
+    for checked in report.sessions:
+        result = "ok" if checked.ok else f"FAILED at version {checked.first_bad_version}"
+        if not checked.ok and checked.problem:
+            result += f": {checked.problem}"
+        add_row(grid, checked.session_id, str(checked.events), result)
+    failed = sum(1 for checked in report.sessions if not checked.ok)
+    total = len(report.sessions)
+    verdict = (
+        f"{total} session(s) verified: every hash chain is intact"
+        if report.ok
+        else f"{failed} of {total} session(s) FAILED verification"
+    )
+    out.print(grid, verdict)
+    return 0 if report.ok else 1
+
+
+def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern export [ID] [-o FILE]``: JSON lines, one per event, with their hashes."""
+    target = args.output
+    to_stdout = target in (None, STDIO)
+    # Lines on a terminal would tangle with a bar drawn on the same terminal.
+    with out.progress("Exporting sessions", enabled=not (to_stdout and _is_tty())) as progress:
+        lines = db.export(args.session_id, progress=progress)
+        if to_stdout:
+            for line in lines:
+                sys.stdout.write(line.rstrip("\n") + "\n")
+            return 0
+        sessions, count = _write_atomically(Path(target), lines)
+    summary = {"file": target, "sessions": sessions, "events": count}
+    if out.as_json:
+        out.json(summary)
+    else:
+        out.print(f"Exported {count} event(s) of {sessions} session(s) to {target}")
+    return 0
+
+
+def _write_atomically(path: Path, lines: Iterator[str]) -> tuple[int, int]:
+    """Write ``lines`` to ``path`` through a temporary file, so a failed export
+    leaves no half-written file; returns (sessions, events) written."""
+    if path.is_dir():
+        raise UsageError(f"-o {str(path)!r} is a directory")
+    seen: set[str] = set()
+    count = 0
+    handle, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            for line in lines:
+                stream.write(line.rstrip("\n") + "\n")
+                seen.add(str(json.loads(line)["session_id"]))
+                count += 1
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return len(seen), count
+
+
+def import_(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern import FILE``: add the exported sessions; refuses a broken chain or an
+    existing session, writing nothing of that session."""
+    with _open_input(args.file) as stream, out.progress("Importing sessions") as progress:
+        report = db.import_lines(stream, progress=progress)
+    if out.as_json:
+        out.json(report)
+        return 0
+    grid = table("imported session_id")
+    for session_id in report.sessions:
+        add_row(grid, session_id)
+    out.print(
+        grid,
+        f"Imported {report.events} event(s) of {len(report.sessions)} session(s); "
+        "every hash chain verified",
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def _open_input(name: str) -> Iterator[Iterable[str]]:
+    if name == STDIO:
+        yield sys.stdin
+        return
+    path = Path(name)
+    if not path.is_file():
+        raise UsageError(f"no file to import at {name!r}")
+    try:
+        stream = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {name!r}: {exc.strerror}") from None
+    with stream:
+        yield _decoded(stream, name)
+
+
+def _decoded(stream: IO[str], name: str) -> Iterator[str]:
+    """``stream``'s lines, a decoding failure turned into a one-line usage error."""
+    try:
+        yield from stream
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name!r} is not UTF-8 text: {exc.reason}") from None
+
+
+def _is_tty() -> bool:
+    return sys.stdout.isatty() and sys.stderr.isatty()

@@ -1,0 +1,169 @@
+"""What the ``kern`` command line turns into Python objects: the database a
+``--db`` names, an AS_OF argument, and a workflow named by an import path.
+
+Problems here are the user's to fix (a file that is not there, a URL Kern does
+not know), so they raise :class:`UsageError`, which the command reports in one
+line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kern.adapters.db import KernDb
+from kern.adapters.identifiers import redact_url
+from kern.adapters.sqlite import SqliteStore
+from kern.adapters.workflow import Workflow
+from kern.domain.errors import InvalidInputError
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+SQLITE_SCHEME = "sqlite:///"
+DEFAULT_SCHEMA = "public"
+DEFAULT_TABLE = "kern_sessions"
+
+AsOfArg = int | datetime | str
+
+
+class UsageError(Exception):
+    """The command line names something that does not exist or cannot be used
+    (a CLI error, so not one of Kern's KernError tree)."""
+
+
+def is_postgres(target: str) -> bool:
+    """Whether ``--db`` names a PostgreSQL database rather than a SQLite file."""
+    return target.lower().startswith(POSTGRES_SCHEMES)
+
+
+def open_db(
+    target: str, *, schema: str | None = None, table: str | None = None, create: bool = False
+) -> KernDb:
+    """The store ``target`` names: a PostgreSQL URL, ``sqlite:///path`` or a SQLite path.
+
+    A SQLite file must already exist unless ``create`` (commands that only read
+    never leave an empty database behind a mistyped path).
+    """
+    table = table or DEFAULT_TABLE
+    if is_postgres(target):
+        return _open_postgres(target, schema or DEFAULT_SCHEMA, table)
+    if schema is not None:
+        raise UsageError("--schema applies to PostgreSQL only; a SQLite file has no schemas")
+    if target.startswith(SQLITE_SCHEME):
+        target = target[len(SQLITE_SCHEME) :]
+    elif "://" in target:
+        scheme = target.split("://", 1)[0]
+        raise UsageError(
+            f"--db {scheme}:// is not a database Kern knows: give a SQLite file path or a "
+            "postgresql:// URL"
+        )
+    path = Path(target)
+    if path.is_dir():
+        raise UsageError(f"--db {target!r} is a directory, not a SQLite file")
+    if not create and not path.exists():
+        raise UsageError(f"no SQLite database at {target!r} (check the path)")
+    return KernDb(SqliteStore(path, session_table=table))
+
+
+def _open_postgres(url: str, schema: str, table: str) -> KernDb:
+    try:
+        from kern.adapters.postgres import PostgresStore
+    except ModuleNotFoundError as exc:  # psycopg is an optional dependency
+        raise UsageError(
+            f"PostgreSQL needs psycopg and psycopg_pool ({exc}): pip install 'kern[postgres]'"
+        ) from None
+    try:
+        return KernDb(PostgresStore(url, session_table=table, db_schema=schema))
+    except InvalidInputError:
+        raise
+    except ValueError as exc:  # what the URL parser says about a malformed URL
+        raise UsageError(f"--db {describe(url)!r} cannot be parsed: {exc}") from None
+
+
+def describe(target: str) -> str:
+    """``target`` for messages, without a PostgreSQL password."""
+    return redact_url(target) if is_postgres(target) else target
+
+
+def parse_as_of(text: str) -> AsOfArg:
+    """An AS_OF argument: an integer is a version, an ISO 8601 moment a datetime,
+    anything else a run_id."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if text[:4].isdigit() and "-" in text:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_step(text: str) -> int | str:
+    """A STEP argument: an index when it is a whole number, else a step name."""
+    return int(text) if text.isdigit() else text
+
+
+def load_workflow(spec: str) -> Workflow:
+    """The workflow at ``module:attr`` or ``path/to/file.py:attr``.
+
+    ``attr`` may be a Workflow or a function of no arguments returning one.
+    The current directory is importable, as with ``python -m``.
+    """
+    module_name, _, attr = spec.rpartition(":")
+    if not module_name or not attr:
+        raise UsageError(f"--workflow must look like module:attribute, got {spec!r}")
+    module = _import(module_name)
+    try:
+        found: Any = getattr(module, attr)
+    except AttributeError:
+        raise UsageError(f"--workflow {spec!r}: {module_name} has no {attr!r}") from None
+    if not isinstance(found, Workflow) and callable(found):
+        found = _call(spec, found)
+    if not isinstance(found, Workflow):
+        raise UsageError(
+            f"--workflow {spec!r} is a {type(found).__name__}, not a Workflow "
+            "(or a function returning one)"
+        )
+    return found
+
+
+def _import(module_name: str) -> Any:
+    try:
+        if module_name.endswith(".py") or "/" in module_name:
+            return _import_file(Path(module_name))
+        if "" not in sys.path:
+            sys.path.insert(0, "")
+        return importlib.import_module(module_name)
+    except UsageError:
+        raise
+    except Exception as exc:  # any error of the user's module, reported in one line
+        raise UsageError(
+            f"cannot import workflow module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise UsageError(f"no workflow file at {str(path)!r}")
+    name = f"kern_workflow_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _call(spec: str, factory: Any) -> Any:
+    try:
+        return factory()
+    except Exception as exc:  # the user's factory failed
+        raise UsageError(
+            f"--workflow {spec!r} raised {type(exc).__name__} when called: {exc}"
+        ) from None
