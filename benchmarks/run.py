@@ -3,15 +3,17 @@
 Measured in one process, one after the other:
 
 * baseline: the three step functions called directly in a loop (no Kern);
-* ``Workflow.run`` on ``InMemoryDb`` and on ``SqliteDb`` (a file in a temp
-  directory), every run into one session, with history off and with
+* ``Workflow.run`` on ``InMemoryDb``, on ``SqliteDb`` (a file in a temp
+  directory) and, with ``--postgres URL``, on ``PostgresDb`` (a schema made for
+  the run and dropped after it), every run into one session, with history off and with
   ``add_workflow_history_to_steps=True, num_history_runs=5``;
 * ``get_session`` / ``get_sessions`` latency on a store holding many sessions.
 
 Each measurement is repeated on a fresh store and the median is kept. Nothing
 here asserts a time; see benchmarks/README.md for how to read the ratios.
 
-    .venv/bin/python benchmarks/run.py [--runs 200] [--repeats 5] [--sessions 500] [--json out.json]
+    .venv/bin/python benchmarks/run.py [--runs 200] [--repeats 5] [--sessions 500]
+        [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--json out.json]
 """
 
 from __future__ import annotations
@@ -93,9 +95,16 @@ class Latency:
     median_ms: float
 
 
+POSTGRES_URL: str | None = None  # set by --postgres
+
+
 @contextmanager
 def open_store(kind: str) -> Iterator[KernDb]:
-    """A fresh, empty store; SQLite lives in a temp directory removed afterwards."""
+    """A fresh, empty store; SQLite lives in a temp directory removed afterwards,
+    PostgreSQL in a schema of its own dropped afterwards."""
+    if kind == "postgres":
+        yield from _postgres_store()
+        return
     if kind == "memory":
         db: KernDb = InMemoryDb()
         yield db
@@ -107,6 +116,25 @@ def open_store(kind: str) -> Iterator[KernDb]:
             yield db
         finally:
             db.close()
+
+
+def _postgres_store() -> Iterator[KernDb]:
+    import psycopg
+    from psycopg import sql
+
+    from kern.db.postgres import PostgresDb
+
+    assert POSTGRES_URL is not None
+    schema = f"kern_bench_{random.randrange(16**8):08x}"
+    db = PostgresDb(POSTGRES_URL, db_schema=schema)
+    try:
+        yield db
+    finally:
+        db.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
 
 
 def batch_result(name: str, repeats: list[list[float]]) -> Result:
@@ -235,14 +263,15 @@ def print_report(
             f"{(f'{read:.2f} ms' if read is not None else '-'):>13}"
         )
     print(f"\nReads on a store with {sessions} sessions (one run each), median ms")
-    header = f"{'read':<34}{'memory':>10}{'sqlite':>10}"
+    kinds = list(dict.fromkeys(latency.store for latency in latencies))
+    header = f"{'read':<34}" + "".join(f"{kind:>10}" for kind in kinds)
     print(header)
     print("-" * len(header))
     by_name: dict[str, dict[str, float]] = {}
     for latency in latencies:
         by_name.setdefault(latency.name, {})[latency.store] = latency.median_ms
     for name, stores in by_name.items():
-        print(f"{name:<34}{stores.get('memory', 0):>10.3f}{stores.get('sqlite', 0):>10.3f}")
+        print(f"{name:<34}" + "".join(f"{stores.get(kind, 0):>10.3f}" for kind in kinds))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -252,12 +281,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="batches per scenario; median")
     parser.add_argument("--sessions", type=int, default=500, help="sessions for the read test")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--postgres", metavar="URL", help="also measure PostgresDb at this URL")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run every scenario, print the tables, optionally write JSON."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    global POSTGRES_URL
+    POSTGRES_URL = args.postgres
+    kinds = ["memory", "sqlite"] + (["postgres"] if args.postgres else [])
     print(
         f"kern {kern.__version__}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}; runs={args.runs} repeats={args.repeats}"
@@ -266,14 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     session_reads = {}
     for history in (False, True):
-        for kind in ("memory", "sqlite"):
+        for kind in kinds:
             result, read_ms = workflow_runs(kind, history, args.runs, args.repeats)
             results.append(result)
             session_reads[result.name] = read_ms
     latencies = [
-        latency
-        for kind in ("memory", "sqlite")
-        for latency in listing_latency(kind, args.sessions, args.repeats)
+        latency for kind in kinds for latency in listing_latency(kind, args.sessions, args.repeats)
     ]
     print_report(base, results, session_reads, latencies, args.sessions)
     if args.json:
