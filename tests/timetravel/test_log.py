@@ -63,6 +63,22 @@ def test_log_entries_carry_the_provenance_of_their_run(db: KernDb) -> None:
         assert entry.provenance == entry.event.provenance
 
 
+def test_session_commands_carry_the_callers_correlation_id(db: KernDb) -> None:
+    """Renaming, changing state and deleting record why, as runs do."""
+    workflow = Workflow(name="Pipeline", db=db, steps=[shout])
+    workflow.run("alpha", session_id=SESSION)
+    workflow.set_session_name(session_id=SESSION, session_name="Named", correlation_id="c-1")
+    workflow.update_session_state({"k": 1}, session_id=SESSION, correlation_id="c-2")
+    workflow.delete_session(SESSION, correlation_id="c-3")
+    tail = db.get_log(SESSION)[-3:]
+    assert [(e.event_type, e.provenance.correlation_id) for e in tail] == [
+        ("SessionRenamed", "c-1"),
+        ("SessionStateUpdated", "c-2"),
+        ("SessionDeleted", "c-3"),
+    ]
+    assert all(e.provenance.kern_version for e in tail)
+
+
 def test_log_hashes_chain_each_event_to_the_one_before(history: History) -> None:
     previous = GENESIS_HASH
     for entry in history.db.get_log(SESSION):
