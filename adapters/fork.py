@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from uuid import uuid4
 
 from kern.adapters.store import AppendConflict, SessionStore
@@ -30,7 +29,7 @@ from kern.domain.errors import (
     SessionExistsError,
     SessionNotFoundError,
 )
-from kern.domain.events import SessionEvent, SessionForked
+from kern.domain.events import SessionEvent
 from kern.domain.values import Provenance, RunStatus, StoredValue
 
 CANCELLED_BY_FORK = "open when the session was forked"
@@ -96,20 +95,13 @@ def fork_events(
             "fork it at an earlier point",
             session_id=last.session_id,
         )
-    forked = _seal(
-        SessionForked(
-            session_id=new_session_id,
-            version=fork.version + 1,
-            timestamp=_now(fork.last_timestamp),
-            user_id=user_id,
-            provenance=provenance,
-            source_session_id=last.session_id,
-            source_version=last.version,
-            source_hash=last.hash,
-        ),
-        fork.last_hash,
+    fork.record_fork(
+        user_id=user_id,
+        source_session_id=last.session_id,
+        source_version=last.version,
+        source_hash=last.hash,
+        provenance=provenance,
     )
-    fork.catch_up([forked])
     for run_id, run in fork.runs.items():
         if not run.finished:
             fork.complete_run(
@@ -120,7 +112,7 @@ def fork_events(
                 error=CANCELLED_BY_FORK,
                 provenance=provenance,
             )
-    return [*events, forked, *fork.take_pending()]
+    return [*events, *fork.take_pending()]
 
 
 def reseal(events: Sequence[SessionEvent], session_id: str) -> list[SessionEvent]:
@@ -128,14 +120,11 @@ def reseal(events: Sequence[SessionEvent], session_id: str) -> list[SessionEvent
     sealed: list[SessionEvent] = []
     previous = GENESIS_HASH
     for event in events:
-        copy = _seal(replace(event, session_id=session_id), previous)
+        copy = replace(event, session_id=session_id)
+        copy = replace(copy, hash=event_hash(previous, copy))
         sealed.append(copy)
         previous = copy.hash
     return sealed
-
-
-def _seal(event: SessionEvent, previous: str) -> SessionEvent:
-    return replace(event, hash=event_hash(previous, event))
 
 
 def _check_readable(store: SessionStore, session_id: str, user_id: str | None) -> None:
@@ -146,11 +135,6 @@ def _check_readable(store: SessionStore, session_id: str, user_id: str | None) -
         raise SessionAccessError(
             f"user {user_id!r} does not own session {session_id!r}", session_id=session_id
         )
-
-
-def _now(last: datetime | None) -> datetime:
-    now = datetime.now(UTC)
-    return last if last is not None and now < last else now
 
 
 def _exists(session_id: str) -> SessionExistsError:

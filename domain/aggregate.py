@@ -30,6 +30,7 @@ from kern.domain.events import (
     RunStarted,
     SessionDeleted,
     SessionEvent,
+    SessionForked,
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
@@ -263,6 +264,26 @@ class WorkflowSession:
         """Append the tombstone."""
         self.check_can_write(user_id)
         self._record(SessionDeleted, user_id=user_id, provenance=provenance)
+
+    def record_fork(
+        self,
+        *,
+        user_id: str | None,
+        source_session_id: str,
+        source_version: int,
+        source_hash: str,
+        provenance: Provenance | None = None,
+    ) -> SessionForked:
+        """Mark this session, holding copied history, as a fork of another."""
+        self.check_can_write(user_id)
+        return self._record(
+            SessionForked,
+            user_id=user_id,
+            source_session_id=source_session_id,
+            source_version=source_version,
+            source_hash=source_hash,
+            provenance=provenance,
+        )
 
     # -- recording and applying ------------------------------------------------
 
