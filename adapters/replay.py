@@ -16,7 +16,6 @@ a replayed step that raises is reported, never raised.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -27,7 +26,7 @@ from kern.adapters.db import KernDb
 from kern.adapters.memory import InMemoryStore
 from kern.domain.errors import RunNotFoundError, SessionNotFoundError
 from kern.domain.events import RunCompleted, RunEvent, RunStarted, SessionEvent, StepCompleted
-from kern.domain.values import RunStatus
+from kern.domain.values import RunStatus, same_json
 
 if TYPE_CHECKING:
     from kern.adapters.workflow import Workflow
@@ -170,7 +169,7 @@ def replay_run(
         steps=diff_steps(recorded.steps, replayed.steps),
         output=OutputDiff(
             outcome="equal"
-            if _same((recorded.status, recorded.output), (replayed.status, replayed.output))
+            if same_json((recorded.status, recorded.output), (replayed.status, replayed.output))
             else "changed",
             recorded=recorded.output,
             replayed=replayed.output,
@@ -224,7 +223,7 @@ def _step_diff(old: StepCompleted | None, new: StepCompleted | None) -> StepDiff
         return StepDiff(new.step_index, new.step_name, "added", None, _value(new))
     if new is None:
         return StepDiff(old.step_index, old.step_name, "missing", _value(old), None)
-    same = _same((old.success, _value(old)), (new.success, _value(new)))
+    same = same_json((old.success, _value(old)), (new.success, _value(new)))
     return StepDiff(
         new.step_index, new.step_name, "equal" if same else "changed", _value(old), _value(new)
     )
@@ -235,8 +234,3 @@ def _value(step: StepCompleted) -> Any:
     if not step.success and step.error is not None:
         return step.error
     return step.content.value
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON (so 1, 1.0 and true are three different answers)."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

@@ -147,9 +147,7 @@ class StateChanges(BaseModel):
     @classmethod
     def between(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> StateChanges:
         """The changes that turn ``before`` into ``after`` (both JSON dicts)."""
-        changed = {
-            k: v for k, v in after.items() if k not in before or not _same_json(before[k], v)
-        }
+        changed = {k: v for k, v in after.items() if k not in before or not same_json(before[k], v)}
         removed = [k for k in before if k not in after]
         return cls(set=changed, removed=removed)
 
@@ -163,7 +161,7 @@ class StateChanges(BaseModel):
         return result
 
 
-def _same_json(a: Any, b: Any) -> bool:
+def same_json(a: Any, b: Any) -> bool:
     """Equal as JSON: unlike ``==``, tells 1, 1.0 and true (and 0 and false) apart."""
     try:
         return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
