@@ -103,10 +103,10 @@ class KernDb:
 
     def get_events(self, session_id: str, user_id: str | None = None) -> list[SessionEvent]:
         """The session's whole event log, in order ([] if not visible to the user)."""
-        events = self.store.read(validate_session_id(session_id))
-        if not events or (user_id is not None and events[0].user_id != user_id):
+        session_id = validate_session_id(session_id)
+        if not timetravel.owned_by(self.store, session_id, user_id):
             return []
-        return events
+        return self.store.read(session_id)
 
     def get_session(
         self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None

@@ -104,23 +104,20 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
                 "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
                 "USING ERRCODE = 'insufficient_privilege'; END $$"
             ).format(schema=schema, guard=guard),
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE OR DELETE ON {schema}.{events} "
-                "FOR EACH ROW EXECUTE FUNCTION {schema}.{guard}()"
-            ).format(
-                name=sql.Identifier(derived_name(events_table, "_no_change")),
-                schema=schema,
-                events=events,
-                guard=guard,
-            ),
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} BEFORE TRUNCATE ON {schema}.{events} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION {schema}.{guard}()"
-            ).format(
-                name=sql.Identifier(derived_name(events_table, "_no_truncate")),
-                schema=schema,
-                events=events,
-                guard=guard,
+            *(
+                sql.SQL(
+                    "CREATE OR REPLACE TRIGGER {name} BEFORE " + operations + " ON "
+                    "{schema}.{events} FOR EACH " + level + " EXECUTE FUNCTION {schema}.{guard}()"
+                ).format(
+                    name=sql.Identifier(derived_name(events_table, suffix)),
+                    schema=schema,
+                    events=events,
+                    guard=guard,
+                )
+                for suffix, operations, level in (
+                    ("_no_change", "UPDATE OR DELETE", "ROW"),
+                    ("_no_truncate", "TRUNCATE", "STATEMENT"),
+                )
             ),
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{idx} ("
