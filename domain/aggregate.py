@@ -65,9 +65,29 @@ class _RunState:
     finished: bool = False
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """What :meth:`WorkflowSession.rollback` restores: the aggregate before a
+    decision whose events were not stored."""
+
+    version: int
+    owner: str | None
+    deleted: bool
+    state: dict[str, JsonValue]
+    session_name: str | None
+    last_timestamp: datetime | None
+    last_hash: str
+    runs_before: dict[str, _RunState | None]
+
+
 @dataclass
 class WorkflowSession:
-    """Write model of one session's stream."""
+    """Write model of one session's stream.
+
+    A long-lived instance can follow its stream: :meth:`catch_up` applies
+    newer events, and :meth:`checkpoint`/:meth:`rollback` undo a decision
+    whose append failed, so a writer never replays the whole stream again.
+    """
 
     session_id: str
     version: int = 0
@@ -79,6 +99,7 @@ class WorkflowSession:
     last_hash: str = GENESIS_HASH
     runs: dict[str, _RunState] = field(default_factory=dict)
     pending: list[SessionEvent] = field(default_factory=list)
+    _checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
     # -- loading ----------------------------------------------------------
 
@@ -90,9 +111,40 @@ class WorkflowSession:
         return session
 
     def catch_up(self, events: Iterable[SessionEvent]) -> None:
-        """Apply events recorded after this aggregate was loaded."""
+        """Apply events recorded after this aggregate was loaded (ones it
+        already has are skipped)."""
         for event in events:
-            self._apply(event)
+            if event.version > self.version:
+                self._apply(event)
+
+    def checkpoint(self) -> Checkpoint:
+        """Remember the aggregate as it is now; commands after this can be undone."""
+        self.pending = []
+        # The state dict is replaced, never changed in place, so keeping it is enough.
+        self._checkpoint = Checkpoint(
+            version=self.version,
+            owner=self.owner,
+            deleted=self.deleted,
+            state=self.state,
+            session_name=self.session_name,
+            last_timestamp=self.last_timestamp,
+            last_hash=self.last_hash,
+            runs_before={},
+        )
+        return self._checkpoint
+
+    def rollback(self, checkpoint: Checkpoint) -> None:
+        """Undo every command since ``checkpoint`` (their events were not stored)."""
+        for name in ("version", "owner", "deleted", "state", "session_name"):
+            setattr(self, name, getattr(checkpoint, name))
+        self.last_timestamp, self.last_hash = checkpoint.last_timestamp, checkpoint.last_hash
+        for run_id, before in checkpoint.runs_before.items():
+            if before is None:
+                self.runs.pop(run_id, None)
+            else:
+                self.runs[run_id] = before
+        self.pending = []
+        self._checkpoint = None
 
     @property
     def exists(self) -> bool:
@@ -299,6 +351,10 @@ class WorkflowSession:
             **fields,
         )
         event = replace(unsealed, hash=event_hash(self.last_hash, unsealed))
+        run_id = getattr(event, "run_id", None)
+        if self._checkpoint is not None and isinstance(run_id, str):
+            before = self.runs.get(run_id)
+            self._checkpoint.runs_before.setdefault(run_id, replace(before) if before else None)
         self._apply(event)
         self.pending.append(event)
         return event
