@@ -1,10 +1,14 @@
-"""A bounded cache of decoded session events.
+"""A bounded cache of the sessions this process reads and writes.
 
 Logs are append-only and an event never changes once stored, so the events
 of a session up to some version can be kept decoded and only newer ones read
-from the database. That keeps a run's cost from growing with the length of
-its session's log (decoding dominates a read). The cache only ever holds a
-contiguous prefix of a stream, starting at version 1.
+from the database. Each cached stream also keeps, folded as events arrive,
+the write model (the aggregate writers decide on) and the run history steps
+are handed: a run's cost then does not grow with the length of its session.
+
+A cached stream only ever holds a contiguous prefix of a stream, starting at
+version 1. Its lock serialises this process's writers of that session (they
+would only conflict otherwise) and the extension of its prefix.
 """
 
 from __future__ import annotations
@@ -13,41 +17,78 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.events import SessionEvent
+from kern.projections.history import RunHistory
 
 DEFAULT_CACHED_SESSIONS = 64
 
 
+class CachedStream:
+    """The decoded prefix of one session's stream and what is folded from it."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.events: list[SessionEvent] = []
+        self.history = RunHistory()
+        self.aggregate: SessionAggregate | None = None
+        self.lock = threading.RLock()
+
+    @property
+    def version(self) -> int:
+        """The last version held (0 when empty)."""
+        return len(self.events)
+
+    def extend(self, events: Sequence[SessionEvent]) -> bool:
+        """Add ``events`` if they continue the prefix (True); else change nothing."""
+        with self.lock:
+            start = len(self.events) + 1
+            if any(e.version != start + i for i, e in enumerate(events)):
+                return False
+            self.events.extend(events)
+            self.history.apply_all(events)
+            if self.aggregate is not None:
+                self.aggregate.catch_up(events)
+            return True
+
+    def write_model(self) -> SessionAggregate:
+        """The aggregate at :attr:`version` (built once, then followed); hold the lock."""
+        if self.aggregate is None or self.aggregate.version != len(self.events):
+            self.aggregate = SessionAggregate.replay(self.session_id, self.events)
+        return self.aggregate
+
+
 class EventCache:
-    """The decoded prefix of the most recently used sessions' streams (thread-safe)."""
+    """The cached streams of the most recently used sessions (thread-safe)."""
 
     def __init__(self, max_sessions: int = DEFAULT_CACHED_SESSIONS) -> None:
         self.max_sessions = max_sessions
-        self._streams: OrderedDict[str, tuple[SessionEvent, ...]] = OrderedDict()
+        self._streams: OrderedDict[str, CachedStream] = OrderedDict()
         self._lock = threading.Lock()
+
+    def stream(self, session_id: str) -> CachedStream:
+        """The session's cached stream, created empty when not cached.
+
+        With ``max_sessions`` 0 nothing is kept: each call gets a new, empty one.
+        """
+        with self._lock:
+            cached = self._streams.get(session_id)
+            if cached is None:
+                cached = CachedStream(session_id)
+                if self.max_sessions <= 0:
+                    return cached
+                self._streams[session_id] = cached
+                while len(self._streams) > self.max_sessions:
+                    self._streams.popitem(last=False)
+            else:
+                self._streams.move_to_end(session_id)
+            return cached
 
     def get(self, session_id: str) -> tuple[SessionEvent, ...]:
         """The cached prefix of the stream (empty when nothing is cached)."""
         with self._lock:
-            events = self._streams.get(session_id, ())
-            if events:
-                self._streams.move_to_end(session_id)
-            return events
-
-    def extend(self, session_id: str, events: Sequence[SessionEvent]) -> None:
-        """Add ``events`` if they continue the cached prefix; otherwise keep it as is."""
-        if not events or self.max_sessions <= 0:
-            return
-        with self._lock:
-            cached = self._streams.get(session_id, ())
-            if events[0].version != len(cached) + 1:
-                return
-            if any(e.version != len(cached) + 1 + i for i, e in enumerate(events)):
-                return
-            self._streams[session_id] = cached + tuple(events)
-            self._streams.move_to_end(session_id)
-            while len(self._streams) > self.max_sessions:
-                self._streams.popitem(last=False)
+            cached = self._streams.get(session_id)
+        return tuple(cached.events) if cached is not None else ()
 
     def clear(self) -> None:
         """Forget everything."""

@@ -20,7 +20,12 @@ from kern.adapters.store import AppendConflict, SessionStore
 from kern.adapters.timetravel import AsOf, LogEntry, StepView
 from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.aggregate import validate_session_id
-from kern.domain.errors import ConcurrencyError, InvalidSessionNameError, SessionNotFoundError
+from kern.domain.errors import (
+    ConcurrencyError,
+    InvalidSessionNameError,
+    KernError,
+    SessionNotFoundError,
+)
 from kern.domain.events import SessionEvent
 from kern.domain.values import StateChanges, to_json_value
 from kern.projections.fold import project_session
@@ -58,46 +63,64 @@ class KernDb:
         """The write model from events already read."""
         return SessionAggregate.replay(session_id, events)
 
-    def execute(
-        self,
-        session_id: str,
-        decide: Callable[[SessionAggregate], T],
-        aggregate: SessionAggregate | None = None,
-    ) -> Executed[T]:
+    def execute(self, session_id: str, decide: Callable[[SessionAggregate], T]) -> Executed[T]:
         """Run ``decide`` on the session and append what it recorded.
 
-        ``decide`` may be called again on a freshly loaded aggregate when
-        another writer appended first; errors it raises propagate and nothing
-        is written. Returns its result, the aggregate as now stored and the
-        events appended.
+        ``decide`` runs on the write model this process keeps for the session
+        (built once, then followed event by event). When another writer
+        appended first, the append fails, the decision is undone, the newer
+        events are read and ``decide`` runs again; errors it raises propagate
+        and nothing is written. Returns its result, the aggregate as now
+        stored and the events appended.
         """
-        if aggregate is None:
-            aggregate = self.load(session_id)
-        for attempt in range(MAX_ATTEMPTS):
-            base_version = aggregate.version
-            result = decide(aggregate)
-            events = aggregate.take_pending()
-            try:
-                self.store.append(events)
-            except AppendConflict:
-                if self._landed(session_id, base_version, events):
-                    return Executed(result, aggregate, events)
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
-                aggregate = self.load(session_id)
-                continue
-            return Executed(result, aggregate, events)
+        cached = self.store.stream(session_id)
+        with cached.lock:
+            if cached.version == 0:
+                self.store.refresh(cached)
+            for attempt in range(MAX_ATTEMPTS):
+                aggregate = cached.write_model()
+                base_version = aggregate.version
+                mark = aggregate.checkpoint()
+                try:
+                    result = decide(aggregate)
+                    events = aggregate.take_pending()
+                    if not events:
+                        # Nothing to append, so no conflict would show a stale
+                        # decision: check for newer events before answering.
+                        if base_version and self.store.refresh(cached):
+                            continue
+                        return Executed(result, aggregate, events)
+                    self.store.append(events)
+                except AppendConflict:
+                    aggregate.rollback(mark)
+                    self.store.refresh(cached)
+                    if self._landed(cached.events, base_version, events):
+                        return Executed(result, cached.write_model(), events)
+                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
+                    continue
+                except KernError:
+                    # Refused on what this process knew: decide again if that was stale.
+                    aggregate.rollback(mark)
+                    if self.store.refresh(cached):
+                        continue
+                    raise
+                except BaseException:
+                    aggregate.rollback(mark)
+                    raise
+                cached.extend(events)
+                return Executed(result, aggregate, events)
         raise ConcurrencyError(
             f"session {session_id!r} kept changing under this writer; "
             f"gave up after {MAX_ATTEMPTS} attempts"
         )
 
-    def _landed(self, session_id: str, base_version: int, events: list[SessionEvent]) -> bool:
+    @staticmethod
+    def _landed(
+        stored: Sequence[SessionEvent], base_version: int, events: list[SessionEvent]
+    ) -> bool:
         """Whether ``events`` are already stored: an append whose acknowledgement
         was lost (connection dropped after commit) is not written twice."""
-        if not events:
-            return False
-        stored = self.store.read(session_id, after=base_version, upto=base_version + len(events))
-        return stored == events
+        return bool(events) and list(stored[base_version : base_version + len(events)]) == events
 
     # -- reading ---------------------------------------------------------------
 

@@ -13,18 +13,31 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from kern.domain.errors import InvalidInputError
 from kern.domain.events import SessionEvent
 from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
 from kern.projections.fold import project_history, project_session
+from kern.projections.history import HistoryView
 from kern.projections.runs import StepOutput
 from kern.projections.session import WorkflowSession
 
 
 class InvalidStepError(InvalidInputError):
     """A workflow step is neither a callable, a Step nor an agent-like object."""
+
+
+class HistorySource(Protocol):
+    """What answers a step's history questions (a read model or a history view)."""
+
+    def get_workflow_history(self, num_runs: int | None = None) -> list[tuple[str, str]]:
+        """(input, output) text pairs of the last ``num_runs`` COMPLETED runs."""
+        ...
+
+    def get_workflow_history_context(self, num_runs: int | None = None) -> str | None:
+        """The ``<workflow_history_context>`` text of those runs, or None."""
+        ...
 
 
 class SessionViews:
@@ -34,8 +47,13 @@ class SessionViews:
     the history queries without folding every step of a long session.
     """
 
-    def __init__(self, load: Callable[[], Sequence[SessionEvent]]) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Sequence[SessionEvent]],
+        load_history: Callable[[], HistoryView] | None = None,
+    ) -> None:
         self._load = load
+        self._load_history = load_history
 
     @cached_property
     def events(self) -> Sequence[SessionEvent]:
@@ -48,8 +66,10 @@ class SessionViews:
         return project_session(self.events)
 
     @cached_property
-    def history(self) -> WorkflowSession:
+    def history(self) -> HistorySource:
         """Runs with input, content and status only: enough for history text."""
+        if self._load_history is not None:
+            return self._load_history()
         return project_history(self.events)
 
 
@@ -90,7 +110,7 @@ class StepInput:
     def workflow_session(self, session: WorkflowSession | None) -> None:
         self._workflow_session, self._views = session, None
 
-    def _history_source(self) -> WorkflowSession | None:
+    def _history_source(self) -> HistorySource | None:
         if self._workflow_session is None and self._views is not None:
             return self._views.history
         return self._workflow_session

@@ -26,10 +26,11 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from kern.adapters.cache import DEFAULT_CACHED_SESSIONS, EventCache
+from kern.adapters.cache import DEFAULT_CACHED_SESSIONS, CachedStream, EventCache
 from kern.adapters.codec import from_stored, to_stored
 from kern.domain.errors import StoreError
 from kern.domain.events import SessionEvent
+from kern.projections.history import HistoryView, RunHistory
 from kern.projections.listing import SessionQuery, SessionSummary, listing_update
 
 R = TypeVar("R", bound=ApplicationRecorder)
@@ -51,6 +52,18 @@ class SessionStore(ABC):
         self, session_id: str, *, after: int = 0, upto: int | None = None
     ) -> list[SessionEvent]:
         """The session's events with after < version <= upto, in order."""
+
+    @abstractmethod
+    def stream(self, session_id: str) -> CachedStream:
+        """The session's cached stream (what this process has decoded of it)."""
+
+    @abstractmethod
+    def refresh(self, stream: CachedStream) -> bool:
+        """Extend ``stream`` with the events stored after it; True if there were any."""
+
+    @abstractmethod
+    def history(self, session_id: str, upto: int) -> HistoryView:
+        """The session's run history as it stood at version ``upto``."""
 
     @abstractmethod
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
@@ -124,21 +137,37 @@ class RecorderStore(SessionStore, Generic[R]):
             raise StoreError(
                 f"could not append to session {events[0].session_id!r}: {exc}"
             ) from exc
-        self.cache.extend(events[0].session_id, events)
+        self.cache.stream(events[0].session_id).extend(events)
 
     def read(
         self, session_id: str, *, after: int = 0, upto: int | None = None
     ) -> list[SessionEvent]:
-        cached = self.cache.get(session_id)
-        if upto is None or upto > len(cached):
-            start = max(after, len(cached))
-            newer = self._select(session_id, after=start, upto=upto)
-            if start == len(cached):
-                self.cache.extend(session_id, newer)
-                cached = cached + tuple(newer)
-            else:
-                return newer
-        return list(cached[after:upto])
+        cached = self.cache.stream(session_id)
+        known = cached.version
+        if upto is not None and upto <= known:
+            return cached.events[after:upto]
+        start = max(after, known)
+        newer = self._select(session_id, after=start, upto=upto)
+        if start == known:
+            cached.extend(newer)
+        return (cached.events[after:known] if known > after else []) + newer
+
+    def stream(self, session_id: str) -> CachedStream:
+        return self.cache.stream(session_id)
+
+    def refresh(self, stream: CachedStream) -> bool:
+        known = stream.version
+        newer = self._select(stream.session_id, after=known, upto=None)
+        stream.extend(newer)
+        return bool(newer)
+
+    def history(self, session_id: str, upto: int) -> HistoryView:
+        cached = self.cache.stream(session_id)
+        if cached.version < upto:
+            self.read(session_id, upto=upto)
+        if cached.version >= upto:
+            return HistoryView(cached.history, upto)
+        return HistoryView(RunHistory().apply_all(self.read(session_id, upto=upto)), upto)
 
     def _select(self, session_id: str, *, after: int, upto: int | None) -> list[SessionEvent]:
         return [from_stored(r) for r in self._records(session_id, after=after, upto=upto)]

@@ -1,0 +1,95 @@
+"""The runs of a session as the history text needs them, kept up to date event by event.
+
+:class:`RunHistory` folds events incrementally (a writer keeps one per cached
+session) and answers "the last ``n`` completed runs before version ``v``"
+by walking back from the newest run, so handing five runs of history to a
+step costs the same at run 10 as at run 10,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kern.domain.events import RunCompleted, RunStarted, SessionDeleted, SessionEvent
+from kern.domain.values import RunStatus
+from kern.projections.session import history_context, history_text
+
+
+@dataclass
+class HistoryRun:
+    """What history needs of one run: when it started, when and how it ended."""
+
+    run_id: str
+    started: int
+    input: Any
+    ended: int | None = None
+    status: RunStatus = RunStatus.running
+    content: Any = None
+
+
+class RunHistory:
+    """The session's runs in start order, with their input and outcome."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.runs: list[HistoryRun] = []
+        self._by_id: dict[str, HistoryRun] = {}
+        self._deleted_at: int | None = None
+
+    def apply_all(self, events: Iterable[SessionEvent]) -> RunHistory:
+        """Apply events in order (ones already applied are skipped); returns self."""
+        for event in events:
+            self.apply(event)
+        return self
+
+    def apply(self, event: SessionEvent) -> None:
+        """Apply the next event of the stream."""
+        if event.version <= self.version:
+            return
+        self.version = event.version
+        if isinstance(event, RunStarted):
+            run = HistoryRun(event.run_id, event.version, event.input.value)
+            self.runs.append(run)
+            self._by_id[run.run_id] = run
+        elif isinstance(event, RunCompleted):
+            done = self._by_id[event.run_id]
+            done.ended, done.status, done.content = event.version, event.status, event.content.value
+        elif isinstance(event, SessionDeleted):
+            self._deleted_at = event.version
+
+    def completed(self, upto: int, num_runs: int | None = None) -> list[HistoryRun]:
+        """The last ``num_runs`` runs (all for None) that had COMPLETED at version ``upto``."""
+        if num_runs is not None and num_runs <= 0:
+            return []
+        if self._deleted_at is not None and self._deleted_at <= upto:
+            return []
+        found: list[HistoryRun] = []
+        for run in reversed(self.runs):
+            if run.started > upto:
+                continue
+            if run.status == RunStatus.completed and run.ended is not None and run.ended <= upto:
+                found.append(run)
+                if num_runs is not None and len(found) == num_runs:
+                    break
+        found.reverse()
+        return found
+
+
+class HistoryView:
+    """The history queries of a session as it stood at one version."""
+
+    def __init__(self, history: RunHistory, upto: int) -> None:
+        self._history, self._upto = history, upto
+
+    def get_workflow_history(self, num_runs: int | None = None) -> list[tuple[str, str]]:
+        """(input, output) text pairs of the last ``num_runs`` COMPLETED runs."""
+        return [
+            (history_text(r.input), history_text(r.content))
+            for r in self._history.completed(self._upto, num_runs)
+        ]
+
+    def get_workflow_history_context(self, num_runs: int | None = None) -> str | None:
+        """The ``<workflow_history_context>`` text of those runs; None when empty."""
+        return history_context(self.get_workflow_history(num_runs))
