@@ -37,6 +37,7 @@ class SessionFold:
         self.session: WorkflowSession | None = None
         self.deleted = False
         self._state: dict[str, Any] = {}
+        self._runs: dict[str, WorkflowRunOutput] = {}
 
     def apply_all(self, events: Iterable[SessionEvent]) -> SessionFold:
         """Apply every event in order; returns self."""
@@ -73,20 +74,22 @@ class SessionFold:
     @_apply.register
     def _run_started(self, event: RunStarted) -> None:
         session = self._live()
-        session.upsert_run(
-            WorkflowRunOutput(
-                run_id=event.run_id,
-                session_id=event.session_id,
-                workflow_id=event.workflow_id,
-                workflow_name=event.workflow_name,
-                user_id=event.user_id,
-                input=event.input.value,
-                status=RunStatus.running,
-                session_state=dict(event.session_state),
-                metadata=event.provenance.metadata,
-                created_at=unix_seconds(event),
-            )
+        self._runs[event.run_id] = run = WorkflowRunOutput(
+            run_id=event.run_id,
+            session_id=event.session_id,
+            workflow_id=event.workflow_id,
+            workflow_name=event.workflow_name,
+            user_id=event.user_id,
+            input=event.input.value,
+            status=RunStatus.running,
+            session_state=dict(event.session_state),
+            metadata=event.provenance.metadata,
+            created_at=unix_seconds(event),
         )
+        # Run ids are unique in a stream (the aggregate refuses a second RunStarted).
+        if session.runs is None:
+            session.runs = []
+        session.runs.append(run)
 
     @_apply.register
     def _step_completed(self, event: StepCompleted) -> None:
@@ -140,6 +143,7 @@ class SessionFold:
     def _deleted(self, event: SessionDeleted) -> None:
         self.session = None
         self.deleted = True
+        self._runs = {}
 
     @_apply.register
     def _forked(self, event: SessionForked) -> None:
@@ -154,7 +158,8 @@ class SessionFold:
         return self.session
 
     def _run(self, run_id: str) -> WorkflowRunOutput:
-        run = self._live().get_run(run_id)
+        self._live()
+        run = self._runs.get(run_id)
         if run is None:
             raise ValueError(f"event for run {run_id!r} before its RunStarted")
         return run
