@@ -92,6 +92,7 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
+        self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
         schema = sql.Identifier(datastore.schema)
         events = sql.Identifier(events_table)
         idx = sql.Identifier(index_table)
@@ -179,54 +180,76 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
     def _type_name(self) -> str:
         return f"{self.datastore.schema}.{self.stored_event_type_name}"
 
-    def _insert_stored_events(
-        self, curs: psycopg.Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # The events first, so an expected-version conflict is the error the
-        # pipeline reports; then the listing row, on a cursor of its own (the
-        # insert's cursor still holds the notification ids it returned).
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-        # Sync before sending the listing row (a nested pipeline block syncs on
-        # exit): a conflict is then raised here, as the IntegrityError eventsourcing
-        # expects. Raised while the listing row is sent, it would leave the COMMIT
-        # in an aborted pipeline: "pipeline aborted" on every retry, a StoreError.
-        with curs.connection.pipeline():
-            pass
-        listing: dict[str, Any] | None = kwargs.get("listing")
-        if listing is not None:
-            with curs.connection.cursor() as listing_cursor:
-                self._write_listing(listing_cursor, dict(listing))
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events and write the listing row in one statement: one round
+        trip, one implicit transaction, no table lock.
 
-    def _write_listing(self, curs: psycopg.Cursor[DictRow], row: dict[str, Any]) -> None:
-        # prepare=False: these run in eventsourcing's pipeline right after the
-        # events insert. When that insert conflicts, the server skips them, and
-        # psycopg's auto-prepare (from a statement's 6th use) would still record
-        # them as prepared: the next use fails with 'prepared statement "_pg3_N"
-        # does not exist' on that connection.
-        schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
-        if "session_name" in row:
+        eventsourcing's own insert locks the whole table (to hand out gap-free
+        notification ids in commit order), which serialises writers of unrelated
+        sessions. Kern reads streams by primary key, where the expected-version
+        check is the key itself, so it does not need that lock.
+        """
+        if not stored_events:
+            return None
+        listing: dict[str, Any] | None = kwargs.get("listing")
+        row = dict(listing) if listing is not None else None
+        if row is not None and "session_name" in row:
             row["session_name_key"] = name_key(row["session_name"])
+        statement = self._append_statement(len(stored_events), row)
+        params: list[Any] = []
+        for e in stored_events:
+            params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+        if row is not None:
+            if "created_at" in row:
+                params += row.values()
+            else:
+                params += [v for k, v in row.items() if k != "session_id"]
+                params.append(row["session_id"])
+        with self.datastore.get_connection() as conn:
+            conn.execute(statement, params, prepare=False)
+        return None
+
+    def _append_statement(self, count: int, row: dict[str, Any] | None) -> bytes:
+        """The statement appending ``count`` events and writing the listing row
+        (columns of ``row``), composed once per shape."""
+        shape = (count, tuple(row) if row is not None else None)
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._compose_append(count, row).as_bytes(None)
+            self._statements[shape] = statement
+        return statement
+
+    def _compose_append(self, count: int, row: dict[str, Any] | None) -> sql.Composed:
+        # %b sends the state as binary bytea (hex text would double its size).
+        insert = sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) VALUES "
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        insert += sql.SQL(", ").join([sql.SQL("(%s, %s, %s, %b)")] * count)
+        if row is None:
+            return insert
+        # A data-modifying WITH runs to completion whatever the outer statement
+        # reads, and the two stand or fall together: a version conflict on the
+        # events aborts the listing write too.
+        return sql.SQL("WITH appended AS ({}) {}").format(insert, self._listing_statement(row))
+
+    def _listing_statement(self, row: dict[str, Any]) -> sql.Composed:
+        schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
         if "created_at" in row:
-            curs.execute(
-                sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
-                    schema,
-                    idx,
-                    sql.SQL(", ").join(map(sql.Identifier, row)),
-                    sql.SQL(", ").join(sql.Placeholder() * len(row)),
-                ),
-                list(row.values()),
-                prepare=False,
-            )
-            return
-        session_id = row.pop("session_id")
-        curs.execute(
-            sql.SQL("UPDATE {}.{} SET {} WHERE session_id = %s").format(
+            return sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
                 schema,
                 idx,
-                sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row),
+                sql.SQL(", ").join(map(sql.Identifier, row)),
+                sql.SQL(", ").join(sql.Placeholder() * len(row)),
+            )
+        return sql.SQL("UPDATE {}.{} SET {} WHERE session_id = %s").format(
+            schema,
+            idx,
+            sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row if c != "session_id"
             ),
-            [*row.values(), session_id],
-            prepare=False,
         )
 
 
@@ -297,7 +320,7 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
                 pool_size=self.pool_size,
                 max_overflow=self.max_overflow,
                 connect_timeout=self.connect_timeout,
-                pre_ping=True,
+                pre_ping=False,
             )
             assert isinstance(datastore.pool.kwargs, dict)
             datastore.pool.kwargs["application_name"] = self.application_name
