@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -28,6 +28,7 @@ from kern.adapters.steps import (
     resolve_step,
 )
 from kern.adapters.timetravel import AsOf
+from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.aggregate import validate_session_id
 from kern.domain.errors import (
     InvalidInputError,
@@ -298,6 +299,7 @@ class _Run:
         self.user_id = user_id
         self.run_id = run_id
         self.input = input
+        self._unsent: Callable[[SessionAggregate], Any] | None = None
         self.output = WorkflowRunOutput(
             run_id=run_id,
             session_id=session_id,
@@ -316,7 +318,11 @@ class _Run:
         assert isinstance(extra, dict) and isinstance(seed, dict)
         started = time.perf_counter()
         before_run = self._start(stored_input, seed, extra)
-        views = SessionViews(lambda: self.db.store.read(self.session_id, upto=before_run))
+        store = self.db.store
+        views = SessionViews(
+            lambda: store.read(self.session_id, upto=before_run),
+            lambda: store.history(self.session_id, before_run),
+        )
         state: dict[str, Any] = dict(self.output.session_state or {})
         self.output.status = RunStatus.running
         step_input = StepInput(input=self.input, session_state=state, views=views)
@@ -337,8 +343,6 @@ class _Run:
         """Append RunStarted (and SessionStarted for a new session); returns the
         version just before RunStarted, where the session's history stops."""
         workflow = self.workflow
-        events = self.db.store.read(self.session_id)
-        aggregate = self.db.load_from(self.session_id, events)
 
         def decide(session: Any) -> dict[str, Any]:
             session.start(
@@ -363,13 +367,13 @@ class _Run:
             self.output.created_at = int(started.timestamp.timestamp())
             return base
 
-        executed = self.db.execute(self.session_id, decide, aggregate)
-        self.aggregate = executed.aggregate
+        executed = self.db.execute(self.session_id, decide)
         self.base_state = executed.result
         self.output.session_state = {**executed.result, **extra}
-        return executed.aggregate.version - 1
+        return executed.events[-1].version - 1
 
     def _run_step(self, step: ResolvedStep, step_input: StepInput) -> StepOutput:
+        self._flush()
         before = to_json_value(step_input.session_state, what="session_state")
         assert isinstance(before, dict)
         window = self.workflow._history_window(step)
@@ -497,14 +501,9 @@ class _Run:
             error=error or (output.error if output else None),
             executor_run=executor_run,
         )
-        executed = self.db.execute(
-            self.session_id,
-            lambda s: s.complete_step(
-                run_id=self.run_id, user_id=self.user_id, provenance=self.provenance, **fields
-            ),
-            self.aggregate,
+        self._unsent = lambda s: s.complete_step(
+            run_id=self.run_id, user_id=self.user_id, provenance=self.provenance, **fields
         )
-        self.aggregate = executed.aggregate
         if output is not None:
             output.input = received
             output.metrics = {"duration": duration}
@@ -514,6 +513,17 @@ class _Run:
                 self.output.step_executor_runs.append(executor_run)
         if refusal is not None:
             raise refusal
+
+    def _flush(self) -> None:
+        """Append the last step's StepCompleted before the next step begins.
+
+        A step's event waits until then (or until the run ends, when it is
+        appended with RunCompleted in one commit): a process that dies during
+        a step still leaves every earlier step recorded.
+        """
+        if self._unsent is not None:
+            self.db.execute(self.session_id, self._unsent)
+            self._unsent = None
 
     def _finish(
         self,
@@ -531,9 +541,13 @@ class _Run:
             after = self.output.session_state or {}
         changes = StateChanges.between(self.base_state, after)
         stored = StoredValue.of(content) if status == RunStatus.completed else StoredValue.of(None)
-        executed = self.db.execute(
-            self.session_id,
-            lambda s: s.complete_run(
+
+        unsent = self._unsent
+
+        def decide(session: SessionAggregate) -> dict[str, Any]:
+            if unsent is not None:
+                unsent(session)
+            session.complete_run(
                 run_id=self.run_id,
                 user_id=self.user_id,
                 status=status,
@@ -542,14 +556,14 @@ class _Run:
                 metrics=Metrics(duration=duration),
                 state_changes=changes,
                 provenance=self.provenance,
-            ),
-            self.aggregate,
-        )
-        self.aggregate = executed.aggregate
+            )
+            return dict(session.state)
+
+        self.output.session_state = self.db.execute(self.session_id, decide).result
+        self._unsent = None
         self.output.status = status
         self.output.content = content
         self.output.error = error
-        self.output.session_state = dict(self.aggregate.state)
         self.output.metrics = WorkflowMetrics(
             duration=duration,
             steps={
