@@ -16,7 +16,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from kern.adapters import audit, fork, timetravel
 from kern.adapters.provenance import provenance
-from kern.adapters.store import AppendConflict, SessionStore
+from kern.adapters.store import AppendConflict, SessionStore, collector_paused
 from kern.adapters.timetravel import AsOf, LogEntry, StepView
 from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.aggregate import validate_session_id
@@ -145,7 +145,9 @@ class KernDb:
             if not timetravel.owned_by(self.store, session_id, user_id):
                 return None
             upto = self.resolve_as_of(session_id, as_of)
-        session = project_session(self.store.read(session_id, upto=upto))
+        events = self.store.read(session_id, upto=upto)
+        with collector_paused():
+            session = project_session(events)
         if session is None or (user_id is not None and session.user_id != user_id):
             return None
         return session
