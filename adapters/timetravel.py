@@ -129,8 +129,8 @@ def resolve_as_of(store: SessionStore, session_id: str, as_of: AsOf) -> int:
 def _check_version(store: SessionStore, session_id: str, version: int) -> int:
     if version < 1:
         raise InvalidAsOfError(f"as_of version must be 1 or more, got {version}")
-    if len(store.read(session_id, upto=version)) < version:
-        last = len(store.read(session_id))
+    if not store.read(session_id, after=version - 1, upto=version):  # one point read
+        last = store.indexed_version(session_id) or 0
         raise InvalidAsOfError(
             f"session {session_id!r} has no version {version} (its last is {last})"
         )
