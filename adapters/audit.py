@@ -100,6 +100,7 @@ class _Link(NamedTuple):
     topic: str
     payload: bytes
     stored_hash: str
+    canonical: bool
 
 
 def verify(
@@ -135,13 +136,13 @@ def verify_records(
             session_id, False, 0, 1, "missing event: the session has no stored events"
         )
     previous = GENESIS_HASH
-    for position, record in enumerate(records, start=1):
+    for position in range(1, len(records) + 1):
         problem = _position_problem(records, position) or _link_problem(
             session_id, records, position, previous
         )
-        if problem is not None:
+        if isinstance(problem, str):
             return SessionVerification(session_id, False, len(records), position, problem)
-        previous = json.loads(record.state)["hash"]
+        previous = problem.stored_hash
     if indexed_version is not None and indexed_version > len(records):
         return SessionVerification(
             session_id,
@@ -170,16 +171,17 @@ def _position_problem(records: Sequence[StoredEvent], position: int) -> str | No
 
 def _link_problem(
     session_id: str, records: Sequence[StoredEvent], position: int, previous: str
-) -> str | None:
-    """What is wrong with the record at ``position`` when the chain before it holds."""
+) -> str | _Link:
+    """What is wrong with the record at ``position`` when the chain before it holds
+    (or, when nothing is, its link)."""
     record = records[position - 1]
     link = _parse(record)
     if isinstance(link, str):
         return link
     if link_hash(previous, link.topic, session_id, position, link.payload) == link.stored_hash:
-        if encode_json(json.loads(record.state)) != bytes(record.state):
+        if not link.canonical:
             return "content changed: the stored bytes are not in Kern's canonical encoding"
-        return None
+        return link
     return _mismatch(session_id, records, position, previous, link)
 
 
@@ -195,8 +197,15 @@ def _parse(record: StoredEvent) -> _Link | str:
         from_stored(record)
     except StoreError as exc:
         return f"unreadable: {exc}"
-    stored_hash = data.pop("hash")
-    return _Link(record.topic, encode_json(data), stored_hash)
+    state = bytes(record.state)
+    stored_hash = data["hash"]
+    # Canonical bytes end with the hash as the last key: the payload is then
+    # what comes before it, and no second encoding is needed.
+    suffix = b',"hash":' + encode_json(stored_hash) + b"}"
+    if state.endswith(suffix) and encode_json(data) == state:
+        return _Link(record.topic, state[: -len(suffix)] + b"}", stored_hash, True)
+    del data["hash"]
+    return _Link(record.topic, encode_json(data), stored_hash, False)
 
 
 def _mismatch(
