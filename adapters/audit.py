@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from eventsourcing.persistence import StoredEvent
 
-from kern.adapters.codec import from_stored
+from kern.adapters.codec import from_stored, state_bytes
 from kern.adapters.store import AppendConflict, SessionStore
 from kern.domain.aggregate import validate_session_id
 from kern.domain.encoding import GENESIS_HASH, encode_json, link_hash
@@ -197,7 +197,7 @@ def _parse(record: StoredEvent) -> _Link | str:
         from_stored(record)
     except StoreError as exc:
         return f"unreadable: {exc}"
-    state = bytes(record.state)
+    state = state_bytes(record)
     stored_hash = data["hash"]
     # Canonical bytes end with the hash as the last key: the payload is then
     # what comes before it, and no second encoding is needed.

@@ -20,7 +20,14 @@ from kern.domain.encoding import adapter, encode_json, event_payload
 from kern.domain.errors import StoreError
 from kern.domain.events import SessionEvent, event_class
 
-__all__ = ["encode_json", "event_payload", "from_stored", "stored_payload", "to_stored"]
+__all__ = [
+    "encode_json",
+    "event_payload",
+    "from_stored",
+    "state_bytes",
+    "stored_payload",
+    "to_stored",
+]
 
 
 def to_stored(event: SessionEvent) -> StoredEvent:
@@ -38,6 +45,12 @@ def stored_payload(event: SessionEvent) -> dict[str, Any]:
     return {**event_payload(event), "hash": event.hash}
 
 
+def state_bytes(record: StoredEvent) -> bytes:
+    """The record's state as bytes (a hand-edited SQLite row can hold text)."""
+    state: bytes | bytearray | memoryview | str = record.state
+    return state.encode("utf-8", "surrogatepass") if isinstance(state, str) else bytes(state)
+
+
 def from_stored(record: StoredEvent) -> SessionEvent:
     """The domain event a stored record holds; StoreError if it cannot be read."""
     try:
@@ -47,7 +60,7 @@ def from_stored(record: StoredEvent) -> SessionEvent:
             f"unknown event topic {record.topic!r} at version "
             f"{record.originator_version} of session {str(record.originator_id)!r}"
         ) from None
-    state = bytes(record.state)
+    state = state_bytes(record)
     try:
         if not state.startswith(b"{"):
             raise ValueError("the stored state is not a JSON object")
