@@ -16,12 +16,19 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from kern.adapters import audit, fork, timetravel
 from kern.adapters.provenance import provenance
-from kern.adapters.store import AppendConflict, SessionStore, collector_paused
+from kern.adapters.store import (
+    AppendConflict,
+    FeedEntry,
+    FeedPosition,
+    SessionStore,
+    collector_paused,
+)
 from kern.adapters.timetravel import AsOf, LogEntry, StepView
 from kern.domain.aggregate import WorkflowSession as SessionAggregate
 from kern.domain.aggregate import validate_session_id
 from kern.domain.errors import (
     ConcurrencyError,
+    InvalidQueryError,
     InvalidSessionNameError,
     KernError,
     SessionNotFoundError,
@@ -130,6 +137,15 @@ class KernDb:
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         return self.store.read(session_id)
+
+    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
+        """Every session's events in one fixed order, ``limit`` at a time after
+        ``after`` (a position from the last page): a follower that pages
+        through it sees every event once, each session in version order, even
+        while writers append. Unscoped: it is for auditors and projections."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidQueryError(f"limit must be a positive int, got {limit!r}")
+        return self.store.read_feed(after, limit)
 
     def get_session(
         self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None

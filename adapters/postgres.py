@@ -36,13 +36,14 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
+from kern.adapters.codec import from_stored
 from kern.adapters.identifiers import (
     MAX_IDENTIFIER_BYTES,
     check_identifier,
     redact_url,
     table_names,
 )
-from kern.adapters.store import RecorderStore
+from kern.adapters.store import FeedEntry, FeedPosition, RecorderStore
 from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
@@ -119,6 +120,20 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
                     ("_no_change", "UPDATE OR DELETE", "ROW"),
                     ("_no_truncate", "TRUNCATE", "STATEMENT"),
                 )
+            ),
+            # The store-wide feed's order: (appending transaction, notification id),
+            # served only below the oldest transaction still running (read_feed).
+            sql.SQL(
+                "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS transaction_id xid8 "
+                "NOT NULL DEFAULT pg_current_xact_id()"
+            ).format(schema=schema, events=events),
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{events} "
+                "(transaction_id, notification_id)"
+            ).format(
+                name=sql.Identifier(derived_name(events_table, "_feed")),
+                schema=schema,
+                events=events,
             ),
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{idx} ("
@@ -399,6 +414,37 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             statement += sql.SQL(" LIMIT %s OFFSET %s")
             params += [query.limit, query.offset]
         return statement, params
+
+    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
+        """Appends do not lock the table, so notification ids are handed out in
+        insert order, not commit order: a follower reading by id alone could
+        pass an id whose transaction commits later. The feed orders by the
+        appending transaction's id first and serves only rows of transactions
+        older than every transaction still running (the snapshot's xmin), so no
+        row can ever appear before a position already served."""
+        tx, seq = after if after is not None else FeedPosition(0, 0)
+        statement = sql.SQL(
+            "SELECT transaction_id::text::bigint AS tx, notification_id, originator_id, "
+            "originator_version, topic, state FROM {}.{} "
+            "WHERE (transaction_id, notification_id) > (%s::text::xid8, %s) "
+            "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
+            "ORDER BY transaction_id, notification_id LIMIT %s"
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.events))
+        rows = self._fetch("read the feed", statement, [str(tx), seq, limit])
+        return [
+            FeedEntry(
+                FeedPosition(int(row["tx"]), int(row["notification_id"])),
+                from_stored(
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                ),
+            )
+            for row in rows
+        ]
 
     def indexed_version(self, session_id: str) -> int | None:
         statement = sql.SQL("SELECT version FROM {}.{} WHERE session_id = %s").format(

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -58,6 +58,24 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class FeedPosition(NamedTuple):
+    """Where an event stands in the store-wide feed; compare positions as tuples.
+
+    ``transaction`` is the PostgreSQL transaction id of the append (0 on the
+    stores whose appends are serialised), ``sequence`` the row's notification id.
+    """
+
+    transaction: int
+    sequence: int
+
+
+class FeedEntry(NamedTuple):
+    """One event of the store-wide feed and its position."""
+
+    position: FeedPosition
+    event: SessionEvent
+
+
 class AppendConflict(Exception):
     """Another writer appended to the session first; reload and decide again."""
 
@@ -86,6 +104,15 @@ class SessionStore(ABC):
     @abstractmethod
     def history(self, session_id: str, upto: int) -> HistoryView:
         """The session's run history as it stood at version ``upto``."""
+
+    @abstractmethod
+    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
+        """Events of every session in one order that never changes, after ``after``.
+
+        A follower that reads the feed page by page sees every event once, in
+        each session's version order: an event is only served once no append
+        still in flight could take a position before it.
+        """
 
     @abstractmethod
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
@@ -219,6 +246,16 @@ class RecorderStore(SessionStore, Generic[R]):
 
     def read_records(self, session_id: str) -> list[StoredEvent]:
         return self._records(session_id)
+
+    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
+        # Appends to these stores are serialised (SQLite's single writer, the
+        # in-memory recorder's lock), so notification ids follow commit order.
+        start = after.sequence if after is not None else 0
+        try:
+            rows = self.recorder.select_notifications(start, limit, inclusive_of_start=False)
+        except PersistenceError as exc:
+            raise StoreError(f"could not read the feed: {exc}") from exc
+        return [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
 
     def append_records(self, records: Sequence[StoredEvent]) -> None:
         events = [from_stored(r) for r in records]
