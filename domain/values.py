@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
@@ -82,6 +83,11 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
     sets, dates, UUIDs and the like; anything else (an open file, a socket, a
     lock) is refused, and so are NaN and infinities, which JSON cannot hold.
     """
+    if type(obj) is dict and all(type(k) is str for k in obj):
+        if all(_is_scalar(v) for v in obj.values()) and all(_is_scalar(k) for k in obj):
+            return dict(obj)  # the common case, a flat dict, without the round trip
+    elif _is_scalar(obj):
+        return obj  # type: ignore[return-value]
     try:
         _refuse_iterators(obj, set())
         value = pydantic_core.to_jsonable_python(obj)
@@ -103,6 +109,20 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
         ) from exc
     result: JsonValue = json.loads(text)
     return result
+
+
+def _is_scalar(obj: object) -> bool:
+    """True for a str, int, bool, None or finite float that JSON holds as it is."""
+    kind = type(obj)
+    if kind is str:
+        try:
+            obj.encode("utf-8")  # type: ignore[attr-defined]
+        except UnicodeEncodeError:  # a lone surrogate: let the full path name it
+            return False
+        return True
+    if kind is float:
+        return math.isfinite(obj)  # type: ignore[arg-type]
+    return kind is int or kind is bool or obj is None
 
 
 def _refuse_iterators(obj: object, seen: set[int]) -> None:
