@@ -16,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from pydantic import ValidationError
 
-from kern.domain.encoding import adapter, encode_json, event_payload
+from kern.domain.encoding import adapter, encode_json, event_payload, stored_bytes
 from kern.domain.errors import StoreError
 from kern.domain.events import SessionEvent, event_class
 
@@ -36,7 +36,7 @@ def to_stored(event: SessionEvent) -> StoredEvent:
         originator_id=event.session_id,
         originator_version=event.version,
         topic=event.topic(),
-        state=encode_json(stored_payload(event)),
+        state=stored_bytes(event),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import JsonValue
 
-from kern.domain.encoding import GENESIS_HASH, event_hash
+from kern.domain.encoding import GENESIS_HASH, seal
 from kern.domain.errors import (
     InvalidSessionIdError,
     RunAlreadyFinishedError,
@@ -350,7 +350,7 @@ class WorkflowSession:
             provenance=provenance or Provenance(),
             **fields,
         )
-        event = replace(unsealed, hash=event_hash(self.last_hash, unsealed))
+        event = seal(unsealed, self.last_hash)
         run_id = getattr(event, "run_id", None)
         if self._checkpoint is not None and isinstance(run_id, str):
             before = self.runs.get(run_id)

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
 from kern.domain.events import EVENT_CLASSES, SessionEvent
 
+E = TypeVar("E", bound=SessionEvent)
+
 GENESIS_HASH = ""
 _NOT_IN_PAYLOAD = ("session_id", "version", "hash")
+_KEPT_PAYLOAD = "_kern_payload"
 
 # Built at import: an adapter built later, while freezegun patches the module's
 # ``datetime`` name, would resolve the ``timestamp`` hint to FakeDatetime and fail.
@@ -67,8 +71,32 @@ def link_hash(previous: str, topic: str, session_id: str, version: int, payload:
     return digest.hexdigest()
 
 
+def payload_bytes(event: SessionEvent) -> bytes:
+    """``encode_json(event_payload(event))``, from the copy :func:`seal` kept if any."""
+    kept: bytes | None = event.__dict__.get(_KEPT_PAYLOAD)
+    return kept if kept is not None else encode_json(event_payload(event))
+
+
 def event_hash(previous: str, event: SessionEvent) -> str:
     """The hash ``event`` must carry when the event before it has hash ``previous``."""
-    return link_hash(
-        previous, event.topic(), event.session_id, event.version, encode_json(event_payload(event))
-    )
+    return link_hash(previous, event.topic(), event.session_id, event.version, payload_bytes(event))
+
+
+def seal(unsealed: E, previous: str) -> E:
+    """``unsealed`` with its chained hash; it keeps its encoded payload until
+    :func:`stored_bytes` takes it, so an event is encoded once, not twice."""
+    payload = encode_json(event_payload(unsealed))
+    hashed = link_hash(previous, unsealed.topic(), unsealed.session_id, unsealed.version, payload)
+    event = replace(unsealed, hash=hashed)
+    object.__setattr__(event, _KEPT_PAYLOAD, payload)  # not a field: eq and repr ignore it
+    return event
+
+
+def stored_bytes(event: SessionEvent) -> bytes:
+    """What a store writes for ``event``: the payload with ``hash`` as its last key.
+
+    The payload kept by :func:`seal` is used and dropped (a cached event then
+    holds no second copy of its content)."""
+    kept: bytes | None = event.__dict__.pop(_KEPT_PAYLOAD, None)
+    payload = kept if kept is not None else encode_json(event_payload(event))
+    return payload[:-1] + b',"hash":' + encode_json(event.hash) + b"}"
