@@ -349,7 +349,8 @@ class _Run:
                 user_id=self.user_id,
                 workflow_id=workflow.id,
                 workflow_name=workflow.name,
-                workflow_data=to_json_value(workflow._workflow_data()),
+                # Only a new session records it: skip building it for every run.
+                workflow_data=None if session.exists else to_json_value(workflow._workflow_data()),
                 metadata=workflow.metadata,
                 session_state=seed,
                 provenance=self.provenance,
