@@ -22,6 +22,7 @@ from kern.domain.events import SessionEvent
 from kern.projections.history import RunHistory
 
 DEFAULT_CACHED_SESSIONS = 64
+DEFAULT_CACHED_EVENTS = 200_000
 
 
 class CachedStream:
@@ -59,10 +60,17 @@ class CachedStream:
 
 
 class EventCache:
-    """The cached streams of the most recently used sessions (thread-safe)."""
+    """The cached streams of the most recently used sessions (thread-safe).
 
-    def __init__(self, max_sessions: int = DEFAULT_CACHED_SESSIONS) -> None:
+    At most ``max_sessions`` streams and, beyond the one used last, at most
+    ``max_events`` events in all: the least recently used go first.
+    """
+
+    def __init__(
+        self, max_sessions: int = DEFAULT_CACHED_SESSIONS, max_events: int = DEFAULT_CACHED_EVENTS
+    ) -> None:
         self.max_sessions = max_sessions
+        self.max_events = max_events
         self._streams: OrderedDict[str, CachedStream] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -78,11 +86,18 @@ class EventCache:
                 if self.max_sessions <= 0:
                     return cached
                 self._streams[session_id] = cached
-                while len(self._streams) > self.max_sessions:
-                    self._streams.popitem(last=False)
             else:
                 self._streams.move_to_end(session_id)
+            self._evict()
             return cached
+
+    def _evict(self) -> None:
+        while len(self._streams) > self.max_sessions:
+            self._streams.popitem(last=False)
+        held = sum(stream.version for stream in self._streams.values())
+        while held > self.max_events and len(self._streams) > 1:
+            _, oldest = self._streams.popitem(last=False)
+            held -= oldest.version
 
     def get(self, session_id: str) -> tuple[SessionEvent, ...]:
         """The cached prefix of the stream (empty when nothing is cached)."""
