@@ -305,7 +305,10 @@ class KernDb:
         session_id = validate_session_id(session_id)
         if not timetravel.owned_by(self.store, session_id, user_id):
             raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
-        return timetravel.step_view(self.store.read(session_id), session_id, run_id, step)
+        # Only the run's own stretch of the log: the cached run history knows where it is.
+        span = self.store.run_span(session_id, run_id)
+        events = self.store.read(session_id, after=span[0] - 1, upto=span[1]) if span else []
+        return timetravel.step_view(events, session_id, run_id, step)
 
     # -- forks (kern.adapters.fork) ----------------------------------------------
 

@@ -106,6 +106,11 @@ class SessionStore(ABC):
         """The session's run history as it stood at version ``upto``."""
 
     @abstractmethod
+    def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
+        """Versions of the run's RunStarted and terminal event (None while open);
+        None when the session never started that run."""
+
+    @abstractmethod
     def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
         """Events of every session in one order that never changes, after ``after``.
 
@@ -209,6 +214,12 @@ class RecorderStore(SessionStore, Generic[R]):
         newer = self._select(stream.session_id, after=known, upto=None)
         stream.extend(newer)
         return bool(newer)
+
+    def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
+        cached = self.cache.stream(session_id)
+        self.refresh(cached)
+        run = cached.history.find(run_id)
+        return (run.started, run.ended) if run is not None else None
 
     def history(self, session_id: str, upto: int) -> HistoryView:
         cached = self.cache.stream(session_id)

@@ -122,7 +122,10 @@ def resolve_as_of(store: SessionStore, session_id: str, as_of: AsOf) -> int:
     if isinstance(as_of, datetime):
         return _version_at(store, session_id, utc(as_of))
     if isinstance(as_of, str):
-        return run_start_version(store.read(session_id), session_id, as_of)
+        span = store.run_span(session_id, as_of)
+        if span is None:
+            raise InvalidAsOfError(f"session {session_id!r} has no run {as_of!r}")
+        return span[0]
     return _check_version(store, session_id, as_of)
 
 
@@ -144,14 +147,6 @@ def _version_at(store: SessionStore, session_id: str, moment: datetime) -> int:
             f"session {session_id!r} has no event at or before {iso_utc(moment)}"
         )
     return version
-
-
-def run_start_version(events: Sequence[SessionEvent], session_id: str, run_id: str) -> int:
-    """The version of the RunStarted of ``run_id``; InvalidAsOfError if never started."""
-    started = _run_started(events, run_id)
-    if started is None:
-        raise InvalidAsOfError(f"session {session_id!r} has no run {run_id!r}")
-    return started.version
 
 
 def _run_started(events: Sequence[SessionEvent], run_id: str) -> RunStarted | None:

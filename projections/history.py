@@ -59,6 +59,10 @@ class RunHistory:
         elif isinstance(event, SessionDeleted):
             self._deleted_at = event.version
 
+    def find(self, run_id: str) -> HistoryRun | None:
+        """The run ``run_id`` (when it started and ended), or None if never started."""
+        return self._by_id.get(run_id)
+
     def completed(self, upto: int, num_runs: int | None = None) -> list[HistoryRun]:
         """The last ``num_runs`` runs (all for None) that had COMPLETED at version ``upto``."""
         if num_runs is not None and num_runs <= 0:
