@@ -34,6 +34,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.generators import send
 from psycopg.rows import DictRow
 
 from kern.adapters.identifiers import (
@@ -186,6 +187,11 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         # pipeline reports; then the listing row, on a cursor of its own (the
         # insert's cursor still holds the notification ids it returned).
         super()._insert_stored_events(curs, stored_events, **kwargs)
+        # In a pipeline, psycopg stops flushing once every command is queued, even
+        # when the socket took only part of the output: events larger than the
+        # socket buffer (a 10 MB input) would then wait forever for their results,
+        # the server waiting for the rest of them (psycopg issue #685). Send it all.
+        curs.connection.wait(send(curs.connection.pgconn))
         # Sync before sending the listing row (a nested pipeline block syncs on
         # exit): a conflict is then raised here, as the IntegrityError eventsourcing
         # expects. Raised while the listing row is sent, it would leave the COMMIT
