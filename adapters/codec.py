@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from pydantic import ValidationError
 
 from kern.domain.encoding import adapter, encode_json, event_payload
-from kern.domain.errors import StoreError
+from kern.domain.errors import UnreadableEventError
 from kern.domain.events import SessionEvent, event_class
 
 __all__ = ["encode_json", "event_payload", "from_stored", "stored_payload", "to_stored"]
@@ -39,23 +39,39 @@ def stored_payload(event: SessionEvent) -> dict[str, Any]:
 
 
 def from_stored(record: StoredEvent) -> SessionEvent:
-    """The domain event a stored record holds; StoreError if it cannot be read."""
+    """The domain event a stored record holds; UnreadableEventError, naming the
+    session and version, if it cannot be read."""
+    session_id, version = str(record.originator_id), record.originator_version
+
+    def unreadable(reason: str) -> UnreadableEventError:
+        return UnreadableEventError(
+            f"event at version {version} of session {session_id!r} cannot be read: {reason}",
+            session_id=session_id,
+            version=version,
+        )
+
     try:
         cls = event_class(record.topic)
     except KeyError:
-        raise StoreError(
-            f"unknown event topic {record.topic!r} at version "
-            f"{record.originator_version} of session {str(record.originator_id)!r}"
+        raise UnreadableEventError(
+            f"unknown event topic {record.topic!r} at version {version} of session "
+            f"{session_id!r}: it was written by another Kern",
+            session_id=session_id,
+            version=version,
         ) from None
     try:
         data = json.loads(record.state)
-        data.pop("schema_version", None)
-        data["session_id"] = str(record.originator_id)
-        data["version"] = record.originator_version
+        if not isinstance(data, dict):
+            raise ValueError(f"the payload is a JSON {type(data).__name__}, not an object")
+        schema_version = data.pop("schema_version", 1)
+        if schema_version != cls.schema_version:
+            raise unreadable(
+                f"{cls.__name__} has schema_version {schema_version!r}, and this Kern "
+                f"reads version {cls.schema_version}; it was written by another Kern"
+            )
+        data["session_id"] = session_id
+        data["version"] = version
         event: SessionEvent = adapter(cls).validate_python(data)
     except (ValueError, ValidationError) as exc:
-        raise StoreError(
-            f"event at version {record.originator_version} of session "
-            f"{str(record.originator_id)!r} cannot be read: {exc}"
-        ) from exc
+        raise unreadable(str(exc)) from exc
     return event

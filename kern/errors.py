@@ -11,6 +11,7 @@ from kern.domain.errors import (
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    InvalidUserIdError,
     KernError,
     LogIntegrityError,
     RunAlreadyFinishedError,
@@ -24,6 +25,7 @@ from kern.domain.errors import (
     SessionNotFoundError,
     StoreError,
     StoreUnavailableError,
+    UnreadableEventError,
     UnstorableValueError,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "InvalidSessionIdError",
     "InvalidSessionNameError",
     "InvalidStepError",
+    "InvalidUserIdError",
     "KernError",
     "LogIntegrityError",
     "RunAlreadyFinishedError",
@@ -49,5 +52,6 @@ __all__ = [
     "SessionNotFoundError",
     "StoreError",
     "StoreUnavailableError",
+    "UnreadableEventError",
     "UnstorableValueError",
 ]
