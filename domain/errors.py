@@ -21,6 +21,7 @@
     └── StoreError                             the store failed or disagreed
         ├── ConcurrencyError                   retries exhausted on a busy session
         ├── StoreUnavailableError              cannot reach or open the database
+        │   └── StoreLockedError               another writer held the database's lock too long
         ├── LogIntegrityError                  a log whose hash chain does not verify
         └── UnreadableEventError               a stored event that is corrupt or newer than the code
 
@@ -126,6 +127,11 @@ class ConcurrencyError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or opened."""
+
+
+class StoreLockedError(StoreUnavailableError):
+    """Another connection held the database's write lock for longer than the
+    store's timeout; nothing of the failed call was written, so it can be tried again."""
 
 
 class LogIntegrityError(StoreError):
