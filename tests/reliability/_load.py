@@ -56,21 +56,26 @@ def state_key(writer: int, n: int) -> str:
     return f"w{writer}_{n}"
 
 
-def note(step_input: StepInput) -> str:
-    """Set this run's own state key."""
-    writer, n = step_input.input["writer"], step_input.input["n"]
-    step_input.session_state[state_key(writer, n)] = n
-    return state_key(writer, n)
-
-
 def confirm(step_input: StepInput) -> str:
     return f"noted {step_input.previous_step_content}"
 
 
 STEPS_PER_RUN = 2
+MEET_EVERY = 4  # every 4th run of each writer waits for the others' inside its step
 
 
-def load_workflow(db: KernDb) -> Workflow:
+def load_workflow(db: KernDb, meet: Any = None) -> Workflow:
+    """Two steps; the first sets the run's own state key. With a barrier ``meet``, runs
+    0, 4, 8, ... of every writer wait there, so those runs are open at the same time
+    even when the scheduler would let one writer run alone."""
+
+    def note(step_input: StepInput) -> str:
+        writer, n = step_input.input["writer"], step_input.input["n"]
+        step_input.session_state[state_key(writer, n)] = n
+        if meet is not None and n % MEET_EVERY == 0:
+            meet.wait()
+        return state_key(writer, n)
+
     return Workflow(name="Load", db=db, steps=[note, confirm])
 
 
@@ -89,10 +94,12 @@ class Tally:
         return [run_id for sid, run_id in self.succeeded if sid == session_id]
 
 
-def write(db: KernDb, writer: int, session_ids: Sequence[str], runs: int) -> Tally:
+def write(
+    db: KernDb, writer: int, session_ids: Sequence[str], runs: int, meet: Any = None
+) -> Tally:
     """``runs`` rounds of one run in each session (starting at a different session per
     writer); errors are counted, not raised, so one failure does not hide the rest."""
-    workflow, tally = load_workflow(db), Tally()
+    workflow, tally = load_workflow(db, meet), Tally()
     order = [session_ids[(writer + i) % len(session_ids)] for i in range(len(session_ids))]
     for n in range(runs):
         for session_id in order:
@@ -110,15 +117,14 @@ def write_in_process(
     writer: int,
     session_ids: list[str],
     runs: int,
-    start: Any,
+    meet: Any,
     report: str,
 ) -> None:
-    """A spawned writer: its own connection, then :func:`write` once every writer is ready;
-    what it saw goes to the JSON file ``report``."""
+    """A spawned writer: its own connection, then :func:`write` meeting the others at
+    ``meet``; what it saw goes to the JSON file ``report``."""
     options = {"pool_size": 1, "max_overflow": 2} if target.kind == "postgres" else {}
     with target.open(**options) as db:
-        start.wait()
-        tally = write(db, writer, session_ids, runs)
+        tally = write(db, writer, session_ids, runs, meet)
     Path(report).write_text(json.dumps({"succeeded": tally.succeeded, "errors": tally.errors}))
 
 
