@@ -54,6 +54,17 @@ def postgres_schema() -> Iterator[str]:
     yield schema
     # A new connection: a test may have restarted the server since.
     with psycopg.connect(POSTGRES_URL, connect_timeout=10, autocommit=True) as admin:
+        # One table at a time first: dropping hundreds of tables with their indexes
+        # in one statement needs more locks than max_locks_per_transaction allows.
+        tables = admin.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema]
+        ).fetchall()
+        for (table,) in tables:
+            admin.execute(
+                sql.SQL("DROP TABLE {}.{} CASCADE").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
         admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
