@@ -28,6 +28,7 @@ from eventsourcing.persistence import StoredEvent
 
 from kern.adapters.codec import from_stored, state_bytes
 from kern.adapters.store import AppendConflict, SessionStore
+from kern.adapters.timetravel import owned_by
 from kern.domain.aggregate import validate_session_id
 from kern.domain.encoding import GENESIS_HASH, encode_json, link_hash
 from kern.domain.errors import (
@@ -241,18 +242,24 @@ def _mismatch(
 
 
 def export(
-    store: SessionStore, session_id: str | None = None, progress: Progress | None = None
+    store: SessionStore,
+    session_id: str | None = None,
+    progress: Progress | None = None,
+    user_id: str | None = None,
 ) -> Iterator[str]:
     """JSON lines (no newline at the end) for one session or all, oldest first.
 
-    An unknown ``session_id`` raises SessionNotFoundError at once, not when
-    the lines are first read.
+    An unknown ``session_id`` (or, with ``user_id``, another user's) raises
+    SessionNotFoundError at once, not when the lines are first read.
     """
     if session_id is None:
-        return _export_all(store, store.session_ids(), progress)
+        ids = store.session_ids()
+        if user_id is not None:
+            ids = [sid for sid in ids if owned_by(store, sid, user_id)]
+        return _export_all(store, ids, progress)
     session_id = validate_session_id(session_id)
     records = store.read_records(session_id)
-    if not records:
+    if not records or not owned_by(store, session_id, user_id):
         raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
     return _export_one(session_id, records, progress)
 

@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from pydantic import ValidationError
 
 from kern.domain.encoding import adapter, encode_json, event_payload, stored_bytes
-from kern.domain.errors import StoreError
+from kern.domain.errors import UnreadableEventError
 from kern.domain.events import SessionEvent, event_class
 
 __all__ = [
@@ -52,30 +52,48 @@ def state_bytes(record: StoredEvent) -> bytes:
 
 
 def from_stored(record: StoredEvent) -> SessionEvent:
-    """The domain event a stored record holds; StoreError if it cannot be read."""
+    """The domain event a stored record holds; UnreadableEventError, naming the
+    session and version, if it cannot be read."""
+    session_id, version = str(record.originator_id), record.originator_version
+
+    def unreadable(reason: str) -> UnreadableEventError:
+        return UnreadableEventError(
+            f"event at version {version} of session {session_id!r} cannot be read: {reason}",
+            session_id=session_id,
+            version=version,
+        )
+
     try:
         cls = event_class(record.topic)
     except KeyError:
-        raise StoreError(
-            f"unknown event topic {record.topic!r} at version "
-            f"{record.originator_version} of session {str(record.originator_id)!r}"
+        raise UnreadableEventError(
+            f"unknown event topic {record.topic!r} at version {version} of session "
+            f"{session_id!r}: it was written by another Kern",
+            session_id=session_id,
+            version=version,
         ) from None
     state = state_bytes(record)
+    expected = b'{"schema_version":%d,' % cls.schema_version
     try:
-        if not state.startswith(b"{"):
-            raise ValueError("the stored state is not a JSON object")
-        # The columns join the payload as its first keys, and pydantic parses the
-        # bytes straight into the event: no intermediate dicts, one copy of each
-        # string. (``schema_version`` is not a field and is ignored.)
-        head = b'{"session_id":%b,"version":%d%b' % (
-            json.dumps(str(record.originator_id)).encode(),
-            record.originator_version,
-            b"" if state[1:2] == b"}" else b",",
-        )
-        event: SessionEvent = adapter(cls).validate_json(head + state[1:])
+        if state.startswith(expected):
+            # The usual case. The columns take the place of schema_version as the
+            # first keys, and pydantic parses the bytes straight into the event:
+            # no intermediate dicts, one copy of each string.
+            head = b'{"session_id":%b,"version":%d,' % (json.dumps(session_id).encode(), version)
+            event: SessionEvent = adapter(cls).validate_json(head + state[len(expected) :])
+            return event
+        data = json.loads(state)
+        if not isinstance(data, dict):
+            raise ValueError(f"the payload is a JSON {type(data).__name__}, not an object")
+        schema_version = data.pop("schema_version", 1)
+        if schema_version != cls.schema_version:
+            raise unreadable(
+                f"{cls.__name__} has schema_version {schema_version!r}, and this Kern "
+                f"reads version {cls.schema_version}; it was written by another Kern"
+            )
+        data["session_id"] = session_id
+        data["version"] = version
+        event = adapter(cls).validate_python(data)
     except (ValueError, ValidationError) as exc:
-        raise StoreError(
-            f"event at version {record.originator_version} of session "
-            f"{str(record.originator_id)!r} cannot be read: {exc}"
-        ) from exc
+        raise unreadable(str(exc)) from exc
     return event

@@ -25,7 +25,7 @@ from kern.adapters.store import (
 )
 from kern.adapters.timetravel import AsOf, LogEntry, StepView
 from kern.domain.aggregate import WorkflowSession as SessionAggregate
-from kern.domain.aggregate import validate_session_id
+from kern.domain.aggregate import validate_session_id, validate_user_id
 from kern.domain.errors import (
     ConcurrencyError,
     InvalidQueryError,
@@ -90,13 +90,23 @@ class KernDb:
                 mark = aggregate.checkpoint()
                 try:
                     result = decide(aggregate)
-                    events = aggregate.take_pending()
-                    if not events:
-                        # Nothing to append, so no conflict would show a stale
-                        # decision: check for newer events before answering.
-                        if base_version and self.store.refresh(cached):
-                            continue
-                        return Executed(result, aggregate, events)
+                except KernError:
+                    # Refused on what this process knew: decide again if that was stale.
+                    aggregate.rollback(mark)
+                    if self.store.refresh(cached):
+                        continue
+                    raise
+                except BaseException:
+                    aggregate.rollback(mark)
+                    raise
+                events = aggregate.take_pending()
+                if not events:
+                    # Nothing to append, so no conflict would show a stale
+                    # decision: check for newer events before answering.
+                    if base_version and self.store.refresh(cached):
+                        continue
+                    return Executed(result, aggregate, events)
+                try:
                     self.store.append(events)
                 except AppendConflict:
                     aggregate.rollback(mark)
@@ -105,12 +115,6 @@ class KernDb:
                         return Executed(result, cached.write_model(), events)
                     time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
                     continue
-                except KernError:
-                    # Refused on what this process knew: decide again if that was stale.
-                    aggregate.rollback(mark)
-                    if self.store.refresh(cached):
-                        continue
-                    raise
                 except BaseException:
                     aggregate.rollback(mark)
                     raise
@@ -134,6 +138,7 @@ class KernDb:
     def get_events(self, session_id: str, user_id: str | None = None) -> list[SessionEvent]:
         """The session's whole event log, in order ([] if not visible to the user)."""
         session_id = validate_session_id(session_id)
+        validate_user_id(user_id)
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         return self.store.read(session_id)
@@ -156,6 +161,7 @@ class KernDb:
         then; a deleted session is readable as of a point before its tombstone.
         """
         session_id = validate_session_id(session_id)
+        validate_user_id(user_id)
         upto = None
         if as_of is not None:
             if not timetravel.owned_by(self.store, session_id, user_id):
@@ -288,6 +294,7 @@ class KernDb:
         """The session's event log, in order, up to ``as_of`` ([] if not visible
         to the user). Deleted sessions' logs stay readable, for audit."""
         session_id = validate_session_id(session_id)
+        validate_user_id(user_id)
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
@@ -351,10 +358,17 @@ class KernDb:
         return audit.verify(self.store, session_id, progress)
 
     def export(
-        self, session_id: str | None = None, *, progress: audit.Progress | None = None
+        self,
+        session_id: str | None = None,
+        *,
+        progress: audit.Progress | None = None,
+        user_id: str | None = None,
     ) -> Iterator[str]:
-        """One session (or all, oldest first) as JSON lines, one per stored event."""
-        return audit.export(self.store, session_id, progress)
+        """One session (or all, oldest first) as JSON lines, one per stored event.
+
+        With ``user_id``, only that user's sessions: another user's session_id
+        raises SessionNotFoundError, as if it did not exist."""
+        return audit.export(self.store, session_id, progress, validate_user_id(user_id))
 
     def import_lines(
         self, lines: Iterable[str], *, progress: audit.Progress | None = None

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from eventsourcing.persistence import (
@@ -35,6 +36,7 @@ from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
+from psycopg_pool import PoolClosed
 
 from kern.adapters.codec import from_stored
 from kern.adapters.identifiers import (
@@ -195,9 +197,19 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
     def _type_name(self) -> str:
         return f"{self.datastore.schema}.{self.stored_event_type_name}"
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        """eventsourcing's read, retried over dropped connections (see reconnecting)."""
+        read = super().select_events
+        return reconnecting(self.datastore, lambda: read(*args, **kwargs))
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """See :meth:`_insert_events_once`; retried over dropped connections."""
+        return reconnecting(self.datastore, lambda: self._insert_events_once(stored_events, kwargs))
+
+    def _insert_events_once(
+        self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
     ) -> Sequence[int] | None:
         """Insert the events and write the listing row in one statement: one round
         trip, one implicit transaction, no table lock.
@@ -335,7 +347,7 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
                 pool_size=self.pool_size,
                 max_overflow=self.max_overflow,
                 connect_timeout=self.connect_timeout,
-                pre_ping=False,
+                pre_ping=False,  # see reconnecting()
             )
             assert isinstance(datastore.pool.kwargs, dict)
             datastore.pool.kwargs["application_name"] = self.application_name
@@ -465,15 +477,43 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             self._datastore.close()
 
 
-@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+RECONNECT_ATTEMPTS = 20
+"""How often a statement is tried over dropped connections (about 15 s in all)."""
+
+T = TypeVar("T")
+
+
+def reconnecting(datastore: PostgresDatastore, call: Callable[[], T]) -> T:
+    """``call()``, tried again when its connection turns out to be dead.
+
+    Connections are not pinged before each use (that would cost a round trip
+    per statement). When one fails, the pool's idle connections are checked at
+    once, so the next attempt does not pick up another one the server dropped
+    (after a restart, or an administrator's pg_terminate_backend), and the
+    statement runs again after a short, growing pause. An append retried after
+    its commit was lost is found already stored by KernDb, not written twice.
+    """
+    for attempt in range(RECONNECT_ATTEMPTS):
+        try:
+            return call()
+        except (InterfaceError, OperationalError):
+            if attempt == RECONNECT_ATTEMPTS - 1:
+                raise
+            with contextlib.suppress(psycopg.Error, PoolClosed):
+                datastore.pool.check()
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    raise AssertionError("unreachable")
+
+
 def _fetch_retrying(
     datastore: PostgresDatastore, statement: sql.Composed, params: Sequence[Any]
 ) -> list[DictRow]:
-    # The same retry eventsourcing applies to its own reads: the pool replaces a
-    # connection the server dropped, and the read runs again.
-    with datastore.transaction(commit=False) as curs:
-        curs.execute(statement, params)
-        return curs.fetchall()
+    def fetch() -> list[DictRow]:
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(statement, params)
+            return curs.fetchall()
+
+    return reconnecting(datastore, fetch)
 
 
 @retry((InterfaceError, OperationalError), max_attempts=5, wait=0.2)

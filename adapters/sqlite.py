@@ -13,17 +13,39 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from kern.adapters.identifiers import table_names
-from kern.adapters.store import RecorderStore
-from kern.domain.errors import StoreError, StoreUnavailableError
+from kern.adapters.store import AppendConflict, RecorderStore
+from kern.domain.errors import (
+    InvalidInputError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
+from kern.domain.events import SessionEvent
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
+
+DEFAULT_TIMEOUT = 30.0
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def _is_lock_timeout(exc: PersistenceError) -> bool:
+    """Whether ``exc`` is a wait for the write lock that ran out of time: SQLite's
+    "database is locked" (or "busy"), or the pool's wait for this process's writer."""
+    text = str(exc)
+    return "locked" in text or "busy" in text or isinstance(exc, ConnectionUnavailableError)
 
 
 class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -82,22 +104,64 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
 
 
 class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
-    """Sessions in one SQLite file (WAL mode; safe across threads and processes)."""
+    """Sessions in one SQLite file (WAL mode; safe across threads and processes).
 
-    def __init__(self, db_file: str | Path, session_table: str = "kern_sessions") -> None:
+    A write waits up to ``timeout`` seconds for the file's write lock (held by
+    another process, or by another thread of this one), then fails with
+    StoreLockedError and writes nothing.
+    """
+
+    def __init__(
+        self,
+        db_file: str | Path,
+        session_table: str = "kern_sessions",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         names = table_names(session_table)
         self.db_file = str(db_file)
+        self.timeout = _check_timeout(timeout)
         try:
             self.datastore = SQLiteDatastore(
-                db_name=self.db_file, originator_id_type="text", lock_timeout=30
+                db_name=self.db_file,
+                originator_id_type="text",
+                # sqlite3.connect takes fractional seconds; the library only annotates int.
+                lock_timeout=self.timeout,  # type: ignore[arg-type]
+                # Threads of this process queue for the one writer connection: as long.
+                pool_timeout=self.timeout,
             )
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
             recorder.create_table()
         except (PersistenceError, sqlite3.Error) as exc:
+            if isinstance(exc, PersistenceError) and _is_lock_timeout(exc):
+                raise self._locked("cannot open SQLite database") from exc
             raise StoreUnavailableError(
                 f"cannot open SQLite database {self.db_file!r}: {exc}"
             ) from exc
         super().__init__(recorder)
+
+    def append(self, events: Sequence[SessionEvent]) -> None:
+        started = time.monotonic()
+        try:
+            super().append(events)
+        except StoreLockedError as exc:
+            # Refused before the timeout ran out: SQLite answered "busy" at once (another
+            # connection recovering the WAL or checkpointing), not after waiting. Nothing
+            # was written; read the session again and retry, like any other conflict.
+            if time.monotonic() - started < self.timeout:
+                raise AppendConflict(str(exc)) from exc
+            raise
+
+    def write_failed(self, what: str, exc: PersistenceError) -> StoreError:
+        if _is_lock_timeout(exc):
+            return self._locked(what)
+        return super().write_failed(what, exc)
+
+    def _locked(self, what: str) -> StoreLockedError:
+        return StoreLockedError(
+            f"{what}: SQLite database {self.db_file!r} is locked: another connection "
+            f"held its write lock for longer than the {self.timeout:g} s timeout; "
+            "nothing was written"
+        )
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         where, params = ["deleted = 0"], []

@@ -23,7 +23,6 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
-    OperationalError,
     PersistenceError,
     StoredEvent,
 )
@@ -181,17 +180,14 @@ class RecorderStore(SessionStore, Generic[R]):
             self.recorder.insert_events(records, listing=listing_update(events))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
-        except OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise AppendConflict(str(exc)) from exc
-            raise StoreError(
-                f"could not append to session {events[0].session_id!r}: {exc}"
-            ) from exc
         except PersistenceError as exc:
-            raise StoreError(
-                f"could not append to session {events[0].session_id!r}: {exc}"
-            ) from exc
+            what = f"could not append to session {events[0].session_id!r}"
+            raise self.write_failed(what, exc) from exc
         self.cache.stream(events[0].session_id).extend(events)
+
+    def write_failed(self, what: str, exc: PersistenceError) -> StoreError:
+        """The error to raise for a write that failed with ``exc``, other than a conflict."""
+        return StoreError(f"{what}: {exc}")
 
     def read(
         self, session_id: str, *, after: int = 0, upto: int | None = None
@@ -277,7 +273,8 @@ class RecorderStore(SessionStore, Generic[R]):
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
-            raise StoreError(f"could not import session {events[0].session_id!r}: {exc}") from exc
+            what = f"could not import session {events[0].session_id!r}"
+            raise self.write_failed(what, exc) from exc
 
     def version_at(self, session_id: str, when: datetime) -> int:
         """Binary search over point reads by primary key: a stream's timestamps

@@ -17,7 +17,10 @@ from pydantic import JsonValue
 
 from kern.domain.encoding import GENESIS_HASH, seal
 from kern.domain.errors import (
+    InvalidInputError,
     InvalidSessionIdError,
+    InvalidSessionNameError,
+    InvalidUserIdError,
     RunAlreadyFinishedError,
     RunAlreadyStartedError,
     RunNotFoundError,
@@ -43,20 +46,56 @@ from kern.domain.values import (
     RunStatus,
     StateChanges,
     StoredValue,
+    text_problem,
 )
 
 E = TypeVar("E", bound=SessionEvent)
 
+MAX_ID_CHARS = 255
+"""The longest session_id or user_id: both are keys of the listing index."""
+
 
 def validate_session_id(session_id: object) -> str:
-    """Return ``session_id`` if it is a non-empty string, else raise."""
+    """Return ``session_id`` if it is a non-empty string every store can keep, else raise."""
     if not isinstance(session_id, str):
         raise InvalidSessionIdError(
             f"session_id must be a non-empty string, got {type(session_id).__name__}"
         )
     if not session_id.strip():
         raise InvalidSessionIdError("session_id must be a non-empty string, got ''")
+    _check_id(session_id, "session_id", InvalidSessionIdError)
     return session_id
+
+
+def validate_user_id(user_id: object) -> str | None:
+    """Return ``user_id`` if it is None or a string every store can keep, else raise."""
+    if user_id is None:
+        return None
+    if not isinstance(user_id, str):
+        raise InvalidUserIdError(f"user_id must be a string or None, got {type(user_id).__name__}")
+    _check_id(user_id, "user_id", InvalidUserIdError)
+    return user_id
+
+
+def _check_id(value: str, what: str, error: type[InvalidInputError]) -> None:
+    if len(value) > MAX_ID_CHARS:
+        raise error(f"{what} is too long: {len(value)} characters, at most {MAX_ID_CHARS}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise error(f"{what} {value!r} {problem}")
+
+
+def check_text(
+    value: object, *, what: str, error: type[InvalidInputError] = InvalidInputError
+) -> None:
+    """Raise ``error`` unless ``value`` is None or a string every store can keep."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise error(f"{what} must be a string, got {type(value).__name__}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise error(f"{what} {problem}")
 
 
 @dataclass
@@ -155,6 +194,7 @@ class WorkflowSession:
 
     def check_can_write(self, user_id: str | None) -> None:
         """Raise unless ``user_id`` may write to this existing, live session."""
+        validate_user_id(user_id)
         if not self.exists:
             raise SessionNotFoundError(
                 f"session {self.session_id!r} does not exist", session_id=self.session_id
@@ -203,6 +243,9 @@ class WorkflowSession:
         provenance: Provenance | None = None,
     ) -> None:
         """Start the session if it does not exist yet; else check the writer."""
+        validate_user_id(user_id)
+        check_text(workflow_id, what="workflow_id")
+        check_text(workflow_name, what="workflow_name")
         if self.exists:
             self._check_live_and_owned(user_id)
             return
@@ -230,6 +273,9 @@ class WorkflowSession:
     ) -> RunStarted:
         """Record that a run began, with its input and the state its steps start from."""
         self.check_can_write(user_id)
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+        check_text(run_id, what="run_id")
         if run_id in self.runs:
             raise RunAlreadyStartedError(
                 f"run {run_id!r} was already started in session {self.session_id!r}",
@@ -294,6 +340,7 @@ class WorkflowSession:
     ) -> None:
         """Give the session a name."""
         self.check_can_write(user_id)
+        check_text(session_name, what="session_name", error=InvalidSessionNameError)
         self._record(
             SessionRenamed,
             user_id=user_id,

@@ -2,7 +2,8 @@
 
     KernError
     ├── InvalidInputError (also ValueError)    bad argument from the caller
-    │   ├── InvalidSessionIdError              empty or non-string session_id
+    │   ├── InvalidSessionIdError              empty, non-string, over-long or unstorable session_id
+    │   ├── InvalidUserIdError                 non-string, over-long or unstorable user_id
     │   ├── InvalidSessionNameError            no name and autogenerate=False
     │   ├── InvalidQueryError                  bad sort order, page without limit
     │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
@@ -20,7 +21,9 @@
     └── StoreError                             the store failed or disagreed
         ├── ConcurrencyError                   retries exhausted on a busy session
         ├── StoreUnavailableError              cannot reach or open the database
-        └── LogIntegrityError                  a log whose hash chain does not verify
+        │   └── StoreLockedError               another writer held the database's lock too long
+        ├── LogIntegrityError                  a log whose hash chain does not verify
+        └── UnreadableEventError               a stored event that is corrupt or newer than the code
 
 Errors carry the identifiers they are about (``session_id``, ``run_id``) as
 attributes, so callers can react without parsing messages.
@@ -38,7 +41,11 @@ class InvalidInputError(KernError, ValueError):
 
 
 class InvalidSessionIdError(InvalidInputError):
-    """A session_id must be a non-empty string."""
+    """A session_id must be a non-empty string Kern can store, of at most 255 characters."""
+
+
+class InvalidUserIdError(InvalidInputError):
+    """A user_id must be None or a string Kern can store, of at most 255 characters."""
 
 
 class InvalidSessionNameError(InvalidInputError):
@@ -122,6 +129,11 @@ class StoreUnavailableError(StoreError):
     """The database cannot be reached or opened."""
 
 
+class StoreLockedError(StoreUnavailableError):
+    """Another connection held the database's write lock for longer than the
+    store's timeout; nothing of the failed call was written, so it can be tried again."""
+
+
 class LogIntegrityError(StoreError):
     """A session's stored events do not match their hash chain.
 
@@ -134,3 +146,16 @@ class LogIntegrityError(StoreError):
         self.session_id = session_id
         self.version = version
         self.problem = problem
+
+
+class UnreadableEventError(StoreError):
+    """A stored event cannot be read: its record is corrupt, or it was written by a
+    newer Kern (a topic or schema_version this code does not know).
+
+    ``session_id`` and ``version`` say where it is stored.
+    """
+
+    def __init__(self, message: str, *, session_id: str, version: int) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.version = version

@@ -151,6 +151,22 @@ def _refuse_iterators(obj: object, seen: set[int]) -> None:
         _refuse_iterators(child, seen)
 
 
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be kept in a text column of every store, or None.
+
+    PostgreSQL text cannot hold NUL, and a lone surrogate has no UTF-8 form;
+    inside stored JSON values both are fine (escaped, or refused as unstorable).
+    """
+    if "\x00" in text:
+        return "contains a NUL character, which PostgreSQL text cannot hold"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains a lone surrogate, which has no UTF-8 form"
+    return None
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

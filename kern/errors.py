@@ -11,6 +11,7 @@ from kern.domain.errors import (
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    InvalidUserIdError,
     KernError,
     LogIntegrityError,
     RunAlreadyFinishedError,
@@ -23,7 +24,9 @@ from kern.domain.errors import (
     SessionExistsError,
     SessionNotFoundError,
     StoreError,
+    StoreLockedError,
     StoreUnavailableError,
+    UnreadableEventError,
     UnstorableValueError,
 )
 
@@ -36,6 +39,7 @@ __all__ = [
     "InvalidSessionIdError",
     "InvalidSessionNameError",
     "InvalidStepError",
+    "InvalidUserIdError",
     "KernError",
     "LogIntegrityError",
     "RunAlreadyFinishedError",
@@ -48,6 +52,8 @@ __all__ = [
     "SessionExistsError",
     "SessionNotFoundError",
     "StoreError",
+    "StoreLockedError",
     "StoreUnavailableError",
+    "UnreadableEventError",
     "UnstorableValueError",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from kern.domain.aggregate import check_text
 from kern.domain.errors import InvalidQueryError
 from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
 
@@ -99,6 +100,12 @@ class SessionQuery:
         sort_order: str | None = None,
     ) -> SessionQuery:
         """Check the arguments of get_sessions; InvalidQueryError names the bad one."""
+        for what, value in (
+            ("user_id", user_id),
+            ("workflow_id", workflow_id),
+            ("session_name", session_name),
+        ):
+            check_text(value, what=what, error=InvalidQueryError)
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
         if page is not None:

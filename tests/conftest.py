@@ -49,10 +49,23 @@ def postgres_schema() -> Iterator[str]:
             pytest.fail(message)
         pytest.skip(message)
     schema = f"kern_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    with admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     yield schema
-    admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-    admin.close()
+    # A new connection: a test may have restarted the server since.
+    with psycopg.connect(POSTGRES_URL, connect_timeout=10, autocommit=True) as admin:
+        # One table at a time first: dropping hundreds of tables with their indexes
+        # in one statement needs more locks than max_locks_per_transaction allows.
+        tables = admin.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema]
+        ).fetchall()
+        for (table,) in tables:
+            admin.execute(
+                sql.SQL("DROP TABLE {}.{} CASCADE").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+        admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def postgres_table() -> str:

@@ -5,18 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from kern.adapters.db import KernDb
-from kern.adapters.sqlite import SqliteStore
+from kern.adapters.sqlite import DEFAULT_TIMEOUT, SqliteStore
 
 
 class SqliteDb(KernDb):
-    """Sessions in ``db_file``; tables named from ``session_table``."""
+    """Sessions in ``db_file``; tables named from ``session_table``.
+
+    A write waits up to ``timeout`` seconds for the file's write lock, then
+    raises StoreLockedError having written nothing.
+    """
 
     def __init__(
-        self, db_file: str | Path = "kern.db", session_table: str = "kern_sessions"
+        self,
+        db_file: str | Path = "kern.db",
+        session_table: str = "kern_sessions",
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(SqliteStore(db_file, session_table=session_table))
+        super().__init__(SqliteStore(db_file, session_table=session_table, timeout=timeout))
         self.db_file = str(db_file)
         self.session_table = session_table
+        self.timeout = timeout
 
 
 __all__ = ["SqliteDb"]
