@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from kern.domain.errors import InvalidInputError
 from kern.domain.events import SessionEvent
 from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
-from kern.projections.fold import project_history, project_session
+from kern.projections.fold import project_session
 from kern.projections.history import HistoryView
 from kern.projections.runs import StepOutput
 from kern.projections.session import WorkflowSession
@@ -43,14 +43,15 @@ class HistorySource(Protocol):
 class SessionViews:
     """The session as it stood when a run started, built only when asked for.
 
-    ``session`` is the full read model; ``history`` a light one that answers
-    the history queries without folding every step of a long session.
+    ``session`` is the full read model; ``history`` the store's run history
+    as of that version, which answers the history queries without folding
+    the session (see kern.projections.history).
     """
 
     def __init__(
         self,
         load: Callable[[], Sequence[SessionEvent]],
-        load_history: Callable[[], HistoryView] | None = None,
+        load_history: Callable[[], HistoryView],
     ) -> None:
         self._load = load
         self._load_history = load_history
@@ -67,10 +68,8 @@ class SessionViews:
 
     @cached_property
     def history(self) -> HistorySource:
-        """Runs with input, content and status only: enough for history text."""
-        if self._load_history is not None:
-            return self._load_history()
-        return project_history(self.events)
+        """The runs' input, content and status as of the run's start."""
+        return self._load_history()
 
 
 class StepInput:
