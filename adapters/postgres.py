@@ -4,9 +4,11 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
 
 - ``<session_table>_events``: eventsourcing's stored-events table
   (originator_id text = session_id, originator_version bigint = version,
-  topic text, state bytea, notification_id bigserial), primary key
+  topic text, state bytea, notification_id bigserial) plus
+  transaction_id xid8 for the store-wide feed's order, primary key
   (originator_id, originator_version). Triggers refuse UPDATE, DELETE and
-  TRUNCATE: the log is append-only, enforced by the database.
+  TRUNCATE: the log is append-only, enforced by the database. Kern appends
+  with its own one-statement insert, without the recorder's table lock.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events it summarises, serving ``get_sessions``.
 
