@@ -11,7 +11,6 @@ keys in the caller's order) with its chained ``hash`` as the last key;
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from pydantic import ValidationError
@@ -25,7 +24,6 @@ __all__ = [
     "event_payload",
     "from_stored",
     "state_bytes",
-    "stored_payload",
     "to_stored",
 ]
 
@@ -38,11 +36,6 @@ def to_stored(event: SessionEvent) -> StoredEvent:
         topic=event.topic(),
         state=stored_bytes(event),
     )
-
-
-def stored_payload(event: SessionEvent) -> dict[str, Any]:
-    """What the ``state`` column holds: the payload with ``hash`` as its last key."""
-    return {**event_payload(event), "hash": event.hash}
 
 
 def state_bytes(record: StoredEvent) -> bytes:

@@ -174,24 +174,3 @@ class SessionFold:
 def project_session(events: Iterable[SessionEvent]) -> WorkflowSession | None:
     """The read model of a session from its events; None if absent or deleted."""
     return SessionFold().apply_all(events).session
-
-
-def project_history(events: Iterable[SessionEvent]) -> WorkflowSession:
-    """A light read model for history queries: runs with only their input,
-    content and status (steps are skipped), so a long session's history is
-    cheap to build. Its ``get_workflow_history``/``_context`` and
-    ``get_chat_history`` equal those of :func:`project_session`."""
-    runs: dict[str, WorkflowRunOutput] = {}
-    session_id = ""
-    for event in events:
-        session_id = event.session_id
-        if isinstance(event, RunStarted):
-            runs[event.run_id] = WorkflowRunOutput(
-                run_id=event.run_id, input=event.input.value, status=RunStatus.running
-            )
-        elif isinstance(event, RunCompleted):
-            run = runs[event.run_id]
-            run.status, run.content = event.status, event.content.value
-        elif isinstance(event, SessionDeleted):
-            runs.clear()
-    return WorkflowSession(session_id=session_id, runs=list(runs.values()))
