@@ -200,9 +200,12 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         return f"{self.datastore.schema}.{self.stored_event_type_name}"
 
     def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
-        """eventsourcing's read, retried over dropped connections (see reconnecting)."""
-        read = super().select_events
-        return reconnecting(self.datastore, lambda: read(*args, **kwargs))
+        """eventsourcing's read, retried over dropped connections (see reconnecting).
+
+        Its own retry decorator is stepped over, so the budget is reconnecting's
+        alone (nested, 20 attempts of its 10 would wait up to a minute)."""
+        read = super().select_events.__wrapped__
+        return reconnecting(self.datastore, lambda: read(self, *args, **kwargs))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
