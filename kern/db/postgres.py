@@ -5,7 +5,7 @@ from __future__ import annotations
 from kern.adapters.db import KernDb
 
 try:
-    from kern.adapters.postgres import PostgresStore
+    from kern.adapters.postgres import APPLICATION_NAME, PostgresStore
 except ModuleNotFoundError as exc:  # psycopg is an optional dependency
     raise ModuleNotFoundError(
         f"PostgresDb needs psycopg and psycopg_pool ({exc}): pip install 'kern[postgres]'"
@@ -30,7 +30,7 @@ class PostgresDb(KernDb):
         pool_size: int = 2,
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
-        application_name: str = "kern",
+        application_name: str = APPLICATION_NAME,
     ) -> None:
         super().__init__(
             PostgresStore(
