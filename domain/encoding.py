@@ -97,6 +97,6 @@ def stored_bytes(event: SessionEvent) -> bytes:
 
     The payload kept by :func:`seal` is used and dropped (a cached event then
     holds no second copy of its content)."""
-    kept: bytes | None = event.__dict__.pop(_KEPT_PAYLOAD, None)
-    payload = kept if kept is not None else encode_json(event_payload(event))
+    payload = payload_bytes(event)
+    event.__dict__.pop(_KEPT_PAYLOAD, None)
     return payload[:-1] + b',"hash":' + encode_json(event.hash) + b"}"
