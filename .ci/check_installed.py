@@ -21,7 +21,7 @@ MODULES = [
     "kern.errors",
     "kern.domain.events",
     "kern.projections.session",
-    "kern.adapters.sqlite",
+    "kern.adapters.stores.sqlite",
 ]
 
 

@@ -17,7 +17,7 @@ from uuid import uuid4
 
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
-from kern.domain.aggregate import WorkflowSession as SessionAggregate
+from kern.domain.aggregate import SessionAggregate
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent, SessionStarted, StepCompleted
 from kern.workflow import StepInput, Workflow
 

@@ -1,4 +1,4 @@
-"""The WorkflowSession aggregate: decides which events a command produces.
+"""The SessionAggregate: the write model of one session; decides which events a command produces.
 
 It holds just enough state to enforce the invariants (who owns the session,
 whether it was deleted, which runs are open, the current session state). It
@@ -18,9 +18,7 @@ from pydantic import JsonValue
 from kern.domain.encoding import GENESIS_HASH, seal
 from kern.domain.errors import (
     InvalidInputError,
-    InvalidSessionIdError,
     InvalidSessionNameError,
-    InvalidUserIdError,
     RunAlreadyFinishedError,
     RunAlreadyStartedError,
     RunNotFoundError,
@@ -39,6 +37,7 @@ from kern.domain.events import (
     SessionStateUpdated,
     StepCompleted,
 )
+from kern.domain.identity import check_text, may_access, validate_session_id, validate_user_id
 from kern.domain.values import (
     TERMINAL_STATUSES,
     Metrics,
@@ -46,56 +45,9 @@ from kern.domain.values import (
     RunStatus,
     StateChanges,
     StoredValue,
-    text_problem,
 )
 
 E = TypeVar("E", bound=SessionEvent)
-
-MAX_ID_CHARS = 255
-"""The longest session_id or user_id: both are keys of the listing index."""
-
-
-def validate_session_id(session_id: object) -> str:
-    """Return ``session_id`` if it is a non-empty string every store can keep, else raise."""
-    if not isinstance(session_id, str):
-        raise InvalidSessionIdError(
-            f"session_id must be a non-empty string, got {type(session_id).__name__}"
-        )
-    if not session_id.strip():
-        raise InvalidSessionIdError("session_id must be a non-empty string, got ''")
-    _check_id(session_id, "session_id", InvalidSessionIdError)
-    return session_id
-
-
-def validate_user_id(user_id: object) -> str | None:
-    """Return ``user_id`` if it is None or a string every store can keep, else raise."""
-    if user_id is None:
-        return None
-    if not isinstance(user_id, str):
-        raise InvalidUserIdError(f"user_id must be a string or None, got {type(user_id).__name__}")
-    _check_id(user_id, "user_id", InvalidUserIdError)
-    return user_id
-
-
-def _check_id(value: str, what: str, error: type[InvalidInputError]) -> None:
-    if len(value) > MAX_ID_CHARS:
-        raise error(f"{what} is too long: {len(value)} characters, at most {MAX_ID_CHARS}")
-    problem = text_problem(value)
-    if problem is not None:
-        raise error(f"{what} {value!r} {problem}")
-
-
-def check_text(
-    value: object, *, what: str, error: type[InvalidInputError] = InvalidInputError
-) -> None:
-    """Raise ``error`` unless ``value`` is None or a string every store can keep."""
-    if value is None:
-        return
-    if not isinstance(value, str):
-        raise error(f"{what} must be a string, got {type(value).__name__}")
-    problem = text_problem(value)
-    if problem is not None:
-        raise error(f"{what} {problem}")
 
 
 @dataclass
@@ -106,7 +58,7 @@ class _RunState:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """What :meth:`WorkflowSession.rollback` restores: the aggregate before a
+    """What :meth:`SessionAggregate.rollback` restores: the aggregate before a
     decision whose events were not stored."""
 
     version: int
@@ -120,7 +72,7 @@ class Checkpoint:
 
 
 @dataclass
-class WorkflowSession:
+class SessionAggregate:
     """Write model of one session's stream.
 
     A long-lived instance can follow its stream: :meth:`catch_up` applies
@@ -143,7 +95,7 @@ class WorkflowSession:
     # -- loading ----------------------------------------------------------
 
     @classmethod
-    def replay(cls, session_id: str, events: Iterable[SessionEvent]) -> WorkflowSession:
+    def replay(cls, session_id: str, events: Iterable[SessionEvent]) -> SessionAggregate:
         """The aggregate as it stands after ``events`` (possibly none)."""
         session = cls(session_id=validate_session_id(session_id))
         session.catch_up(events)
@@ -207,7 +159,7 @@ class WorkflowSession:
                 f"session {self.session_id!r} was deleted and accepts no more writes",
                 session_id=self.session_id,
             )
-        if user_id is not None and user_id != self.owner:
+        if not may_access(self.owner, user_id):
             raise SessionAccessError(
                 f"user {user_id!r} does not own session {self.session_id!r}",
                 session_id=self.session_id,

@@ -7,6 +7,7 @@
     │   ├── InvalidSessionNameError            no name and autogenerate=False
     │   ├── InvalidQueryError                  bad sort order, page without limit
     │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
+    │   ├── InvalidStepError                   a workflow step Kern cannot run
     │   ├── InvalidAsOfError                   an as_of that names no point of the session
     │   └── UnstorableValueError (also TypeError)  a value with no JSON form
     ├── SessionError                           the session forbids the command
@@ -21,6 +22,8 @@
     └── StoreError                             the store failed or disagreed
         ├── ConcurrencyError                   retries exhausted on a busy session
         ├── StoreUnavailableError              cannot reach or open the database
+        │   ├── StoreClosedError               the store was closed
+        │   ├── SchemaVersionError             tables written by a newer Kern
         │   └── StoreLockedError               another writer held the database's lock too long
         ├── LogIntegrityError                  a log whose hash chain does not verify
         └── UnreadableEventError               a stored event that is corrupt or newer than the code
@@ -60,6 +63,10 @@ class InvalidIdentifierError(InvalidInputError):
     """A table or schema name is not a plain SQL identifier."""
 
 
+class InvalidStepError(InvalidInputError):
+    """A workflow step is neither a callable, a Step nor an agent-like object."""
+
+
 class InvalidAsOfError(InvalidInputError):
     """``as_of`` is not a version, datetime or run_id of the session."""
 
@@ -82,6 +89,12 @@ class SessionError(KernError):
 
 class SessionNotFoundError(SessionError, LookupError):
     """No session with this session_id exists (or it is not visible to the user)."""
+
+    @classmethod
+    def of(cls, session_id: str) -> SessionNotFoundError:
+        """The error for ``session_id``, worded the same wherever it is raised: a
+        session another user owns reads exactly like one that does not exist."""
+        return cls(f"session {session_id!r} not found", session_id=session_id)
 
 
 class SessionDeletedError(SessionError):
@@ -108,6 +121,15 @@ class RunError(KernError):
 class RunNotFoundError(RunError, LookupError):
     """No run with this run_id was started in the session."""
 
+    @classmethod
+    def of(cls, session_id: str, run_id: str) -> RunNotFoundError:
+        """The error for ``run_id`` of ``session_id``, worded the same everywhere."""
+        return cls(
+            f"run {run_id!r} not found in session {session_id!r}",
+            session_id=session_id,
+            run_id=run_id,
+        )
+
 
 class RunAlreadyStartedError(RunError):
     """A run with this run_id was already started in the session."""
@@ -127,6 +149,15 @@ class ConcurrencyError(StoreError):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or opened."""
+
+
+class StoreClosedError(StoreUnavailableError):
+    """The store was closed; it is never used again (raised at once, nothing retried)."""
+
+
+class SchemaVersionError(StoreUnavailableError):
+    """The database's tables were written by a newer Kern (a schema version this
+    code does not know); it is left untouched."""
 
 
 class StoreLockedError(StoreUnavailableError):

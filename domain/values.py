@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +20,8 @@ import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from kern.domain.errors import UnstorableValueError
+
+_SLUG_GAPS = re.compile(r"[^a-z0-9]+")
 
 
 class RunStatus(StrEnum):
@@ -245,3 +249,25 @@ class Metrics(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     duration: float = 0.0
+
+
+AsOf = int | datetime | str
+"""A point in a session: a version, a moment, or a run_id (the moment that run started)."""
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken as UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """``moment`` in ISO 8601 UTC with a ``Z`` suffix."""
+    return utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def slug(name: str | None) -> str:
+    """``name`` lower-cased with every run of other characters made one ``-``: an id
+    for a workflow or an agent that has only a name ("" for no name)."""
+    return _SLUG_GAPS.sub("-", (name or "").lower()).strip("-")

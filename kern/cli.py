@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from kern.adapters.cli import main
+from kern.adapters.cli.main import main
 
 __all__ = ["main"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from kern.adapters.steps import InvalidStepError
 from kern.domain.errors import (
     ConcurrencyError,
     InvalidAsOfError,
@@ -11,6 +10,7 @@ from kern.domain.errors import (
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    InvalidStepError,
     InvalidUserIdError,
     KernError,
     LogIntegrityError,
@@ -18,11 +18,13 @@ from kern.domain.errors import (
     RunAlreadyStartedError,
     RunError,
     RunNotFoundError,
+    SchemaVersionError,
     SessionAccessError,
     SessionDeletedError,
     SessionError,
     SessionExistsError,
     SessionNotFoundError,
+    StoreClosedError,
     StoreError,
     StoreLockedError,
     StoreUnavailableError,
@@ -46,11 +48,13 @@ __all__ = [
     "RunAlreadyStartedError",
     "RunError",
     "RunNotFoundError",
+    "SchemaVersionError",
     "SessionAccessError",
     "SessionDeletedError",
     "SessionError",
     "SessionExistsError",
     "SessionNotFoundError",
+    "StoreClosedError",
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",

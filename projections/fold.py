@@ -120,13 +120,7 @@ class SessionFold:
         run.status = event.status
         run.content = event.content.value
         run.error = event.error
-        run.metrics = WorkflowMetrics(
-            duration=event.metrics.duration,
-            steps={
-                step.step_name or str(step.step_index): dict(step.metrics or {})
-                for step in run.step_results
-            },
-        )
+        run.metrics = WorkflowMetrics.of(event.metrics.duration, run.step_results)
         self._set_state(event.state_changes.apply_to(self._state))
 
     @_apply.register

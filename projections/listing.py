@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from kern.domain.aggregate import check_text
 from kern.domain.errors import InvalidQueryError
 from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
+from kern.domain.identity import check_text
 
 SORT_COLUMNS = ("created_at", "updated_at", "session_id", "session_name", "user_id", "workflow_id")
 

@@ -7,6 +7,7 @@ reads back as its dict.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -66,6 +67,17 @@ class WorkflowMetrics:
 
     duration: float | None = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, duration: float, step_results: Sequence[StepOutput]) -> WorkflowMetrics:
+        """A run's metrics: its duration and each step's metrics, keyed by step name."""
+        return cls(
+            duration=duration,
+            steps={
+                step.step_name or str(step.step_index): dict(step.metrics or {})
+                for step in step_results
+            },
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

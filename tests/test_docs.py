@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from kern.adapters.cli import main
+from kern.adapters.cli.main import main
 from kern.db import KernDb
 from kern.db.sqlite import SqliteDb
 from kern.run import RunStatus

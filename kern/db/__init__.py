@@ -3,7 +3,7 @@ and ``kern.db.postgres.PostgresDb``, all behind the same ``KernDb`` API."""
 
 from __future__ import annotations
 
-from kern.adapters.db import KernDb
-from kern.adapters.store import FeedEntry, FeedPosition
+from kern.application.ports import FeedEntry, FeedPosition
+from kern.application.sessions import KernDb
 
 __all__ = ["FeedEntry", "FeedPosition", "KernDb"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kern.adapters.db import KernDb
-from kern.adapters.memory import InMemoryStore
+from kern.adapters.stores.memory import InMemoryStore
+from kern.application.sessions import KernDb
 
 
 class InMemoryDb(KernDb):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kern.adapters.db import KernDb
+from kern.application.sessions import KernDb
 
 try:
-    from kern.adapters.postgres import APPLICATION_NAME, PostgresStore
+    from kern.adapters.stores.postgres import APPLICATION_NAME, PostgresStore
 except ModuleNotFoundError as exc:  # psycopg is an optional dependency
     raise ModuleNotFoundError(
         f"PostgresDb needs psycopg and psycopg_pool ({exc}): pip install 'kern[postgres]'"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kern.adapters.db import KernDb
-from kern.adapters.sqlite import DEFAULT_TIMEOUT, SqliteStore
+from kern.adapters.stores.sqlite import DEFAULT_TIMEOUT, SqliteStore
+from kern.application.sessions import KernDb
 
 
 class SqliteDb(KernDb):

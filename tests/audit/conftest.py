@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
-from kern.adapters.memory import InMemoryStore
+from kern.adapters.stores.memory import InMemoryStore
 from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
@@ -35,7 +35,7 @@ def run_twice(workflow: Workflow, session_id: str = "s1") -> None:
 def stored(db: KernDb, session_id: str) -> list[tuple[str, int, str, bytes]]:
     """A session's records as plain tuples, state as bytes, for comparing stores."""
     return [
-        (str(r.originator_id), r.originator_version, r.topic, bytes(r.state))
+        (r.session_id, r.version, r.topic, bytes(r.state))
         for r in db.store.read_records(session_id)
     ]
 
@@ -159,9 +159,7 @@ class Tampering:
         self.opened: list[KernDb] = []
 
     def record(self, session_id: str, version: int) -> StoredEvent:
-        (found,) = [
-            r for r in self.db.store.read_records(session_id) if r.originator_version == version
-        ]
+        (found,) = [r for r in self.db.store.read_records(session_id) if r.version == version]
         return found
 
     def edit(self, session_id: str, version: int, change: Callable[[bytes], bytes]) -> None:

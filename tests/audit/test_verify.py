@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from kern.adapters.audit import SessionVerification
 from kern.db import KernDb
+from kern.domain.chain import SessionVerification
 from kern.errors import InvalidSessionIdError, SessionNotFoundError
 from kern.workflow import Workflow
 from tests.audit.conftest import run_twice

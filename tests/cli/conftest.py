@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kern.adapters.cli import main
-from kern.adapters.demo import demo_topic, demo_workflow
+from kern.adapters.cli.demo_workflow import demo_topic, demo_workflow
+from kern.adapters.cli.main import main
 from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kern.adapters.demo import Summarizer, demo_workflow, tally
+from kern.adapters.cli.demo_workflow import Summarizer, demo_workflow, tally
 from kern.workflow import Step, StepInput, Workflow
 
 pipeline = demo_workflow()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kern.adapters.cache import EventCache
+from kern.application.cache import EventCache
 from kern.db.in_memory import InMemoryDb
 from kern.workflow import Workflow
 

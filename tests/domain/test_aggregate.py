@@ -1,4 +1,4 @@
-"""The WorkflowSession aggregate: which commands it accepts and the events it records.
+"""The SessionAggregate aggregate: which commands it accepts and the events it records.
 
 Every refused command raises a typed error and records nothing; accepted
 commands record events with consecutive versions and non-decreasing
@@ -17,7 +17,7 @@ from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kern.domain.aggregate import WorkflowSession, validate_session_id
+from kern.domain.aggregate import SessionAggregate
 from kern.domain.errors import (
     InvalidSessionIdError,
     KernError,
@@ -37,27 +37,28 @@ from kern.domain.events import (
     SessionStateUpdated,
     StepCompleted,
 )
+from kern.domain.identity import validate_session_id
 from kern.domain.values import RunStatus, StateChanges, StoredValue
 
 SESSION = "session_123"
 
 
-def new_session(owner: str | None = "alice", **state: Any) -> WorkflowSession:
+def new_session(owner: str | None = "alice", **state: Any) -> SessionAggregate:
     """A started session with no pending events."""
-    session = WorkflowSession.replay(SESSION, [])
+    session = SessionAggregate.replay(SESSION, [])
     session.start(user_id=owner, workflow_id="wf", session_state=state)
     session.take_pending()
     return session
 
 
-def start_run(session: WorkflowSession, run_id: str = "run-1", user: str | None = "alice") -> Any:
+def start_run(session: SessionAggregate, run_id: str = "run-1", user: str | None = "alice") -> Any:
     return session.start_run(
         run_id=run_id, user_id=user, input=StoredValue.of("hi"), session_state=session.state
     )
 
 
 def step(
-    session: WorkflowSession, run_id: str = "run-1", user: str | None = "alice", **kw: Any
+    session: SessionAggregate, run_id: str = "run-1", user: str | None = "alice", **kw: Any
 ) -> Any:
     return session.complete_step(
         run_id=run_id,
@@ -69,7 +70,7 @@ def step(
 
 
 def finish(
-    session: WorkflowSession,
+    session: SessionAggregate,
     run_id: str = "run-1",
     user: str | None = "alice",
     status: RunStatus = RunStatus.completed,
@@ -84,7 +85,7 @@ def finish(
     )
 
 
-Write = Callable[[WorkflowSession, str | None], object]
+Write = Callable[[SessionAggregate, str | None], object]
 
 WRITES: dict[str, Write] = {
     "start_run": lambda s, u: start_run(s, "run-2", u),
@@ -97,7 +98,7 @@ WRITES: dict[str, Write] = {
 
 
 def assert_refused(
-    session: WorkflowSession, write: Write, user: str | None, error: type[Exception]
+    session: SessionAggregate, write: Write, user: str | None, error: type[Exception]
 ) -> Exception:
     """Run ``write``, expect ``error``, and check that nothing was recorded."""
     version, state = session.version, dict(session.state)
@@ -229,7 +230,7 @@ def test_lets_an_unscoped_caller_write(command: str) -> None:
 
 @pytest.mark.parametrize("command", sorted(WRITES))
 def test_rejects_writes_on_a_session_that_does_not_exist(command: str) -> None:
-    session = WorkflowSession.replay(SESSION, [])
+    session = SessionAggregate.replay(SESSION, [])
     error = assert_refused(session, WRITES[command], "alice", SessionNotFoundError)
     assert isinstance(error, SessionNotFoundError)
     assert SESSION in str(error)
@@ -253,7 +254,7 @@ def test_rejects_invalid_session_ids(bad: object) -> None:
     with pytest.raises(InvalidSessionIdError, match="session_id must be a non-empty string"):
         validate_session_id(bad)
     with pytest.raises(InvalidSessionIdError):
-        WorkflowSession.replay(bad, [])  # type: ignore[arg-type]
+        SessionAggregate.replay(bad, [])  # type: ignore[arg-type]
 
 
 def test_accepts_any_non_empty_string_as_session_id() -> None:
@@ -263,9 +264,9 @@ def test_accepts_any_non_empty_string_as_session_id() -> None:
 # -- what gets recorded -----------------------------------------------------------
 
 
-def full_lifecycle() -> WorkflowSession:
+def full_lifecycle() -> SessionAggregate:
     """A session taken through every command once."""
-    session = WorkflowSession.replay(SESSION, [])
+    session = SessionAggregate.replay(SESSION, [])
     session.start(user_id="alice", workflow_id="wf", session_state={"count": 0})
     start_run(session)
     step(session, state_changes=StateChanges(set={"count": 1}))
@@ -296,7 +297,7 @@ def test_numbers_versions_consecutively_from_one() -> None:
 
 
 def test_continues_versions_after_replay() -> None:
-    replayed = WorkflowSession.replay(SESSION, full_lifecycle().pending[:2])
+    replayed = SessionAggregate.replay(SESSION, full_lifecycle().pending[:2])
     assert step(replayed).version == 3
 
 
@@ -309,7 +310,7 @@ def test_stamps_events_with_session_id_and_user() -> None:
 
 def test_never_lets_timestamps_go_backwards() -> None:
     """When the clock steps back, an event takes the previous event's timestamp."""
-    session = WorkflowSession.replay(SESSION, [])
+    session = SessionAggregate.replay(SESSION, [])
     with freeze_time("2024-11-19 14:30:00"):
         session.start(user_id="alice")
     with freeze_time("2024-11-19 14:00:00"):
@@ -325,10 +326,10 @@ def test_never_lets_timestamps_go_backwards() -> None:
 def test_keeps_timestamps_ordered_after_replay() -> None:
     """The last replayed timestamp is the floor for the next event, too."""
     with freeze_time("2024-11-19 14:30:00"):
-        recorded = WorkflowSession.replay(SESSION, [])
+        recorded = SessionAggregate.replay(SESSION, [])
         recorded.start(user_id="alice")
         start_run(recorded)
-    replayed = WorkflowSession.replay(SESSION, recorded.take_pending())
+    replayed = SessionAggregate.replay(SESSION, recorded.take_pending())
     with freeze_time("2020-01-01"):
         later = step(replayed)
     assert later.timestamp == datetime(2024, 11, 19, 14, 30, tzinfo=UTC)
@@ -369,7 +370,7 @@ def test_applies_state_updates_and_renames() -> None:
 
 def test_replay_gives_the_same_state_as_live() -> None:
     live = full_lifecycle()
-    replayed = WorkflowSession.replay(SESSION, list(live.pending))
+    replayed = SessionAggregate.replay(SESSION, list(live.pending))
     assert replayed == dataclasses.replace(live, pending=[])
 
 
@@ -399,7 +400,7 @@ COMMANDS = st.one_of(
 )
 
 
-def apply_command(session: WorkflowSession, command: tuple[Any, ...]) -> None:
+def apply_command(session: SessionAggregate, command: tuple[Any, ...]) -> None:
     name, *args = command
     if name == "start_run":
         start_run(session, args[0], args[1])
@@ -423,7 +424,7 @@ def test_any_command_sequence_replays_to_the_same_aggregate(
     owner: str | None, commands: list[tuple[Any, ...]]
 ) -> None:
     """Refused commands record nothing; the recorded events rebuild the aggregate."""
-    live = WorkflowSession.replay(SESSION, [])
+    live = SessionAggregate.replay(SESSION, [])
     live.start(user_id=owner)
     for command in commands:
         before = (len(live.pending), live.version, dict(live.state))
@@ -435,7 +436,7 @@ def test_any_command_sequence_replays_to_the_same_aggregate(
     assert [e.version for e in events] == list(range(1, len(events) + 1))
     stamps = [e.timestamp for e in events]
     assert stamps == sorted(stamps)
-    assert WorkflowSession.replay(SESSION, events) == dataclasses.replace(live, pending=[])
+    assert SessionAggregate.replay(SESSION, events) == dataclasses.replace(live, pending=[])
 
 
 # -- checkpoint and rollback ----------------------------------------------------------

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from kern.adapters.codec import encode_json, from_stored, to_stored
+from kern.adapters.stores.codec import from_stored, to_stored
 from kern.domain import events
+from kern.domain.encoding import encode_json
 from kern.domain.errors import StoreError
 from kern.domain.events import (
     EVENT_CLASSES,

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from kern.adapters.codec import encode_json
+from kern.domain.encoding import encode_json
 from kern.domain.errors import InvalidInputError, UnstorableValueError
 from kern.domain.values import (
     TERMINAL_STATUSES,

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from kern.adapters.codec import from_stored
 from kern.db import KernDb
 from kern.domain.encoding import GENESIS_HASH, event_hash
 from kern.domain.events import (
@@ -22,6 +21,7 @@ from kern.domain.events import (
     SessionStarted,
     StepCompleted,
 )
+from kern.domain.records import decode_record
 from kern.errors import (
     InvalidAsOfError,
     SessionAccessError,
@@ -59,7 +59,7 @@ def workflow(make_workflow: MakeWorkflow) -> Workflow:
 
 def stream(db: KernDb, session_id: str) -> list[SessionEvent]:
     """The session's events decoded straight from the stored records (no cache)."""
-    return [from_stored(record) for record in db.store.read_records(session_id)]
+    return [decode_record(record) for record in db.store.read_records(session_id)]
 
 
 def version_of(events: list[SessionEvent], kind: type[SessionEvent], run_id: str) -> int:

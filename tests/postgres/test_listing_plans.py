@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from kern.adapters.store import AppendConflict
+from kern.application.ports import AppendConflict
 from kern.db.postgres import PostgresDb
 from kern.domain.values import StateChanges
 from kern.projections.listing import SessionQuery

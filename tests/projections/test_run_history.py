@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kern.domain.aggregate import WorkflowSession as SessionAggregate
+from kern.domain.aggregate import SessionAggregate
 from kern.domain.events import SessionEvent
 from kern.domain.values import RunStatus, StoredValue
 from kern.projections.fold import project_session

@@ -29,8 +29,7 @@ def contents(db: KernDb) -> Contents:
     """Every session the store's index knows (deleted ones too) and its stored records."""
     return {
         session_id: [
-            (r.originator_version, r.topic, bytes(r.state))
-            for r in db.store.read_records(session_id)
+            (r.version, r.topic, bytes(r.state)) for r in db.store.read_records(session_id)
         ]
         for session_id in db.store.session_ids()
     }

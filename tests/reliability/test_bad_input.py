@@ -19,9 +19,9 @@ import pytest
 from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
-from kern.domain.aggregate import MAX_ID_CHARS
 from kern.domain.encoding import encode_json
 from kern.domain.events import SessionRenamed, StepCompleted
+from kern.domain.identity import MAX_ID_CHARS
 from kern.errors import (
     InvalidAsOfError,
     InvalidIdentifierError,

@@ -14,25 +14,19 @@ and including the event it names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
 from uuid import uuid4
 
-from kern.adapters.store import AppendConflict, SessionStore
-from kern.adapters.timetravel import AsOf
-from kern.domain.aggregate import WorkflowSession as SessionAggregate
-from kern.domain.aggregate import validate_session_id
-from kern.domain.encoding import GENESIS_HASH, event_hash
+from kern.application.ports import AppendConflict, SessionStore
 from kern.domain.errors import (
     SessionAccessError,
-    SessionDeletedError,
     SessionExistsError,
     SessionNotFoundError,
 )
 from kern.domain.events import SessionEvent
-from kern.domain.values import Provenance, RunStatus, StoredValue
-
-CANCELLED_BY_FORK = "open when the session was forked"
+from kern.domain.fork import fork_events, fork_version
+from kern.domain.identity import may_access, validate_session_id
+from kern.domain.values import AsOf, Provenance
 
 Resolve = Callable[[str, AsOf], int]
 
@@ -72,66 +66,11 @@ def fork_session(
     return events
 
 
-def fork_version(at: AsOf, resolved: int) -> int:
-    """The last source version the fork copies: for a run_id, the one before its RunStarted."""
-    return resolved - 1 if isinstance(at, str) else resolved
-
-
-def fork_events(
-    copied: Sequence[SessionEvent],
-    new_session_id: str,
-    *,
-    user_id: str | None,
-    provenance: Provenance,
-) -> list[SessionEvent]:
-    """The fork's events: ``copied`` re-keyed and re-sealed, SessionForked, and
-    a CANCELLED end for each run left open."""
-    last = copied[-1]
-    events = reseal(copied, new_session_id)
-    fork = SessionAggregate.replay(new_session_id, events)
-    if fork.deleted:
-        raise SessionDeletedError(
-            f"session {last.session_id!r} was deleted at version {last.version}; "
-            "fork it at an earlier point",
-            session_id=last.session_id,
-        )
-    fork.record_fork(
-        user_id=user_id,
-        source_session_id=last.session_id,
-        source_version=last.version,
-        source_hash=last.hash,
-        provenance=provenance,
-    )
-    for run_id, run in fork.runs.items():
-        if not run.finished:
-            fork.complete_run(
-                run_id=run_id,
-                user_id=user_id,
-                status=RunStatus.cancelled,
-                content=StoredValue.of(None),
-                error=CANCELLED_BY_FORK,
-                provenance=provenance,
-            )
-    return [*events, *fork.take_pending()]
-
-
-def reseal(events: Sequence[SessionEvent], session_id: str) -> list[SessionEvent]:
-    """Copies of ``events`` under ``session_id``, chained anew from the genesis hash."""
-    sealed: list[SessionEvent] = []
-    previous = GENESIS_HASH
-    for event in events:
-        copy = replace(event, session_id=session_id)
-        copy = replace(copy, hash=event_hash(previous, copy))
-        sealed.append(copy)
-        previous = copy.hash
-    return sealed
-
-
 def _check_readable(store: SessionStore, session_id: str, user_id: str | None) -> None:
     first = store.read(session_id, upto=1)
     if not first:
-        raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
-    if user_id is not None and first[0].user_id != user_id:
+        raise SessionNotFoundError.of(session_id)
+    if not may_access(first[0].user_id, user_id):
         raise SessionAccessError(
             f"user {user_id!r} does not own session {session_id!r}", session_id=session_id
         )

@@ -1,17 +1,7 @@
-"""Time travel: a session's log, the session as it stood at any point, what a step saw.
-
-An *as-of* names a point in a session's stream and resolves to a version:
-
-- an ``int`` is a version (1 is SessionStarted);
-- a ``datetime`` is a moment: the last event recorded at or before it (a naive
-  datetime is taken as UTC). The store finds it by point reads of the
-  primary key (:meth:`SessionStore.version_at`), never by reading the stream;
-- a ``str`` is a run_id: the moment that run started, up to and including
-  its RunStarted.
+"""What a session's log says, read for people: log entries and what a step saw.
 
 Everything here is read from what was recorded; nothing is recomputed.
-:func:`log_entries` and :func:`step_view` are plain functions over events;
-:func:`resolve_as_of` asks the store only what it needs.
+:func:`log_entries` and :func:`step_view` are plain functions over events.
 """
 
 from __future__ import annotations
@@ -21,21 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kern.adapters.store import SessionStore
 from kern.domain.encoding import event_payload
-from kern.domain.errors import InvalidAsOfError, InvalidInputError, RunNotFoundError
+from kern.domain.errors import InvalidInputError, RunNotFoundError
 from kern.domain.events import RunEvent, RunStarted, SessionEvent, StepCompleted
-from kern.domain.values import Provenance
-
-AsOf = int | datetime | str
+from kern.domain.values import Provenance, iso_utc
 
 # Fields shown beside the payload in a LogEntry, so left out of it.
 _ENVELOPE = ("schema_version", "timestamp", "user_id", "provenance", "run_id")
 _CONTEXT_OPEN = "<workflow_history_context>"
 _CONTEXT_CLOSE = "</workflow_history_context>\n"
-
-
-# -- the log ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -91,72 +75,11 @@ def log_entries(events: Sequence[SessionEvent]) -> list[LogEntry]:
     return [log_entry(event) for event in events]
 
 
-def iso_utc(moment: datetime) -> str:
-    """``moment`` in ISO 8601 UTC with a ``Z`` suffix."""
-    return utc(moment).isoformat().replace("+00:00", "Z")
-
-
-# -- resolving an as-of ---------------------------------------------------------------
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive datetime is taken as UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def owned_by(store: SessionStore, session_id: str, user_id: str | None) -> bool:
-    """Whether the session exists and ``user_id`` may read it (one point read)."""
-    first = store.read(session_id, upto=1)
-    return bool(first) and (user_id is None or first[0].user_id == user_id)
-
-
-def resolve_as_of(store: SessionStore, session_id: str, as_of: AsOf) -> int:
-    """The version ``as_of`` names in the session; InvalidAsOfError if none."""
-    if isinstance(as_of, bool) or not isinstance(as_of, int | datetime | str):
-        raise InvalidAsOfError(
-            f"as_of must be a version (int), a datetime or a run_id (str), "
-            f"got {type(as_of).__name__}"
-        )
-    if isinstance(as_of, datetime):
-        return _version_at(store, session_id, utc(as_of))
-    if isinstance(as_of, str):
-        span = store.run_span(session_id, as_of)
-        if span is None:
-            raise InvalidAsOfError(f"session {session_id!r} has no run {as_of!r}")
-        return span[0]
-    return _check_version(store, session_id, as_of)
-
-
-def _check_version(store: SessionStore, session_id: str, version: int) -> int:
-    if version < 1:
-        raise InvalidAsOfError(f"as_of version must be 1 or more, got {version}")
-    if not store.read(session_id, after=version - 1, upto=version):  # one point read
-        last = store.indexed_version(session_id) or 0
-        raise InvalidAsOfError(
-            f"session {session_id!r} has no version {version} (its last is {last})"
-        )
-    return version
-
-
-def _version_at(store: SessionStore, session_id: str, moment: datetime) -> int:
-    version = store.version_at(session_id, moment)
-    if version == 0:
-        raise InvalidAsOfError(
-            f"session {session_id!r} has no event at or before {iso_utc(moment)}"
-        )
-    return version
-
-
 def _run_started(events: Sequence[SessionEvent], run_id: str) -> RunStarted | None:
     return next(
         (e for e in events if isinstance(e, RunStarted) and e.run_id == run_id),
         None,
     )
-
-
-# -- what a step saw ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,11 +130,7 @@ def step_view(
         )
     started = _run_started(events, run_id)
     if started is None:
-        raise RunNotFoundError(
-            f"run {run_id!r} not found in session {session_id!r}",
-            session_id=session_id,
-            run_id=run_id,
-        )
+        raise RunNotFoundError.of(session_id, run_id)
     steps = [e for e in events if isinstance(e, StepCompleted) and e.run_id == run_id]
     position = _find_step(steps, step)
     if position is None:

@@ -1,41 +1,28 @@
-"""The Workflow runner: runs steps and records each run as it goes.
+"""One run of a workflow, recorded as it goes.
 
 RunStarted is appended before the first step, StepCompleted after each step
 and RunCompleted at the end, so a process that dies mid-run leaves the run
-readable as RUNNING with the steps it finished.
+readable as RUNNING with the steps it finished. A step's StepCompleted waits
+until the next step begins, or is committed with RunCompleted for the last
+step: one commit fewer per run, and the same guarantee.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
-from uuid import uuid4
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from kern.adapters.db import KernDb
-from kern.adapters.memory import InMemoryStore
-from kern.adapters.provenance import provenance, step_fingerprint
-from kern.adapters.replay import ReplayReport, replay_run
-from kern.adapters.steps import (
+from kern.application.runner.steps import (
     ResolvedStep,
     SessionViews,
     StepInput,
     executor_run_of,
-    resolve_step,
 )
-from kern.adapters.timetravel import AsOf
-from kern.domain.aggregate import WorkflowSession as SessionAggregate
-from kern.domain.aggregate import validate_session_id
-from kern.domain.errors import (
-    InvalidInputError,
-    InvalidSessionIdError,
-    InvalidSessionNameError,
-    UnstorableValueError,
-)
+from kern.domain.aggregate import SessionAggregate
+from kern.domain.errors import UnstorableValueError
 from kern.domain.values import (
     ExecutorRun,
     Metrics,
@@ -45,241 +32,14 @@ from kern.domain.values import (
     StoredValue,
     to_json_value,
 )
-from kern.projections.runs import (
-    StepOutput,
-    WorkflowChatInteraction,
-    WorkflowMetrics,
-    WorkflowRunOutput,
-)
-from kern.projections.session import WorkflowSession, history_text
+from kern.projections.runs import StepOutput, WorkflowMetrics, WorkflowRunOutput
+from kern.projections.session import history_text
 
-AUTONAME_DESCRIPTION_CHARS = 37
+if TYPE_CHECKING:
+    from kern.application.runner.workflow import Workflow
 
 
-class Workflow:
-    """A named list of steps, run again and again inside sessions."""
-
-    def __init__(
-        self,
-        name: str | None = None,
-        description: str | None = None,
-        db: KernDb | None = None,
-        steps: Sequence[Any] | None = None,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        add_workflow_history_to_steps: bool = False,
-        num_history_runs: int = 3,
-        metadata: Mapping[str, Any] | None = None,
-        id: str | None = None,
-    ) -> None:
-        self.name = name
-        self.description = description
-        self.id = id or _slug(name) or None
-        # Without a db, runs still keep their history, in this process only.
-        self.db: KernDb = db if db is not None else KernDb(InMemoryStore())
-        self.steps = list(steps or [])
-        self._resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
-        self.session_id = session_id
-        self.user_id = user_id
-        self.session_state = dict(session_state) if session_state is not None else None
-        self.add_workflow_history_to_steps = add_workflow_history_to_steps
-        self.num_history_runs = num_history_runs
-        self.metadata = dict(metadata) if metadata is not None else None
-
-    # -- running ----------------------------------------------------------------
-
-    def run(
-        self,
-        input: Any = None,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        session_state: Mapping[str, Any] | None = None,
-        run_id: str | None = None,
-        *,
-        correlation_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> WorkflowRunOutput:
-        """Run every step on ``input`` in the session; record it as it goes.
-
-        A step that raises ends the run as ERROR (recorded with the error text)
-        and the exception propagates. Invalid input raises before anything is
-        recorded. ``correlation_id`` and ``metadata`` (a JSON-able dict) are
-        stored in the provenance of every event of the run.
-        """
-        if session_id is None:
-            if self.session_id is None:
-                self.session_id = str(uuid4())
-            session_id = self.session_id
-        session_id = validate_session_id(session_id)
-        user_id = user_id or self.user_id
-        stamp = provenance(
-            correlation_id=correlation_id,
-            workflow_fingerprint=self.fingerprint,
-            metadata=_metadata(metadata),
-        )
-        run = _Run(self, session_id, user_id, run_id or str(uuid4()), input, stamp)
-        return run.execute(session_state)
-
-    @property
-    def fingerprint(self) -> str:
-        """``sha256:...`` of the steps' names, kinds and code (see kern.adapters.provenance)."""
-        return step_fingerprint(self._resolved)
-
-    # -- sessions ----------------------------------------------------------------
-
-    def _session_id(self, session_id: str | None) -> str:
-        chosen = session_id if session_id is not None else self.session_id
-        if chosen is None:
-            raise InvalidSessionIdError("no session_id given and the workflow has none")
-        return validate_session_id(chosen)
-
-    def get_session(
-        self,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        *,
-        as_of: AsOf | None = None,
-    ) -> WorkflowSession | None:
-        """The session read model; None when absent, deleted or another user's.
-
-        ``as_of`` (a version, datetime or run_id) gives it as it stood then.
-        """
-        return self.db.get_session(
-            self._session_id(session_id), user_id or self.user_id, as_of=as_of
-        )
-
-    def get_session_name(self, session_id: str | None = None, user_id: str | None = None) -> str:
-        """The session's name ("" when never named); SessionNotFoundError if not visible."""
-        return self.db.require_session(
-            self._session_id(session_id), user_id or self.user_id
-        ).session_name
-
-    def set_session_name(
-        self,
-        session_id: str | None = None,
-        autogenerate: bool = False,
-        session_name: str | None = None,
-        user_id: str | None = None,
-        *,
-        correlation_id: str | None = None,
-    ) -> WorkflowSession:
-        """Name the session, by hand or "<description> - YYYY-MM-DD HH:MM" (local time)."""
-        if autogenerate:
-            session_name = self.generate_session_name()
-        elif session_name is None:
-            raise InvalidSessionNameError("give a session_name or pass autogenerate=True")
-        return self.db.rename_session(
-            self._session_id(session_id),
-            session_name,
-            user_id or self.user_id,
-            autogenerated=autogenerate,
-            correlation_id=correlation_id,
-        )
-
-    def generate_session_name(self) -> str:
-        """The name ``set_session_name(autogenerate=True)`` records now."""
-        stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
-        prefix = (self.description or "")[:AUTONAME_DESCRIPTION_CHARS] or "Workflow Session"
-        return f"{prefix} - {stamp}"
-
-    def get_session_state(
-        self, session_id: str | None = None, user_id: str | None = None
-    ) -> dict[str, Any]:
-        """The session state as stored; SessionNotFoundError if not visible."""
-        return self.db.require_session(
-            self._session_id(session_id), user_id or self.user_id
-        ).session_state
-
-    def update_session_state(
-        self,
-        session_state_updates: Mapping[str, Any],
-        session_id: str | None = None,
-        user_id: str | None = None,
-        *,
-        correlation_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Set keys of the session state (recorded as SessionStateUpdated)."""
-        return self.db.update_session_state(
-            self._session_id(session_id),
-            session_state_updates,
-            user_id or self.user_id,
-            correlation_id=correlation_id,
-        )
-
-    def get_chat_history(
-        self,
-        session_id: str | None = None,
-        last_n_runs: int | None = None,
-        user_id: str | None = None,
-    ) -> list[WorkflowChatInteraction]:
-        """Input/output pairs of the session's last runs."""
-        session = self.db.require_session(self._session_id(session_id), user_id or self.user_id)
-        return session.get_chat_history(last_n_runs=last_n_runs)
-
-    def get_run(
-        self, run_id: str, session_id: str | None = None, user_id: str | None = None
-    ) -> WorkflowRunOutput | None:
-        """One recorded run, or None."""
-        session = self.get_session(session_id, user_id)
-        return session.get_run(run_id) if session else None
-
-    def get_last_run_output(
-        self, session_id: str | None = None, user_id: str | None = None
-    ) -> WorkflowRunOutput | None:
-        """The session's most recent run, or None."""
-        session = self.get_session(session_id, user_id)
-        return session.runs[-1] if session and session.runs else None
-
-    def delete_session(
-        self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None
-    ) -> bool:
-        """Delete the session (a tombstone; its events stay for audit)."""
-        return self.db.delete_session(
-            session_id, user_id or self.user_id, correlation_id=correlation_id
-        )
-
-    def get_sessions(self, **filters: Any) -> list[WorkflowSession]:
-        """``db.get_sessions`` with the workflow's user_id as the default owner."""
-        filters.setdefault("user_id", self.user_id)
-        return self.db.get_sessions(**filters)
-
-    # -- replay (kern.adapters.replay) -----------------------------------------------
-
-    def replay(
-        self, run_id: str, session_id: str | None = None, user_id: str | None = None
-    ) -> ReplayReport:
-        """Run the recorded input of ``run_id`` again through the current steps, from
-        the history and session state that run had, and compare step by step.
-
-        Runs in a scratch in-memory store: the session is never written. A step
-        that raises is reported in the diff, not raised. RunNotFoundError for a
-        run the session never started; SessionNotFoundError if not visible.
-        """
-        return replay_run(self, run_id, self._session_id(session_id), user_id or self.user_id)
-
-    # -- helpers for _Run ----------------------------------------------------------
-
-    def _workflow_data(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "steps": [step.describe() for step in self._resolved],
-        }
-
-    def _history_window(self, step: ResolvedStep) -> int | None:
-        """How many past runs the step sees, or None when history is off for it."""
-        enabled = (
-            step.add_workflow_history
-            if step.add_workflow_history is not None
-            else self.add_workflow_history_to_steps
-        )
-        if not enabled:
-            return None
-        return step.num_history_runs if step.num_history_runs is not None else self.num_history_runs
-
-
-class _Run:
+class RunRecorder:
     """One execution of a workflow, recording events as it goes."""
 
     def __init__(
@@ -565,28 +325,8 @@ class _Run:
         self.output.status = status
         self.output.content = content
         self.output.error = error
-        self.output.metrics = WorkflowMetrics(
-            duration=duration,
-            steps={
-                s.step_name or str(s.step_index): dict(s.metrics or {})
-                for s in self.output.step_results
-            },
-        )
-
-
-def _metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if metadata is None:
-        return None
-    if not isinstance(metadata, Mapping):
-        raise InvalidInputError(f"run metadata must be a dict, got {type(metadata).__name__}")
-    value = to_json_value(dict(metadata), what="run metadata")
-    assert isinstance(value, dict)
-    return value
+        self.output.metrics = WorkflowMetrics.of(duration, self.output.step_results)
 
 
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-def _slug(name: str | None) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", (name or "").lower()).strip("-")

@@ -11,8 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from kern.adapters.cli_db import parse_as_of, parse_step
-from kern.adapters.cli_output import (
+from kern.adapters.cli.output import (
     Output,
     add_row,
     key_values,
@@ -21,8 +20,8 @@ from kern.adapters.cli_output import (
     timestamp,
     titled,
 )
-from kern.adapters.db import KernDb
-from kern.adapters.timetravel import LogEntry
+from kern.adapters.cli.targets import parse_as_of, parse_step
+from kern.application.sessions import KernDb
 from kern.domain.errors import SessionNotFoundError
 from kern.domain.events import (
     RunCompleted,
@@ -34,6 +33,7 @@ from kern.domain.events import (
     SessionStateUpdated,
     StepCompleted,
 )
+from kern.projections.log import LogEntry
 from kern.projections.session import WorkflowSession
 
 
@@ -236,7 +236,7 @@ def require_log(db: KernDb, session_id: str, user_id: str | None) -> list[LogEnt
     """The session's whole log; SessionNotFoundError when it is not there for ``user_id``."""
     log = db.get_log(session_id, user_id)
     if not log:
-        raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+        raise SessionNotFoundError.of(session_id)
     return log
 
 

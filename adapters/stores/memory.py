@@ -13,7 +13,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from kern.adapters.store import RecorderStore
+from kern.adapters.stores.recorder import RecorderStore
 from kern.projections.listing import SessionQuery, SessionSummary
 
 

@@ -1,24 +1,15 @@
-"""The store port: what every Kern store does, whatever database is behind it.
+"""The store port on an eventsourcing ``ApplicationRecorder``.
 
-A store appends a session's new events at the positions after the ones it
-already has (failing with :class:`AppendConflict` when another writer got
-there first), reads a session's events back, and keeps the listing index in
-the same transaction as the append.
-
-:class:`RecorderStore` implements the port on an eventsourcing
-``ApplicationRecorder``; the in-memory, SQLite and PostgreSQL stores differ
-only in the recorder they build and in how they keep and query the index.
+The in-memory, SQLite and PostgreSQL stores differ only in the recorder they
+build and in how they keep and query the listing index.
 """
 
 from __future__ import annotations
 
-import gc
 import json
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -27,127 +18,24 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from kern.adapters.cache import DEFAULT_CACHED_SESSIONS, CachedStream, EventCache
-from kern.adapters.codec import from_stored, to_stored
+from kern.adapters.stores.codec import from_stored, stored_event, to_record, to_stored
+from kern.application.cache import (
+    DEFAULT_CACHED_SESSIONS,
+    CachedStream,
+    EventCache,
+    collector_paused,
+)
+from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
 from kern.domain.errors import StoreError
 from kern.domain.events import SessionEvent
+from kern.domain.records import Record, decode_record
 from kern.projections.history import HistoryView, RunHistory
-from kern.projections.listing import SessionQuery, SessionSummary, listing_update
+from kern.projections.listing import listing_update
 
 R = TypeVar("R", bound=ApplicationRecorder)
 
-
 READ_PAGE = 1000
 """Events read from the database per query when a stream is read."""
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a long stream is decoded or folded.
-
-    Decoding allocates many young objects that all survive, so the collector
-    would scan the growing heap again and again (half of a cold read's time).
-    The objects hold no cycles; the collector runs again right after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-class FeedPosition(NamedTuple):
-    """Where an event stands in the store-wide feed; compare positions as tuples.
-
-    ``transaction`` is the PostgreSQL transaction id of the append (0 on the
-    stores whose appends are serialised), ``sequence`` the row's notification id.
-    """
-
-    transaction: int
-    sequence: int
-
-
-class FeedEntry(NamedTuple):
-    """One event of the store-wide feed and its position."""
-
-    position: FeedPosition
-    event: SessionEvent
-
-
-class AppendConflict(Exception):
-    """Another writer appended to the session first; reload and decide again."""
-
-
-class SessionStore(ABC):
-    """Append and read session event streams; list sessions from the index."""
-
-    @abstractmethod
-    def append(self, events: Sequence[SessionEvent]) -> None:
-        """Append events of one session atomically, or raise AppendConflict."""
-
-    @abstractmethod
-    def read(
-        self, session_id: str, *, after: int = 0, upto: int | None = None
-    ) -> list[SessionEvent]:
-        """The session's events with after < version <= upto, in order."""
-
-    @abstractmethod
-    def stream(self, session_id: str) -> CachedStream:
-        """The session's cached stream (what this process has decoded of it)."""
-
-    @abstractmethod
-    def refresh(self, stream: CachedStream) -> bool:
-        """Extend ``stream`` with the events stored after it; True if there were any."""
-
-    @abstractmethod
-    def history(self, session_id: str, upto: int) -> HistoryView:
-        """The session's run history as it stood at version ``upto``."""
-
-    @abstractmethod
-    def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
-        """Versions of the run's RunStarted and terminal event (None while open);
-        None when the session never started that run."""
-
-    @abstractmethod
-    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
-        """Events of every session in one order that never changes, after ``after``.
-
-        A follower that reads the feed page by page sees every event once, in
-        each session's version order: an event is only served once no append
-        still in flight could take a position before it.
-        """
-
-    @abstractmethod
-    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
-        """Index rows of live sessions matching ``query``, sorted and paged."""
-
-    @abstractmethod
-    def session_ids(self) -> list[str]:
-        """Every session in the store, deleted ones too, oldest first."""
-
-    @abstractmethod
-    def indexed_version(self, session_id: str) -> int | None:
-        """The last version the listing index recorded for the session (None if absent).
-
-        Written in the same transaction as the events, so a log shorter than
-        this lost events at its end."""
-
-    @abstractmethod
-    def read_records(self, session_id: str) -> list[StoredEvent]:
-        """The session's stored records exactly as the database holds them (no cache)."""
-
-    @abstractmethod
-    def append_records(self, records: Sequence[StoredEvent]) -> None:
-        """Insert stored records of one new session as they are (AppendConflict if
-        any of their versions exists)."""
-
-    @abstractmethod
-    def version_at(self, session_id: str, when: datetime) -> int:
-        """The last version recorded at or before ``when`` (0 if none)."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
-        """Release connections; the store is unusable afterwards."""
 
 
 class RecorderStore(SessionStore, Generic[R]):
@@ -251,8 +139,8 @@ class RecorderStore(SessionStore, Generic[R]):
         except PersistenceError as exc:
             raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
 
-    def read_records(self, session_id: str) -> list[StoredEvent]:
-        return self._records(session_id)
+    def read_records(self, session_id: str) -> list[Record]:
+        return [to_record(row) for row in self._records(session_id)]
 
     def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
         # Appends to these stores are serialised (SQLite's single writer, the
@@ -264,12 +152,14 @@ class RecorderStore(SessionStore, Generic[R]):
             raise StoreError(f"could not read the feed: {exc}") from exc
         return [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
 
-    def append_records(self, records: Sequence[StoredEvent]) -> None:
-        events = [from_stored(r) for r in records]
+    def append_records(self, records: Sequence[Record]) -> None:
+        events = [decode_record(r) for r in records]
         if not events:
             return
         try:
-            self.recorder.insert_events(list(records), listing=listing_update(events))
+            self.recorder.insert_events(
+                [stored_event(r) for r in records], listing=listing_update(events)
+            )
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:

@@ -32,14 +32,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from kern.adapters.cli_audit import export, import_, verify
-from kern.adapters.cli_db import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
-from kern.adapters.cli_demo import DEFAULT_DB, DEFAULT_RUNS, demo
-from kern.adapters.cli_forks import fork, replay
-from kern.adapters.cli_output import Output
-from kern.adapters.cli_sessions import events, history, list_sessions, show, step
-from kern.adapters.db import KernDb
+from kern.adapters.cli.audit import export, import_, verify
+from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
+from kern.adapters.cli.forks import fork, replay
+from kern.adapters.cli.output import Output
+from kern.adapters.cli.sessions import events, history, list_sessions, show, step
+from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
+from kern.application.sessions import KernDb
 from kern.domain.errors import InvalidInputError, KernError
+from kern.projections.listing import SORT_COLUMNS
 
 Command = Callable[[KernDb, argparse.Namespace, Output], int]
 
@@ -57,7 +58,6 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "replay": (replay, False, True),
     "fork": (fork, False, True),
 }
-SORT_FIELDS = ("created_at", "updated_at", "session_id", "session_name", "user_id", "workflow_id")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     sessions.add_argument("--name", help="name contains this text (any case)")
     sessions.add_argument("--limit", type=_positive, help="at most N sessions")
     sessions.add_argument("--page", type=_positive, help="page N of --limit sessions")
-    sessions.add_argument("--sort-by", choices=SORT_FIELDS, help="default created_at")
+    sessions.add_argument("--sort-by", choices=SORT_COLUMNS, help="default created_at")
     sessions.add_argument("--sort-order", choices=("asc", "desc"), help="default desc")
     show_parser = add("show", "a session: its runs and state, now or as of a point")
     show_parser.add_argument("session_id", metavar="ID")

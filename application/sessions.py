@@ -1,55 +1,39 @@
 """KernDb: the session API every store offers (SqliteDb, InMemoryDb, PostgresDb).
 
-It loads the aggregate from the store, lets it decide which events a command
-produces, and appends them at the version it was loaded at. When another
-writer got there first, it reloads and decides again (optimistic concurrency),
-so two workers writing one session both land and nothing is written twice.
+Reads fold the session's events into read models (:mod:`kern.projections`);
+commands run through the unit of work (:mod:`kern.application.unit_of_work`);
+time travel, forks and audit are delegated to their own use-case modules. A
+KernDb holds a store behind the port (:mod:`kern.application.ports`) and
+never builds one: ``kern.db`` does.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, Self, TypeVar
+from typing import Any, Self, TypeVar
 
-from kern.adapters import audit, fork, timetravel
-from kern.adapters.provenance import provenance
-from kern.adapters.store import (
-    AppendConflict,
-    FeedEntry,
-    FeedPosition,
-    SessionStore,
-    collector_paused,
-)
-from kern.adapters.timetravel import AsOf, LogEntry, StepView
-from kern.domain.aggregate import WorkflowSession as SessionAggregate
-from kern.domain.aggregate import validate_session_id, validate_user_id
+from kern.application import audit, forks, timetravel, unit_of_work
+from kern.application.cache import collector_paused
+from kern.application.ports import FeedEntry, FeedPosition, SessionStore
+from kern.application.provenance import provenance
+from kern.application.unit_of_work import Executed
+from kern.domain.aggregate import SessionAggregate
+from kern.domain.chain import VerifyReport
 from kern.domain.errors import (
-    ConcurrencyError,
     InvalidQueryError,
     InvalidSessionNameError,
-    KernError,
     SessionNotFoundError,
 )
 from kern.domain.events import SessionEvent
-from kern.domain.values import StateChanges, to_json_value
+from kern.domain.identity import may_access, validate_session_id, validate_user_id
+from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.listing import SessionQuery
+from kern.projections.log import LogEntry, StepView, log_entries, step_view
 from kern.projections.session import WorkflowSession
 
 T = TypeVar("T")
-
-MAX_ATTEMPTS = 100
-
-
-class Executed(NamedTuple, Generic[T]):
-    """What :meth:`KernDb.execute` did."""
-
-    result: T
-    aggregate: SessionAggregate
-    events: list[SessionEvent]
 
 
 class KernDb:
@@ -71,67 +55,10 @@ class KernDb:
         return SessionAggregate.replay(session_id, events)
 
     def execute(self, session_id: str, decide: Callable[[SessionAggregate], T]) -> Executed[T]:
-        """Run ``decide`` on the session and append what it recorded.
-
-        ``decide`` runs on the write model this process keeps for the session
-        (built once, then followed event by event). When another writer
-        appended first, the append fails, the decision is undone, the newer
-        events are read and ``decide`` runs again; errors it raises propagate
-        and nothing is written. Returns its result, the aggregate as now
-        stored and the events appended.
-        """
-        cached = self.store.stream(session_id)
-        with cached.lock:
-            if cached.version == 0:
-                self.store.refresh(cached)
-            for attempt in range(MAX_ATTEMPTS):
-                aggregate = cached.write_model()
-                base_version = aggregate.version
-                mark = aggregate.checkpoint()
-                try:
-                    result = decide(aggregate)
-                except KernError:
-                    # Refused on what this process knew: decide again if that was stale.
-                    aggregate.rollback(mark)
-                    if self.store.refresh(cached):
-                        continue
-                    raise
-                except BaseException:
-                    aggregate.rollback(mark)
-                    raise
-                events = aggregate.take_pending()
-                if not events:
-                    # Nothing to append, so no conflict would show a stale
-                    # decision: check for newer events before answering.
-                    if base_version and self.store.refresh(cached):
-                        continue
-                    return Executed(result, aggregate, events)
-                try:
-                    self.store.append(events)
-                except AppendConflict:
-                    aggregate.rollback(mark)
-                    self.store.refresh(cached)
-                    if self._landed(cached.events, base_version, events):
-                        return Executed(result, cached.write_model(), events)
-                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 25)))
-                    continue
-                except BaseException:
-                    aggregate.rollback(mark)
-                    raise
-                cached.extend(events)
-                return Executed(result, aggregate, events)
-        raise ConcurrencyError(
-            f"session {session_id!r} kept changing under this writer; "
-            f"gave up after {MAX_ATTEMPTS} attempts"
-        )
-
-    @staticmethod
-    def _landed(
-        stored: Sequence[SessionEvent], base_version: int, events: list[SessionEvent]
-    ) -> bool:
-        """Whether ``events`` are already stored: an append whose acknowledgement
-        was lost (connection dropped after commit) is not written twice."""
-        return bool(events) and list(stored[base_version : base_version + len(events)]) == events
+        """Run ``decide`` on the session's write model and append what it recorded,
+        deciding again when another writer got there first (see
+        :mod:`kern.application.unit_of_work`)."""
+        return unit_of_work.execute(self.store, session_id, decide)
 
     # -- reading ---------------------------------------------------------------
 
@@ -170,7 +97,7 @@ class KernDb:
         events = self.store.read(session_id, upto=upto)
         with collector_paused():
             session = project_session(events)
-        if session is None or (user_id is not None and session.user_id != user_id):
+        if session is None or not may_access(session.user_id, user_id):
             return None
         return session
 
@@ -178,7 +105,7 @@ class KernDb:
         """Like :meth:`get_session`, but SessionNotFoundError instead of None."""
         session = self.get_session(session_id, user_id)
         if session is None:
-            raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+            raise SessionNotFoundError.of(session_id)
         return session
 
     def get_sessions(
@@ -286,7 +213,7 @@ class KernDb:
 
         return self.execute(session_id, decide).result
 
-    # -- time travel (kern.adapters.timetravel) ---------------------------------
+    # -- time travel (kern.application.timetravel) ---------------------------------
 
     def get_log(
         self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None
@@ -298,7 +225,7 @@ class KernDb:
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
-        return timetravel.log_entries(self.store.read(session_id, upto=upto))
+        return log_entries(self.store.read(session_id, upto=upto))
 
     def resolve_as_of(self, session_id: str, as_of: AsOf) -> int:
         """The version ``as_of`` (version, datetime or run_id) names; InvalidAsOfError if none."""
@@ -310,14 +237,13 @@ class KernDb:
         """What step ``step`` (index or name) of run ``run_id`` received, started
         with and returned, as recorded."""
         session_id = validate_session_id(session_id)
-        if not timetravel.owned_by(self.store, session_id, user_id):
-            raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+        timetravel.require_visible(self.store, session_id, user_id)
         # Only the run's own stretch of the log: the cached run history knows where it is.
         span = self.store.run_span(session_id, run_id)
         events = self.store.read(session_id, after=span[0] - 1, upto=span[1]) if span else []
-        return timetravel.step_view(events, session_id, run_id, step)
+        return step_view(events, session_id, run_id, step)
 
-    # -- forks (kern.adapters.fork) ----------------------------------------------
+    # -- forks (kern.application.forks) ----------------------------------------------
 
     def fork_session(
         self,
@@ -335,7 +261,7 @@ class KernDb:
         if taken); the original is only read. Runs open at that point end CANCELLED
         on the fork.
         """
-        events = fork.fork_session(
+        events = forks.fork_session(
             self.store,
             validate_session_id(session_id),
             at=at,
@@ -348,11 +274,11 @@ class KernDb:
         assert session is not None  # a fork never copies a tombstone
         return session
 
-    # -- audit: verify, export, import (kern.adapters.audit) -----------------------
+    # -- audit: verify, export, import (kern.application.audit) -----------------------
 
     def verify(
         self, session_id: str | None = None, *, progress: audit.Progress | None = None
-    ) -> audit.VerifyReport:
+    ) -> VerifyReport:
         """Check the hash chain of one session (or every session, deleted ones
         too) from the records as stored; the report names the first bad version."""
         return audit.verify(self.store, session_id, progress)

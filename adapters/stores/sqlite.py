@@ -21,8 +21,9 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from kern.adapters.identifiers import table_names
-from kern.adapters.store import AppendConflict, RecorderStore
+from kern.adapters.stores.identifiers import table_names
+from kern.adapters.stores.recorder import RecorderStore
+from kern.application.ports import AppendConflict
 from kern.domain.errors import (
     InvalidInputError,
     StoreError,

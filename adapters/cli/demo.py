@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 from uuid import uuid4
 
-from kern.adapters.cli_db import UsageError, is_postgres, open_db
-from kern.adapters.cli_output import timestamp
-from kern.adapters.cli_sessions import event_summary
-from kern.adapters.codec import encode_json, event_payload
-from kern.adapters.db import KernDb
-from kern.adapters.demo import DEMO_NAME, demo_topic, demo_workflow
-from kern.adapters.timetravel import LogEntry
+from kern.adapters.cli.demo_workflow import DEMO_NAME, demo_topic, demo_workflow
+from kern.adapters.cli.output import timestamp
+from kern.adapters.cli.sessions import event_summary
+from kern.adapters.cli.targets import UsageError, is_postgres, open_db
+from kern.application.sessions import KernDb
+from kern.domain.encoding import encode_json, event_payload
 from kern.domain.events import RunCompleted
+from kern.projections.log import LogEntry
 from kern.projections.session import WorkflowSession
 
 DEFAULT_DB = "kern-demo.db"

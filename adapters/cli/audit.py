@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from kern.adapters.cli_db import UsageError
-from kern.adapters.cli_output import Output, add_row, table
-from kern.adapters.db import KernDb
+from kern.adapters.cli.output import Output, add_row, table
+from kern.adapters.cli.targets import UsageError
+from kern.application.sessions import KernDb
 
 STDIO = "-"
 

@@ -1,12 +1,7 @@
 """Audit: prove a session log was not altered, and move logs between stores.
 
 ``verify`` reads a session's records straight from the database and walks
-its hash chain (see :mod:`kern.domain.encoding`): versions must run 1, 2, 3
-... with none missing, each record must decode, be stored in the canonical
-encoding, and carry the hash recomputed from its stored bytes and the hash
-stored before it. The first version where that fails is reported with what
-was found there: a missing event, events out of order, changed content or a
-changed hash.
+its hash chain with :func:`kern.domain.chain.verify_records`.
 
 ``export`` writes each stored event as one JSON line,
 ``{"session_id", "version", "topic", "payload"}``, where ``payload`` is the
@@ -20,64 +15,26 @@ session in one atomic append: an import is refused whole, never half done
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from eventsourcing.persistence import StoredEvent
-
-from kern.adapters.codec import from_stored, state_bytes
-from kern.adapters.store import AppendConflict, SessionStore
-from kern.adapters.timetravel import owned_by
-from kern.domain.aggregate import validate_session_id
-from kern.domain.encoding import GENESIS_HASH, encode_json, link_hash
+from kern.application.ports import AppendConflict, SessionStore
+from kern.application.timetravel import owned_by
+from kern.domain.chain import VerifyReport, verify_records
+from kern.domain.encoding import encode_json
 from kern.domain.errors import (
     InvalidInputError,
     LogIntegrityError,
     SessionExistsError,
     SessionNotFoundError,
-    StoreError,
 )
+from kern.domain.identity import validate_session_id
+from kern.domain.records import Record
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as work advances: sessions for verify and export,
 events for import."""
-
-
-@dataclass(frozen=True)
-class SessionVerification:
-    """How one session's log checked out."""
-
-    session_id: str
-    ok: bool
-    events: int
-    first_bad_version: int | None = None
-    problem: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The verification of one or more sessions; ok when every one is."""
-
-    sessions: list[SessionVerification]
-
-    @property
-    def ok(self) -> bool:
-        """Whether every session verified."""
-        return all(s.ok for s in self.sessions)
-
-    @property
-    def failed(self) -> list[SessionVerification]:
-        """The sessions that did not verify."""
-        return [s for s in self.sessions if not s.ok]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form: ok, then each session."""
-        return {"ok": self.ok, "sessions": [s.to_json() for s in self.sessions]}
 
 
 @dataclass(frozen=True)
@@ -95,15 +52,6 @@ class ImportReport:
 # -- verify ----------------------------------------------------------------------
 
 
-class _Link(NamedTuple):
-    """A record's parts as the chain sees them."""
-
-    topic: str
-    payload: bytes
-    stored_hash: str
-    canonical: bool
-
-
 def verify(
     store: SessionStore, session_id: str | None = None, progress: Progress | None = None
 ) -> VerifyReport:
@@ -112,7 +60,7 @@ def verify(
         session_id = validate_session_id(session_id)
         records = store.read_records(session_id)
         if not records and session_id not in store.session_ids():
-            raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+            raise SessionNotFoundError.of(session_id)
         ids, preread = [session_id], {session_id: records}
     else:
         ids, preread = store.session_ids(), {}
@@ -123,119 +71,6 @@ def verify(
         results.append(verify_records(sid, records, store.indexed_version(sid)))
         _report(progress, done, len(ids))
     return VerifyReport(results)
-
-
-def verify_records(
-    session_id: str, records: Sequence[StoredEvent], indexed_version: int | None = None
-) -> SessionVerification:
-    """Walk the hash chain of ``records`` (one session's, in stored order).
-
-    ``indexed_version``, the last version the store's listing recorded, catches
-    events removed from the end of a log, which the chain alone cannot see."""
-    if not records:
-        return SessionVerification(
-            session_id, False, 0, 1, "missing event: the session has no stored events"
-        )
-    previous = GENESIS_HASH
-    for position in range(1, len(records) + 1):
-        problem = _position_problem(records, position) or _link_problem(
-            session_id, records, position, previous
-        )
-        if isinstance(problem, str):
-            return SessionVerification(session_id, False, len(records), position, problem)
-        previous = problem.stored_hash
-    if indexed_version is not None and indexed_version > len(records):
-        return SessionVerification(
-            session_id,
-            False,
-            len(records),
-            len(records) + 1,
-            f"missing event: the log ends at version {len(records)} but the listing "
-            f"recorded version {indexed_version}",
-        )
-    return SessionVerification(session_id, True, len(records))
-
-
-def _position_problem(records: Sequence[StoredEvent], position: int) -> str | None:
-    """What is wrong when the record at ``position`` is not version ``position``."""
-    found = records[position - 1].originator_version
-    if found == position:
-        return None
-    if found < position:
-        return f"order changed: version {found} appears twice"
-    later = [r.originator_version for r in records[position:]]
-    if position in later:
-        return f"order changed: version {position} is stored after version {found}"
-    before = f"version {position - 1}" if position > 1 else "the start"
-    return f"missing event: version {position} is absent (the log goes from {before} to {found})"
-
-
-def _link_problem(
-    session_id: str, records: Sequence[StoredEvent], position: int, previous: str
-) -> str | _Link:
-    """What is wrong with the record at ``position`` when the chain before it holds
-    (or, when nothing is, its link)."""
-    record = records[position - 1]
-    link = _parse(record)
-    if isinstance(link, str):
-        return link
-    if link_hash(previous, link.topic, session_id, position, link.payload) == link.stored_hash:
-        if not link.canonical:
-            return "content changed: the stored bytes are not in Kern's canonical encoding"
-        return link
-    return _mismatch(session_id, records, position, previous, link)
-
-
-def _parse(record: StoredEvent) -> _Link | str:
-    """The record's chain parts, or what makes it unreadable."""
-    try:
-        data = json.loads(record.state)
-    except ValueError as exc:
-        return f"unreadable: the stored payload is not JSON ({exc})"
-    if not isinstance(data, dict) or not isinstance(data.get("hash"), str):
-        return "unreadable: the stored payload is not a JSON object with a hash"
-    try:
-        from_stored(record)
-    except StoreError as exc:
-        return f"unreadable: {exc}"
-    state = state_bytes(record)
-    stored_hash = data["hash"]
-    # Canonical bytes end with the hash as the last key: the payload is then
-    # what comes before it, and no second encoding is needed.
-    suffix = b',"hash":' + encode_json(stored_hash) + b"}"
-    if state.endswith(suffix) and encode_json(data) == state:
-        return _Link(record.topic, state[: -len(suffix)] + b"}", stored_hash, True)
-    del data["hash"]
-    return _Link(record.topic, encode_json(data), stored_hash, False)
-
-
-def _mismatch(
-    session_id: str,
-    records: Sequence[StoredEvent],
-    position: int,
-    previous: str,
-    link: _Link,
-) -> str:
-    """Why a record's hash does not match: moved, hash edited, or content edited."""
-    for other in records:
-        if other is records[position - 1]:
-            continue
-        candidate = _parse(other)
-        if not isinstance(candidate, str) and candidate.stored_hash == link_hash(
-            previous, candidate.topic, session_id, position, candidate.payload
-        ):
-            return (
-                f"order changed: the event that belongs at version {position} "
-                f"is stored at version {other.originator_version}"
-            )
-    if position < len(records):
-        recomputed = link_hash(previous, link.topic, session_id, position, link.payload)
-        following = _parse(records[position])
-        if not isinstance(following, str) and following.stored_hash == link_hash(
-            recomputed, following.topic, session_id, position + 1, following.payload
-        ):
-            return "hash changed: the stored hash is not the hash of this event's content"
-    return "content changed: the stored topic or payload does not match its hash"
 
 
 # -- export ----------------------------------------------------------------------
@@ -260,7 +95,7 @@ def export(
     session_id = validate_session_id(session_id)
     records = store.read_records(session_id)
     if not records or not owned_by(store, session_id, user_id):
-        raise SessionNotFoundError(f"session {session_id!r} not found", session_id=session_id)
+        raise SessionNotFoundError.of(session_id)
     return _export_one(session_id, records, progress)
 
 
@@ -272,16 +107,14 @@ def _export_all(store: SessionStore, ids: list[str], progress: Progress | None) 
         _report(progress, done, len(ids))
 
 
-def _export_one(
-    session_id: str, records: list[StoredEvent], progress: Progress | None
-) -> Iterator[str]:
+def _export_one(session_id: str, records: list[Record], progress: Progress | None) -> Iterator[str]:
     _report(progress, 0, 1)
     for record in records:
         yield export_line(session_id, record)
     _report(progress, 1, 1)
 
 
-def export_line(session_id: str, record: StoredEvent) -> str:
+def export_line(session_id: str, record: Record) -> str:
     """One stored record as a JSON line; LogIntegrityError if its payload is not JSON."""
     try:
         payload = json.loads(record.state)
@@ -290,15 +123,14 @@ def export_line(session_id: str, record: StoredEvent) -> str:
     if not isinstance(payload, dict):
         problem = "unreadable: the stored payload is not a JSON object"
         raise LogIntegrityError(
-            f"session {session_id!r} cannot be exported at version "
-            f"{record.originator_version}: {problem}",
+            f"session {session_id!r} cannot be exported at version {record.version}: {problem}",
             session_id=session_id,
-            version=record.originator_version,
+            version=record.version,
             problem=problem,
         )
     line = {
         "session_id": session_id,
-        "version": record.originator_version,
+        "version": record.version,
         "topic": record.topic,
         "payload": payload,
     }
@@ -311,7 +143,7 @@ def export_line(session_id: str, record: StoredEvent) -> str:
 class _Stream(NamedTuple):
     """One session's records from an import, with the line each came from."""
 
-    records: list[StoredEvent]
+    records: list[Record]
     line_numbers: list[int]
 
 
@@ -358,7 +190,7 @@ def _read_streams(lines: Iterable[str]) -> dict[str, _Stream]:
     return streams
 
 
-def _parse_line(line: str, number: int) -> tuple[str, StoredEvent]:
+def _parse_line(line: str, number: int) -> tuple[str, Record]:
     """The session and stored record one exported line holds."""
     try:
         data = json.loads(line)
@@ -378,7 +210,7 @@ def _parse_line(line: str, number: int) -> tuple[str, StoredEvent]:
         state = encode_json(payload)
     except ValueError as exc:
         raise InvalidInputError(f"line {number}: payload cannot be stored ({exc})") from None
-    return session_id, StoredEvent(session_id, version, topic, state)
+    return session_id, Record(session_id, version, topic, state)
 
 
 def _check_chain(session_id: str, stream: _Stream) -> None:

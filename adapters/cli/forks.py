@@ -7,10 +7,10 @@ import argparse
 import copy
 from typing import Any
 
-from kern.adapters.cli_db import load_workflow, parse_as_of
-from kern.adapters.cli_output import Output, add_row, key_values, short, table
-from kern.adapters.cli_sessions import require_log, runs_table
-from kern.adapters.db import KernDb
+from kern.adapters.cli.output import Output, add_row, key_values, short, table
+from kern.adapters.cli.sessions import require_log, runs_table
+from kern.adapters.cli.targets import load_workflow, parse_as_of
+from kern.application.sessions import KernDb
 from kern.domain.events import SessionForked
 
 

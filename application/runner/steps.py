@@ -9,23 +9,18 @@ step that hands its input on unchanged, so the seed snippets run as written.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
-from kern.domain.errors import InvalidInputError
+from kern.domain.errors import InvalidStepError
 from kern.domain.events import SessionEvent
-from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, to_json_value
+from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, slug, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.history import HistoryView
 from kern.projections.runs import StepOutput
 from kern.projections.session import WorkflowSession
-
-
-class InvalidStepError(InvalidInputError):
-    """A workflow step is neither a callable, a Step nor an agent-like object."""
 
 
 class HistorySource(Protocol):
@@ -243,7 +238,7 @@ def _id_of(executor: Any, step_type: str) -> str | None:
     if step_type == "agent":
         ident = getattr(executor, "agent_id", None) or getattr(executor, "id", None)
         if ident is None and getattr(executor, "name", None):
-            ident = re.sub(r"[^a-z0-9]+", "-", str(executor.name).lower()).strip("-")
+            ident = slug(str(executor.name))
         return str(ident) if ident is not None else None
     return None
 

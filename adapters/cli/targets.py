@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from kern.adapters.db import KernDb
-from kern.adapters.identifiers import redact_url
-from kern.adapters.sqlite import SqliteStore
-from kern.adapters.workflow import Workflow
+from kern.adapters.stores.identifiers import redact_url
+from kern.application.runner.workflow import Workflow
+from kern.application.sessions import KernDb
+from kern.db.sqlite import SqliteDb
 from kern.domain.errors import InvalidInputError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -65,18 +65,16 @@ def open_db(
         raise UsageError(f"--db {target!r} is a directory, not a SQLite file")
     if not create and not path.exists():
         raise UsageError(f"no SQLite database at {target!r} (check the path)")
-    return KernDb(SqliteStore(path, session_table=table))
+    return SqliteDb(db_file=path, session_table=table)
 
 
 def _open_postgres(url: str, schema: str, table: str) -> KernDb:
     try:
-        from kern.adapters.postgres import PostgresStore
+        from kern.db.postgres import PostgresDb
     except ModuleNotFoundError as exc:  # psycopg is an optional dependency
-        raise UsageError(
-            f"PostgreSQL needs psycopg and psycopg_pool ({exc}): pip install 'kern[postgres]'"
-        ) from None
+        raise UsageError(str(exc)) from None
     try:
-        return KernDb(PostgresStore(url, session_table=table, db_schema=schema))
+        return PostgresDb(url, session_table=table, db_schema=schema)
     except InvalidInputError:
         raise
     except ValueError as exc:  # what the URL parser says about a malformed URL

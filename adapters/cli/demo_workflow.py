@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kern.adapters.db import KernDb
-from kern.adapters.steps import Step, StepInput
-from kern.adapters.workflow import Workflow
+from kern.application.runner.steps import Step, StepInput
+from kern.application.sessions import KernDb
+from kern.workflow import Workflow
 
 DEMO_NAME = "Research Pipeline"
 DEMO_DESCRIPTION = "Automated research and analysis pipeline"
@@ -73,7 +73,7 @@ def tally(step_input: StepInput) -> str:
 
 def demo_workflow(db: KernDb | None = None) -> Workflow:
     """The demo's Research Pipeline, recording into ``db`` (a private in-memory
-    store when None; ``kern replay --workflow kern.adapters.demo:demo_workflow``
+    store when None; ``kern replay --workflow kern.adapters.cli.demo_workflow:demo_workflow``
     loads it that way and points it at ``--db``)."""
     return Workflow(
         name=DEMO_NAME,

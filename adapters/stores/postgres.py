@@ -40,14 +40,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg_pool import PoolClosed
 
-from kern.adapters.codec import from_stored
-from kern.adapters.identifiers import (
+from kern.adapters.stores.codec import from_stored
+from kern.adapters.stores.identifiers import (
     MAX_IDENTIFIER_BYTES,
     check_identifier,
     redact_url,
     table_names,
 )
-from kern.adapters.store import FeedEntry, FeedPosition, RecorderStore
+from kern.adapters.stores.recorder import RecorderStore
+from kern.application.ports import FeedEntry, FeedPosition
 from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 

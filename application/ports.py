@@ -1,0 +1,114 @@
+"""The store port: what every Kern store does, whatever database is behind it.
+
+A store appends a session's new events at the positions after the ones it
+already has (failing with :class:`AppendConflict` when another writer got
+there first), reads a session's events back, and keeps the listing index in
+the same transaction as the append. The stores themselves live in
+``kern.adapters.stores``; this layer only knows this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from kern.application.cache import CachedStream
+from kern.domain.events import SessionEvent
+from kern.domain.records import Record
+from kern.projections.history import HistoryView
+from kern.projections.listing import SessionQuery, SessionSummary
+
+
+class FeedPosition(NamedTuple):
+    """Where an event stands in the store-wide feed; compare positions as tuples.
+
+    ``transaction`` is the PostgreSQL transaction id of the append (0 on the
+    stores whose appends are serialised), ``sequence`` the row's notification id.
+    """
+
+    transaction: int
+    sequence: int
+
+
+class FeedEntry(NamedTuple):
+    """One event of the store-wide feed and its position."""
+
+    position: FeedPosition
+    event: SessionEvent
+
+
+class AppendConflict(Exception):
+    """Another writer appended to the session first; reload and decide again."""
+
+
+class SessionStore(ABC):
+    """Append and read session event streams; list sessions from the index."""
+
+    @abstractmethod
+    def append(self, events: Sequence[SessionEvent]) -> None:
+        """Append events of one session atomically, or raise AppendConflict."""
+
+    @abstractmethod
+    def read(
+        self, session_id: str, *, after: int = 0, upto: int | None = None
+    ) -> list[SessionEvent]:
+        """The session's events with after < version <= upto, in order."""
+
+    @abstractmethod
+    def stream(self, session_id: str) -> CachedStream:
+        """The session's cached stream (what this process has decoded of it)."""
+
+    @abstractmethod
+    def refresh(self, stream: CachedStream) -> bool:
+        """Extend ``stream`` with the events stored after it; True if there were any."""
+
+    @abstractmethod
+    def history(self, session_id: str, upto: int) -> HistoryView:
+        """The session's run history as it stood at version ``upto``."""
+
+    @abstractmethod
+    def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
+        """Versions of the run's RunStarted and terminal event (None while open);
+        None when the session never started that run."""
+
+    @abstractmethod
+    def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
+        """Events of every session in one order that never changes, after ``after``.
+
+        A follower that reads the feed page by page sees every event once, in
+        each session's version order: an event is only served once no append
+        still in flight could take a position before it.
+        """
+
+    @abstractmethod
+    def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
+        """Index rows of live sessions matching ``query``, sorted and paged."""
+
+    @abstractmethod
+    def session_ids(self) -> list[str]:
+        """Every session in the store, deleted ones too, oldest first."""
+
+    @abstractmethod
+    def indexed_version(self, session_id: str) -> int | None:
+        """The last version the listing index recorded for the session (None if absent).
+
+        Written in the same transaction as the events, so a log shorter than
+        this lost events at its end."""
+
+    @abstractmethod
+    def read_records(self, session_id: str) -> list[Record]:
+        """The session's stored records exactly as the database holds them (no cache)."""
+
+    @abstractmethod
+    def append_records(self, records: Sequence[Record]) -> None:
+        """Insert stored records of one new session as they are (AppendConflict if
+        any of their versions exists)."""
+
+    @abstractmethod
+    def version_at(self, session_id: str, when: datetime) -> int:
+        """The last version recorded at or before ``when`` (0 if none)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
+        """Release connections; the store is unusable afterwards."""

@@ -1,0 +1,1 @@
+"""The workflow runner: steps, what they receive, and recording each run as it goes."""
