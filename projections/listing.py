@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
 
 from kern.domain.errors import InvalidQueryError
 from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
@@ -71,9 +73,39 @@ def name_key(name: str) -> str:
     return name.casefold()
 
 
-@dataclass(frozen=True)
-class SessionQuery:
-    """A validated ``get_sessions`` request."""
+class Predicate(NamedTuple):
+    """One condition on a listing row: ``column op value``.
+
+    ``op`` is ``"="``, ``">="``, ``"<"`` or ``"contains"`` (``value`` is a
+    substring of the column). Stores render these in their own SQL; the
+    in-memory store evaluates them with :meth:`holds`.
+    """
+
+    column: str
+    op: Literal["=", ">=", "<", "contains"]
+    value: Any
+
+    def holds(self, row: SessionSummary) -> bool:
+        """Whether ``row`` meets the condition."""
+        found = name_key(row.session_name) if self.column == NAME_KEY else getattr(row, self.column)
+        if self.op == "=":
+            return bool(found == self.value)
+        if self.op == "contains":
+            return self.value in found
+        if self.op == ">=":
+            return bool(found >= self.value)
+        return bool(found < self.value)
+
+
+NAME_KEY = "session_name_key"
+"""The index column holding :func:`name_key` of the session name."""
+
+
+class SessionQuery(BaseModel):
+    """One ``get_sessions`` request, validated: the one description of a listing
+    that every store turns into its own query (see :meth:`predicates`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     user_id: str | None = None
     workflow_id: str | None = None
@@ -106,12 +138,22 @@ class SessionQuery:
             ("session_name", session_name),
         ):
             check_text(value, what=what, error=InvalidQueryError)
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
+        for what, moment in (
+            ("start_timestamp", start_timestamp),
+            ("end_timestamp", end_timestamp),
+        ):
+            if moment is not None and (
+                isinstance(moment, bool) or not isinstance(moment, int | float)
+            ):
+                raise InvalidQueryError(f"{what} must be unix seconds (a number), got {moment!r}")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
         if page is not None:
             if limit is None:
                 raise InvalidQueryError("page needs a limit: pass limit= with page=")
-            if not isinstance(page, int) or page < 1:
+            if isinstance(page, bool) or not isinstance(page, int) or page < 1:
                 raise InvalidQueryError(f"page is 1-based and must be >= 1, got {page!r}")
         order = "desc" if sort_order is None else str(sort_order).lower()
         if order not in ("asc", "desc"):
@@ -143,19 +185,29 @@ class SessionQuery:
         """end_timestamp is inclusive to the whole second: created_at < end + 1."""
         return None if self.end_timestamp is None else math.floor(self.end_timestamp) + 1
 
+    @property
+    def text_sort(self) -> bool:
+        """Whether the sort column holds text (compared by code point on every store)."""
+        return self.sort_by not in ("created_at", "updated_at")
+
+    def predicates(self) -> list[Predicate]:
+        """Every condition a listed row meets: live, and each filter given."""
+        conditions = [Predicate("deleted", "=", False)]
+        if self.user_id is not None:
+            conditions.append(Predicate("user_id", "=", self.user_id))
+        if self.workflow_id is not None:
+            conditions.append(Predicate("workflow_id", "=", self.workflow_id))
+        if self.session_name is not None:
+            conditions.append(Predicate(NAME_KEY, "contains", name_key(self.session_name)))
+        if self.start_timestamp is not None:
+            conditions.append(Predicate("created_at", ">=", float(self.start_timestamp)))
+        if self.end_before is not None:
+            conditions.append(Predicate("created_at", "<", float(self.end_before)))
+        return conditions
+
     def matches(self, row: SessionSummary) -> bool:
         """Whether ``row`` passes every filter (for stores that filter in Python)."""
-        return (
-            not row.deleted
-            and (self.user_id is None or row.user_id == self.user_id)
-            and (self.workflow_id is None or row.workflow_id == self.workflow_id)
-            and (
-                self.session_name is None
-                or name_key(self.session_name) in name_key(row.session_name)
-            )
-            and (self.start_timestamp is None or row.created_at >= self.start_timestamp)
-            and (self.end_before is None or row.created_at < self.end_before)
-        )
+        return all(condition.holds(row) for condition in self.predicates())
 
     def apply(self, rows: Iterable[SessionSummary]) -> list[SessionSummary]:
         """Filter, sort and page ``rows`` in Python."""

@@ -53,6 +53,13 @@ from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableEr
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
 APPLICATION_NAME = "kern"
+_SQL_CONDITIONS = {
+    "=": "{column} = %s",
+    ">=": "{column} >= %s",
+    "<": "{column} < %s",
+    "contains": "strpos({column}, %s) > 0",
+}
+"""How each listing condition (kern.projections.listing.Predicate) reads in PostgreSQL."""
 _CREATE_LOCK = "kern:create-tables"
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
@@ -392,25 +399,19 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
 
     def listing_sql(self, query: SessionQuery) -> tuple[sql.Composed, list[Any]]:
         """The SELECT that serves ``query`` from the index table, and its parameters."""
-        where: list[sql.Composable] = [sql.SQL("NOT deleted")]
+        where: list[sql.Composable] = []
         params: list[Any] = []
-        for column in ("user_id", "workflow_id"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
-                params.append(value)
-        if query.session_name is not None:
-            where.append(sql.SQL("strpos(session_name_key, %s) > 0"))
-            params.append(name_key(query.session_name))
-        if query.start_timestamp is not None:
-            where.append(sql.SQL("created_at >= %s"))
-            params.append(float(query.start_timestamp))
-        if query.end_before is not None:
-            where.append(sql.SQL("created_at < %s"))
-            params.append(float(query.end_before))
+        for condition in query.predicates():
+            column = sql.Identifier(condition.column)
+            if isinstance(condition.value, bool):
+                # Written out, so the partial indexes (WHERE NOT deleted) serve it.
+                where.append(sql.SQL("{}" if condition.value else "NOT {}").format(column))
+                continue
+            where.append(sql.SQL(_SQL_CONDITIONS[condition.op]).format(column=column))
+            params.append(condition.value)
         # Code-point order for text and NULLs below every value: what SQLite and
         # the in-memory store do, so a listing reads the same on every store.
-        text = query.sort_by not in ("created_at", "updated_at")
+        text = query.text_sort
         order = sql.SQL("DESC" if query.descending else "ASC")
         # The timestamps are NOT NULL: a bare direction lets their btree indexes
         # serve the order (an explicit NULLS clause would not match them).

@@ -35,6 +35,14 @@ from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
 
 DEFAULT_TIMEOUT = 30.0
 
+_SQL_CONDITIONS = {
+    "=": "{column} = ?",
+    ">=": "{column} >= ?",
+    "<": "{column} < ?",
+    "contains": "instr({column}, ?) > 0",
+}
+"""How each listing condition (kern.projections.listing.Predicate) reads in SQLite."""
+
 
 def _check_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
@@ -165,21 +173,10 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         )
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
-        where, params = ["deleted = 0"], []
-        for column in ("user_id", "workflow_id"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if query.session_name is not None:
-            where.append("instr(session_name_key, ?) > 0")
-            params.append(name_key(query.session_name))
-        if query.start_timestamp is not None:
-            where.append("created_at >= ?")
-            params.append(query.start_timestamp)
-        if query.end_before is not None:
-            where.append("created_at < ?")
-            params.append(query.end_before)
+        where, params = [], []
+        for condition in query.predicates():
+            where.append(_SQL_CONDITIONS[condition.op].format(column=condition.column))
+            params.append(condition.value)
         order = "DESC" if query.descending else "ASC"
         sql = (
             f"SELECT {', '.join(INDEX_COLUMNS)} FROM {self.recorder.index_table} "
