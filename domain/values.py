@@ -262,9 +262,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def iso_utc(moment: datetime) -> str:
-    """``moment`` in ISO 8601 UTC with a ``Z`` suffix."""
-    return utc(moment).isoformat().replace("+00:00", "Z")
+def iso_utc(moment: datetime, timespec: str = "auto") -> str:
+    """``moment`` in ISO 8601 UTC with a ``Z`` suffix (``timespec`` as for isoformat;
+    a naive datetime is taken as UTC already)."""
+    return utc(moment).replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
 
 
 def slug(name: str | None) -> str:

@@ -24,6 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from kern.domain.values import iso_utc
+
 PIPED_WIDTH = 160  # width of tables written to a file or a pipe (no terminal to ask)
 SHORT = 60
 
@@ -149,11 +151,9 @@ def timestamp(value: datetime | int | float | None) -> str:
     if value is None:
         return "-"
     if not isinstance(value, datetime):  # unix seconds, as the read model keeps them
-        moment = datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
-        return moment.isoformat(timespec="seconds" if value == int(value) else "microseconds") + "Z"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds") + "Z"
+        whole = value == int(value)
+        return iso_utc(datetime.fromtimestamp(value, UTC), "seconds" if whole else "microseconds")
+    return iso_utc(value, "microseconds")
 
 
 def jsonable(value: Any) -> Any:
