@@ -148,9 +148,7 @@ class SessionAggregate:
         """Raise unless ``user_id`` may write to this existing, live session."""
         validate_user_id(user_id)
         if not self.exists:
-            raise SessionNotFoundError(
-                f"session {self.session_id!r} does not exist", session_id=self.session_id
-            )
+            raise SessionNotFoundError.of(self.session_id)
         self._check_live_and_owned(user_id)
 
     def _check_live_and_owned(self, user_id: str | None) -> None:

@@ -4,7 +4,9 @@ Each event is a plain frozen dataclass. Its topic, ``kern.domain.events:Name``,
 is stored with it and is a persisted contract: never rename or move a class
 without adding the old topic to :data:`TOPIC_ALIASES`. ``schema_version``
 counts changes to an event's fields; a change that is not purely additive
-(a new field with a default) must bump it and add an upcaster in the codec.
+(a new field with a default) must bump it and register an upcaster from the
+old version in :data:`kern.domain.records.UPCASTERS`, with a test that reads
+a log the previous version wrote.
 
 ``session_id`` and ``version`` (1-based position in the session's stream) are
 stored as columns by the stores, not inside the JSON payload. ``provenance``
