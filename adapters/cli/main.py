@@ -30,7 +30,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from kern.adapters.cli.audit import export, import_, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
@@ -117,6 +117,10 @@ def _broken_pipe() -> int:
     return 1
 
 
+_Add = Callable[[str, str], argparse.ArgumentParser]
+"""Adds a subcommand by name and help text, with the common options."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors in Kern's one-line form (exit status 2)."""
 
@@ -134,9 +138,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, description=help, parents=[_common()], **kwargs)
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, parents=[_common()])
 
+    for add_group in (_demo_command, _reading_commands, _audit_commands, _fork_commands):
+        add_group(add)
+    return parser
+
+
+def _demo_command(add: _Add) -> None:
+    """``kern demo``."""
     demo_parser = add(
         "demo", "run a small workflow into a SQLite session and show what Kern stored"
     )
@@ -147,6 +158,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"how many runs to record (default: {DEFAULT_RUNS})",
     )
+
+
+def _reading_commands(add: _Add) -> None:
+    """Commands that read sessions: sessions, show, as-of, events, history, step."""
     sessions = add("sessions", "list live sessions, newest first")
     sessions.add_argument("action", nargs="?", choices=["list"], default="list")
     sessions.add_argument("--workflow-id", help="only this workflow's sessions")
@@ -177,6 +192,10 @@ def _parser() -> argparse.ArgumentParser:
     step_parser.add_argument("session_id", metavar="ID")
     step_parser.add_argument("run_id", metavar="RUN_ID")
     step_parser.add_argument("step", metavar="STEP", help="the step's index or name")
+
+
+def _audit_commands(add: _Add) -> None:
+    """verify, export and import."""
     verify_parser = add("verify", "check the hash chain of one session or of every session")
     verify_parser.add_argument("session_id", metavar="ID", nargs="?")
     export_parser = add("export", "one session or every session as JSON lines")
@@ -184,6 +203,10 @@ def _parser() -> argparse.ArgumentParser:
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
+
+
+def _fork_commands(add: _Add) -> None:
+    """replay and fork."""
     replay_parser = add("replay", "re-run a recorded run through a workflow's current steps")
     replay_parser.add_argument("session_id", metavar="ID")
     replay_parser.add_argument("run_id", metavar="RUN_ID")
@@ -200,7 +223,6 @@ def _parser() -> argparse.ArgumentParser:
     fork_parser.add_argument("session_id", metavar="ID")
     fork_parser.add_argument("--at", required=True, metavar="AS_OF", help="where to fork")
     fork_parser.add_argument("--new-id", metavar="ID", help="the fork's session_id (default: new)")
-    return parser
 
 
 def _common() -> _Parser:

@@ -60,11 +60,16 @@ class Output:
     def print(self, *renderables: Any) -> None:
         """Rich renderables (tables, Text) or plain strings, on stdout."""
         for renderable in renderables:
-            self.stdout.print(Text(renderable) if isinstance(renderable, str) else renderable)
+            if isinstance(renderable, str):
+                # A message is one line whatever the width: scripts read it (a path
+                # in "Exported ... to PATH" must not be cut in two).
+                self.stdout.print(Text(renderable), soft_wrap=True)
+            else:
+                self.stdout.print(renderable)
 
     def note(self, text: str) -> None:
         """A line for people on stderr (stdout stays data only)."""
-        self.stderr.print(Text(text))
+        self.stderr.print(Text(text), soft_wrap=True)
 
     @contextmanager
     def progress(self, description: str, *, enabled: bool = True) -> Iterator[Progressor]:
