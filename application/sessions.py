@@ -127,17 +127,8 @@ class KernDb:
         is 1-based and needs limit; sort_by defaults to created_at, sort_order
         to "desc".
         """
-        query = SessionQuery.build(
-            user_id=user_id,
-            workflow_id=workflow_id,
-            session_name=session_name,
-            start_timestamp=start_timestamp,
-            end_timestamp=end_timestamp,
-            limit=limit,
-            page=page,
-            sort_by=sort_by,
-            sort_order=sort_order,
-        )
+        # The arguments are the query's fields: SessionQuery checks them all.
+        query = SessionQuery.build(**{k: v for k, v in locals().items() if k != "self"})
         sessions = []
         for row in self.store.list_sessions(query):
             session = project_session(self.store.read(row.session_id, upto=row.version))

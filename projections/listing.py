@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from kern.domain.errors import InvalidQueryError
 from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
@@ -103,9 +110,13 @@ NAME_KEY = "session_name_key"
 
 class SessionQuery(BaseModel):
     """One ``get_sessions`` request, validated: the one description of a listing
-    that every store turns into its own query (see :meth:`predicates`)."""
+    that every store turns into its own query (see :meth:`predicates`).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Its fields are ``get_sessions``' arguments; :meth:`build` checks them and
+    raises InvalidQueryError naming the bad one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     user_id: str | None = None
     workflow_id: str | None = None
@@ -115,65 +126,81 @@ class SessionQuery(BaseModel):
     limit: int | None = None
     page: int | None = None
     sort_by: str = "created_at"
-    descending: bool = True
+    sort_order: str = "desc"
 
     @classmethod
-    def build(
-        cls,
-        *,
-        user_id: str | None = None,
-        workflow_id: str | None = None,
-        session_name: str | None = None,
-        start_timestamp: float | None = None,
-        end_timestamp: float | None = None,
-        limit: int | None = None,
-        page: int | None = None,
-        sort_by: str | None = None,
-        sort_order: str | None = None,
-    ) -> SessionQuery:
-        """Check the arguments of get_sessions; InvalidQueryError names the bad one."""
-        for what, value in (
-            ("user_id", user_id),
-            ("workflow_id", workflow_id),
-            ("session_name", session_name),
-        ):
-            check_text(value, what=what, error=InvalidQueryError)
-        for what, moment in (
-            ("start_timestamp", start_timestamp),
-            ("end_timestamp", end_timestamp),
-        ):
-            if moment is not None and (
-                isinstance(moment, bool) or not isinstance(moment, int | float)
-            ):
-                raise InvalidQueryError(f"{what} must be unix seconds (a number), got {moment!r}")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
-        ):
-            raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
-        if page is not None:
-            if limit is None:
-                raise InvalidQueryError("page needs a limit: pass limit= with page=")
-            if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-                raise InvalidQueryError(f"page is 1-based and must be >= 1, got {page!r}")
-        order = "desc" if sort_order is None else str(sort_order).lower()
-        if order not in ("asc", "desc"):
-            raise InvalidQueryError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
-        column = sort_by or "created_at"
-        if column not in SORT_COLUMNS:
+    def build(cls, **filters: Any) -> SessionQuery:
+        """The query for ``get_sessions(**filters)`` (None means "not given");
+        InvalidQueryError names the bad argument."""
+        given = {name: value for name, value in filters.items() if value is not None}
+        if "sort_order" in given:
+            given["sort_order"] = str(given["sort_order"]).lower()
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, InvalidQueryError):
+                raise cause from None
+            where = ".".join(str(part) for part in error["loc"]) or "get_sessions"
+            value = filters.get(str(error["loc"][0])) if error["loc"] else None
+            raise InvalidQueryError(f"{where}: {error['msg']}, got {value!r}") from None
+
+    @field_validator("user_id", "workflow_id", "session_name")
+    @classmethod
+    def _storable(cls, value: str, info: ValidationInfo) -> str:
+        check_text(value, what=str(info.field_name), error=InvalidQueryError)
+        return value
+
+    @field_validator("start_timestamp", "end_timestamp", mode="before")
+    @classmethod
+    def _unix_seconds(cls, value: object, info: ValidationInfo) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidQueryError(
-                f"cannot sort by {sort_by!r}: sort_by must be one of {', '.join(SORT_COLUMNS)}"
+                f"{info.field_name} must be unix seconds (a number), got {value!r}"
             )
-        return cls(
-            user_id=user_id,
-            workflow_id=workflow_id,
-            session_name=session_name,
-            start_timestamp=start_timestamp,
-            end_timestamp=end_timestamp,
-            limit=limit,
-            page=page,
-            sort_by=column,
-            descending=order == "desc",
-        )
+        return float(value)
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _limit(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidQueryError(f"limit must be a non-negative integer, got {value!r}")
+        return value
+
+    @field_validator("page", mode="before")
+    @classmethod
+    def _page(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidQueryError(f"page is 1-based and must be >= 1, got {value!r}")
+        return value
+
+    @field_validator("sort_by", mode="before")
+    @classmethod
+    def _sort_by(cls, value: object) -> object:
+        if value not in SORT_COLUMNS:
+            raise InvalidQueryError(
+                f"cannot sort by {value!r}: sort_by must be one of {', '.join(SORT_COLUMNS)}"
+            )
+        return value
+
+    @field_validator("sort_order", mode="before")
+    @classmethod
+    def _sort_order(cls, value: object) -> object:
+        if value not in ("asc", "desc"):
+            raise InvalidQueryError(f"sort_order must be 'asc' or 'desc', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _page_needs_limit(self) -> SessionQuery:
+        if self.page is not None and self.limit is None:
+            raise InvalidQueryError("page needs a limit: pass limit= with page=")
+        return self
+
+    @property
+    def descending(self) -> bool:
+        """Whether the listing runs from the largest sort value down."""
+        return self.sort_order == "desc"
 
     @property
     def offset(self) -> int:
