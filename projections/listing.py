@@ -133,8 +133,6 @@ class SessionQuery(BaseModel):
         """The query for ``get_sessions(**filters)`` (None means "not given");
         InvalidQueryError names the bad argument."""
         given = {name: value for name, value in filters.items() if value is not None}
-        if "sort_order" in given:
-            given["sort_order"] = str(given["sort_order"]).lower()
         try:
             return cls.model_validate(given)
         except ValidationError as exc:
@@ -187,9 +185,10 @@ class SessionQuery(BaseModel):
     @field_validator("sort_order", mode="before")
     @classmethod
     def _sort_order(cls, value: object) -> object:
-        if value not in ("asc", "desc"):
+        order = value.lower() if isinstance(value, str) else value
+        if order not in ("asc", "desc"):
             raise InvalidQueryError(f"sort_order must be 'asc' or 'desc', got {value!r}")
-        return value
+        return order
 
     @model_validator(mode="after")
     def _page_needs_limit(self) -> SessionQuery:
