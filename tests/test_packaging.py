@@ -1,6 +1,6 @@
 """How the top-level layers ship inside the ``kern`` package.
 
-``domain/``, ``projections/`` and ``adapters/`` sit at the top of the repo and
+``domain/``, ``projections/``, ``application/`` and ``adapters/`` sit at the top of the repo and
 are reached through relative symlinks under ``kern/``, so one copy of each
 file serves the source tree, editable installs and the wheel. CI also builds
 the wheel and imports it from a clean virtual environment (.ci/check_wheel.sh).
@@ -19,7 +19,7 @@ from kern.domain.events import EVENT_CLASSES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("layer", ["domain", "projections", "adapters"])
+@pytest.mark.parametrize("layer", ["domain", "projections", "application", "adapters"])
 def test_layer_is_a_relative_symlink_to_the_top_level_folder(layer: str) -> None:
     """A relative link keeps working in any clone, wherever it is checked out."""
     link = ROOT / "kern" / layer
@@ -51,3 +51,16 @@ def test_package_discovery_ships_every_layer() -> None:
     ]
     assert setuptools["packages"]["find"]["include"] == ["kern", "kern.*"]
     assert "py.typed" in setuptools["package-data"]["kern"]
+
+
+@pytest.mark.parametrize("layer", ["domain", "projections", "application", "adapters"])
+def test_every_layer_folder_is_a_package(layer: str) -> None:
+    """Each layer folder and every folder below it has an ``__init__.py``, so tools
+    (import-linter, coverage, ruff's INP001) see packages, not loose files."""
+    folders = [ROOT / layer, *(p for p in (ROOT / layer).rglob("*") if p.is_dir())]
+    missing = [
+        str(folder.relative_to(ROOT))
+        for folder in folders
+        if folder.name != "__pycache__" and not (folder / "__init__.py").is_file()
+    ]
+    assert missing == []
