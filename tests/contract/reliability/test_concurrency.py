@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kern.db import KernDb
-from tests.reliability._load import (
+from tests.contract.reliability._load import (
     JOIN_TIMEOUT,
     MEET_EVERY,
     Tally,

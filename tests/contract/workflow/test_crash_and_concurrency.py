@@ -15,7 +15,7 @@ from kern.db.sqlite import SqliteDb
 from kern.domain.events import RunCompleted, RunStarted, SessionStarted, StepCompleted
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
-from tests.workflow.process_workers import crash_mid_run, run_many
+from tests.contract.workflow.process_workers import crash_mid_run, run_many
 
 MakeWorkflow = Callable[..., Workflow]
 

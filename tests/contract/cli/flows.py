@@ -1,4 +1,4 @@
-"""Workflows that ``kern replay --workflow tests.cli.flows:...`` loads."""
+"""Workflows that ``kern replay --workflow tests.contract.cli.flows:...`` loads."""
 
 from __future__ import annotations
 

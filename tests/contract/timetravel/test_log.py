@@ -9,7 +9,7 @@ from kern.db import KernDb
 from kern.domain.encoding import GENESIS_HASH, event_hash
 from kern.domain.values import Provenance
 from kern.workflow import Workflow
-from tests.timetravel.conftest import OWNER, SESSION, T0, History, shout, tally
+from tests.contract.timetravel.conftest import OWNER, SESSION, T0, History, shout, tally
 
 RUN_EVENTS = ["RunStarted", "StepCompleted", "StepCompleted", "RunCompleted"]
 

@@ -10,7 +10,7 @@ import pytest
 from kern.errors import InvalidAsOfError
 from kern.run import RunStatus
 from kern.session import WorkflowSession
-from tests.timetravel.conftest import OWNER, SESSION, T0, History, Snapshot
+from tests.contract.timetravel.conftest import OWNER, SESSION, T0, History, Snapshot
 
 
 def assert_shows(session: WorkflowSession | None, seen: Snapshot) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from kern.db import KernDb
 from kern.workflow import Workflow
-from tests.audit.conftest import Tampering, run_twice
+from tests.contract.audit.conftest import Tampering, run_twice
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kern.db.sqlite import SqliteDb
-from tests.cli.conftest import run_kern
+from tests.contract.cli.conftest import run_kern
 
 
 def sections(text: str) -> list[str]:

@@ -33,8 +33,7 @@ from kern.errors import StoreLockedError
 from kern.run import RunStatus
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
-from tests.postgres.test_load_and_faults import TERMINATE_KERN
-from tests.reliability._load import (
+from tests.contract.reliability._load import (
     JOIN_TIMEOUT,
     Tally,
     Target,
@@ -44,7 +43,8 @@ from tests.reliability._load import (
     review,
     run_until_killed,
 )
-from tests.reliability.conftest import postgres_target
+from tests.contract.reliability.conftest import postgres_target
+from tests.postgres.test_load_and_faults import TERMINATE_KERN
 
 # -- a process killed in the middle of a step -------------------------------------------------
 

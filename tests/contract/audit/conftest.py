@@ -19,7 +19,8 @@ from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
 from kern.workflow import Workflow
-from tests.conftest import POSTGRES_URL, make_db
+from tests.conftest import POSTGRES_URL
+from tests.contract.conftest import make_db
 
 
 def run_twice(workflow: Workflow, session_id: str = "s1") -> None:

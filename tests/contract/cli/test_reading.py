@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import Target
+from tests.contract.cli.conftest import Target
 
 # -- sessions ---------------------------------------------------------------------
 

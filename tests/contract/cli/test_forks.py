@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.conftest import Target
+from tests.contract.cli.conftest import Target
 
-CHANGED = "tests.cli.flows:changed_pipeline"
+CHANGED = "tests.contract.cli.flows:changed_pipeline"
 
 
 # -- replay ---------------------------------------------------------------------------
 
 
 def test_replay_on_the_recorded_code_finds_every_step_equal(seeded: Target) -> None:
-    result = seeded.kern("replay", "research", "run-2", "--workflow", "tests.cli.flows:pipeline")
+    result = seeded.kern(
+        "replay", "research", "run-2", "--workflow", "tests.contract.cli.flows:pipeline"
+    )
     assert result.status == 0
     assert result.out.count("equal") == 4  # three steps and the output
     assert "The current code gives the recorded results." in result.out
@@ -31,7 +33,7 @@ def test_replay_on_changed_code_shows_both_values(seeded: Target) -> None:
 def test_replay_check_exits_1_when_anything_changed(seeded: Target) -> None:
     changed = seeded.kern("replay", "research", "run-1", "--workflow", CHANGED, "--check")
     same = seeded.kern(
-        "replay", "research", "run-1", "--workflow", "tests.cli.flows:pipeline", "--check"
+        "replay", "research", "run-1", "--workflow", "tests.contract.cli.flows:pipeline", "--check"
     )
     assert (changed.status, same.status) == (1, 0)
 
@@ -55,7 +57,9 @@ def test_replay_never_writes_to_the_database(seeded: Target) -> None:
 
 def test_replay_loads_a_workflow_from_a_file(seeded: Target, tmp_path: Path) -> None:
     flow = tmp_path / "flow.py"
-    flow.write_text("from tests.cli.flows import changed_pipeline\nwf = changed_pipeline()\n")
+    flow.write_text(
+        "from tests.contract.cli.flows import changed_pipeline\nwf = changed_pipeline()\n"
+    )
     result = seeded.kern("replay", "notes", "run-b", "--workflow", f"{flow}:wf", "--json")
     assert result.json()["steps"][0]["outcome"] == "changed"
 
@@ -64,12 +68,14 @@ def test_replay_reports_a_bad_workflow_path_in_one_line(seeded: Target) -> None:
     cases = {
         "nowhere.flows:pipeline": "cannot import workflow module 'nowhere.flows': "
         "ModuleNotFoundError: No module named 'nowhere'",
-        "tests.cli.flows:missing": "--workflow 'tests.cli.flows:missing': "
-        "tests.cli.flows has no 'missing'",
-        "tests.cli.flows:not_a_workflow": "--workflow 'tests.cli.flows:not_a_workflow' is a "
-        "int, not a Workflow (or a function returning one)",
-        "tests.cli.flows:broken_factory": "--workflow 'tests.cli.flows:broken_factory' raised "
-        "RuntimeError when called: no configuration found",
+        "tests.contract.cli.flows:missing": "--workflow 'tests.contract.cli.flows:missing': "
+        "tests.contract.cli.flows has no 'missing'",
+        "tests.contract.cli.flows:not_a_workflow": "--workflow "
+        "'tests.contract.cli.flows:not_a_workflow' is a int, not a Workflow "
+        "(or a function returning one)",
+        "tests.contract.cli.flows:broken_factory": "--workflow "
+        "'tests.contract.cli.flows:broken_factory' raised RuntimeError when called: "
+        "no configuration found",
         "pipeline": "--workflow must look like module:attribute, got 'pipeline'",
     }
     for spec, message in cases.items():

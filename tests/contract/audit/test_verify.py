@@ -10,7 +10,7 @@ from kern.db import KernDb
 from kern.domain.chain import SessionVerification
 from kern.errors import InvalidSessionIdError, SessionNotFoundError
 from kern.workflow import Workflow
-from tests.audit.conftest import run_twice
+from tests.contract.audit.conftest import run_twice
 
 
 def test_a_clean_session_verifies(db: KernDb, make_workflow: Callable[..., Workflow]) -> None:

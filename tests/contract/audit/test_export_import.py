@@ -18,7 +18,7 @@ from kern.errors import (
     SessionNotFoundError,
 )
 from kern.workflow import Workflow
-from tests.audit.conftest import run_twice, stored
+from tests.contract.audit.conftest import run_twice, stored
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ type (nested, unicode, NUL, big integers, floats), runs whose steps fail,
 session_state passed to a run and changed by its steps, renames, state
 updates, and runs left open while others start and finish (through the
 aggregate, as two workers would interleave them). Every projection Kern
-serves must equal the one :mod:`tests.reliability._model` computes, and the
+serves must equal the one :mod:`tests.contract.reliability._model` computes, and the
 events recorded in memory must read back identically from SQLite and
 PostgreSQL through a freshly opened store.
 """
@@ -30,7 +30,7 @@ from kern.domain.values import RunStatus, StoredValue
 from kern.session import WorkflowSession
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL
-from tests.reliability._model import Model, ModelRun, same
+from tests.contract.reliability._model import Model, ModelRun, same
 
 USER = "u"
 WINDOWS = [None, -1, 0, 1, 2, 5]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kern.db.sqlite import SqliteDb
-from tests.cli.conftest import Target, run_kern
+from tests.contract.cli.conftest import Target, run_kern
 
 # -- verify -------------------------------------------------------------------------
 

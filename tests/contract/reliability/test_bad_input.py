@@ -3,7 +3,7 @@
 Each kind below runs against a store holding one session of Alice's ("s1",
 one run). "Nothing written" is checked below Kern's codec: the index's
 session ids and every record of every session are the same before and after.
-The tests in tests/contract/test_bad_input.py cover the same ground for a few
+The tests in tests/contract/sessions/test_bad_input.py cover the same ground for a few
 kinds in more depth (failed steps, agent messages); these go for breadth.
 """
 
@@ -39,7 +39,7 @@ from kern.errors import (
 )
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
-from tests.reliability._inputs import Unstorable, contents, numbers, plant
+from tests.contract.reliability._inputs import Unstorable, contents, numbers, plant
 
 Call = Callable[[KernDb, Workflow], object]
 

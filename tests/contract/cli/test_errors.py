@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Result, Target, run_kern
+from tests.contract.cli.conftest import Result, Target, run_kern
 
 
 def one_line(result: Result, status: int, message: str) -> None:

@@ -4,7 +4,7 @@ and a PostgreSQL password shows up in no error, repr or log record.
 Kern fixes: Agno writes the intruder's run into the owner's session. The
 matrix below runs every session operation as Mallory on Alice's session and
 checks, below Kern's codec, that the store holds exactly what it held before.
-tests/contract/test_users.py tests the owner's side and the reads in depth.
+tests/contract/sessions/test_users.py tests the owner's side and the reads in depth.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from kern.db.sqlite import SqliteDb
 from kern.errors import SessionAccessError, SessionNotFoundError, StoreUnavailableError
 from kern.workflow import Workflow
 from tests.conftest import postgres_table
+from tests.contract.reliability._inputs import contents
 from tests.postgres.test_connection_errors import PASSWORD, SERVER, SERVER_PASSWORD, url
-from tests.reliability._inputs import contents
 
 Call = Callable[[KernDb, Workflow], object]
 
