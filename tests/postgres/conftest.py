@@ -2,11 +2,15 @@
 
 Both ask for ``postgres_schema``, so these tests skip locally without a
 server and fail under CI, like the postgres runs of the contract suite.
+Every test in this folder is marked ``postgres`` here, so ``-m "not
+postgres"`` leaves them out and CI counts them, without a marker to remember
+in each file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,6 +19,17 @@ from psycopg import sql
 
 from kern.db.postgres import PostgresDb
 from tests.conftest import POSTGRES_URL, postgres_table
+
+HERE = Path(__file__).parent
+
+
+# tryfirst: the mark must be on before pytest's own hook deselects by -m.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/postgres/ ``postgres`` (the hook sees all items)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture

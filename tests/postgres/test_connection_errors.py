@@ -12,8 +12,6 @@ from kern.errors import KernError, StoreUnavailableError
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
 
-pytestmark = pytest.mark.postgres
-
 PASSWORD = "Zebra-Quartz-7781"
 SERVER = conninfo_to_dict(POSTGRES_URL)
 HOST = str(SERVER.get("host", "localhost"))

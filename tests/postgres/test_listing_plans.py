@@ -17,8 +17,6 @@ from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
 from tests.postgres.conftest import qualified
 
-pytestmark = pytest.mark.postgres
-
 Admin = psycopg.Connection[Any]
 
 SESSIONS = 4000

@@ -22,7 +22,7 @@ from tests.conftest import POSTGRES_URL, postgres_table
 from tests.postgres.conftest import qualified
 from tests.postgres.workers import open_stores, run_many
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 Admin = psycopg.Connection[Any]
 

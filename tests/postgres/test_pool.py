@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from kern.db.postgres import PostgresDb
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
-
-pytestmark = pytest.mark.postgres
 
 
 def echo(step_input: StepInput) -> str:
