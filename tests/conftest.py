@@ -25,6 +25,10 @@ POSTGRES_URL = os.environ.get(
 )
 _tables = itertools.count(1)
 
+# A helper module whose asserts check a load test's outcome, imported by tests in
+# contract/ and postgres/: registered here, so it is rewritten whichever tier runs.
+pytest.register_assert_rewrite("tests.contract.reliability._load")
+
 
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:

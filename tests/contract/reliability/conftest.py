@@ -13,10 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import POSTGRES_URL, postgres_table
-
-pytest.register_assert_rewrite("tests.contract.reliability._load")
-
-from tests.contract.reliability._load import Target  # noqa: E402 - after the assert rewrite hook
+from tests.contract.reliability._load import Target
 
 SHARED_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -1,31 +1,24 @@
-"""Who may do what: another user reads nothing and writes nothing, on every store;
-and a PostgreSQL password shows up in no error, repr or log record.
+"""Who may do what: another user reads nothing and writes nothing, on every store.
 
 Kern fixes: Agno writes the intruder's run into the owner's session. The
 matrix below runs every session operation as Mallory on Alice's session and
 checks, below Kern's codec, that the store holds exactly what it held before.
-tests/contract/sessions/test_users.py tests the owner's side and the reads in depth.
+tests/contract/sessions/test_users.py tests the owner's side and the reads in depth;
+tests/postgres/test_passwords.py keeps a PostgreSQL password out of errors and logs,
+tests/sqlite/test_append_only.py checks SQLite's log refuses changes.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import sqlite3
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from kern.db import KernDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
-from kern.errors import SessionAccessError, SessionNotFoundError, StoreUnavailableError
+from kern.errors import SessionAccessError, SessionNotFoundError
 from kern.workflow import Workflow
-from tests.conftest import postgres_table
 from tests.contract.reliability._inputs import contents
-from tests.postgres.test_connection_errors import PASSWORD, SERVER, SERVER_PASSWORD, url
 
 Call = Callable[[KernDb, Workflow], object]
 
@@ -145,70 +138,3 @@ def test_a_session_without_an_owner_refuses_a_named_user(
         workflow.run(input="mine now", session_id="anon", user_id=MALLORY)
     assert workflow.get_session(session_id="anon", user_id=MALLORY) is None
     assert contents(db) == before
-
-
-# -- passwords ----------------------------------------------------------------------------------
-
-
-def shown(exc: BaseException) -> str:
-    """Everything a user may see of an error: its traceback, causes included."""
-    return "".join(traceback.format_exception(exc)) + repr(exc)
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize(
-    "db_url",
-    [
-        url(password=PASSWORD, port=1, dbname="kern_app"),
-        url(user="kern_no_such_role", password=PASSWORD, dbname="postgres"),
-    ],
-    ids=["wrong-port", "wrong-user"],
-)
-def test_a_password_appears_in_no_error_repr_or_log_record(
-    postgres_schema: str, db_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    db = PostgresDb(db_url, session_table=postgres_table(), db_schema=postgres_schema)
-    workflow = Workflow(name="Locked out", db=db, steps=[str])
-    for attempt in (lambda: db.get_session("s1"), lambda: workflow.run("hi", session_id="s1")):
-        with pytest.raises(StoreUnavailableError) as raised:
-            attempt()
-        assert PASSWORD not in shown(raised.value)
-    assert PASSWORD not in repr(db) + repr(db.store) + str(vars(db))
-    assert PASSWORD not in caplog.text
-    db.close()
-
-
-@pytest.mark.postgres
-def test_a_working_connection_logs_no_password(
-    postgres_schema: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The URL carries a password (the server's, or one a trusting server ignores); it
-    stays out of every log record of a whole session of work."""
-    db_url = url(dbname=str(SERVER.get("dbname", "postgres")))
-    caplog.set_level(logging.DEBUG)
-    with PostgresDb(db_url, session_table=postgres_table(), db_schema=postgres_schema) as db:
-        Workflow(name="Logged", db=db, steps=[str]).run(input="hi", session_id="s1")
-        assert db.get_session("s1") is not None
-        assert SERVER_PASSWORD not in repr(db) + repr(db.store)
-    assert SERVER_PASSWORD not in caplog.text
-
-
-# -- the log itself ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "statement",
-    ["UPDATE kern_sessions_events SET topic = 'x'", "DELETE FROM kern_sessions_events"],
-    ids=["update", "delete"],
-)
-def test_sqlite_refuses_to_change_the_event_log(tmp_path: Path, statement: str) -> None:
-    """PostgreSQL refuses UPDATE, DELETE and TRUNCATE: tests/postgres/test_append_only.py."""
-    with SqliteDb(db_file=tmp_path / "kern.db") as db:
-        Workflow(name="Audited", db=db, steps=[str]).run(input="hi", session_id="s1")
-        before = contents(db)
-        raw = sqlite3.connect(tmp_path / "kern.db")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            raw.execute(statement)
-        raw.close()
-        assert contents(db) == before

@@ -5,26 +5,24 @@ one run). "Nothing written" is checked below Kern's codec: the index's
 session ids and every record of every session are the same before and after.
 The tests in tests/contract/sessions/test_bad_input.py cover the same ground for a few
 kinds in more depth (failed steps, agent messages); these go for breadth.
+The checks that need no store are in tests/unit/test_bad_input.py, SQLite's
+table names in tests/sqlite/test_identifiers.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kern.db import KernDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
 from kern.domain.encoding import encode_json
 from kern.domain.events import SessionRenamed, StepCompleted
 from kern.domain.identity import MAX_ID_CHARS
 from kern.errors import (
     InvalidAsOfError,
-    InvalidIdentifierError,
     InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
@@ -394,37 +392,3 @@ def test_a_stored_event_kern_cannot_read_names_its_session_and_version(
         assert f"version {version} of session 's1'" in str(refused.value)
         assert words in str(refused.value)
     assert len(db.store.read_records("s1")) == version  # the failed run wrote nothing
-
-
-# -- store construction ---------------------------------------------------------------------
-
-
-BAD_NAMES = {
-    "quote": 'sessions"',
-    "semicolon": "s; DROP TABLE users",
-    "space": "my sessions",
-}
-
-
-@pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
-def test_sqlite_refuses_an_unsafe_session_table_before_opening_the_file(
-    tmp_path: Path, name: str
-) -> None:
-    """PostgreSQL's table and schema names: tests/postgres/test_identifiers.py."""
-    with pytest.raises(InvalidIdentifierError, match="session_table"):
-        SqliteDb(db_file=tmp_path / "kern.db", session_table=name)
-    assert list(tmp_path.iterdir()) == []
-
-
-MALFORMED_URLS = {
-    "ipv6-unclosed": "postgresql://kern:Zebra-Quartz-7781@[::1/kern",
-    "unknown-option": "postgresql://kern:Zebra-Quartz-7781@localhost/kern?bogus=1",
-    "no-scheme": "kern:Zebra-Quartz-7781@localhost/kern",
-}
-
-
-@pytest.mark.parametrize("url", MALFORMED_URLS.values(), ids=MALFORMED_URLS.keys())
-def test_a_malformed_db_url_is_refused_without_showing_its_password(url: str) -> None:
-    with pytest.raises(InvalidInputError, match="db_url") as refused:
-        PostgresDb(url)
-    assert "Zebra-Quartz-7781" not in str(refused.value)

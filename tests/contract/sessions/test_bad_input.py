@@ -14,12 +14,11 @@ from kern.errors import (
     InvalidSessionIdError,
     InvalidSessionNameError,
     InvalidStepError,
-    KernError,
     SessionNotFoundError,
     UnstorableValueError,
 )
 from kern.run import RunStatus
-from kern.workflow import Step, StepInput, Workflow
+from kern.workflow import StepInput, Workflow
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -79,11 +78,6 @@ def test_delete_session_refuses_a_bad_session_id(
 ) -> None:
     with pytest.raises(InvalidSessionIdError):
         make_workflow().delete_session(session_id=session_id)
-
-
-def test_session_id_errors_are_value_errors_from_kern() -> None:
-    assert issubclass(InvalidSessionIdError, KernError)
-    assert issubclass(InvalidSessionIdError, ValueError)
 
 
 # -- naming --------------------------------------------------------------------------------
@@ -286,8 +280,3 @@ def test_interrupted_run_is_recorded_as_cancelled(db: KernDb, make_workflow: Mak
 def test_refuses_a_step_it_cannot_run(db: KernDb, step: Any) -> None:
     with pytest.raises(InvalidStepError):
         Workflow(name="Broken", db=db, steps=[echo, step])
-
-
-def test_refuses_a_step_wrapper_without_executor() -> None:
-    with pytest.raises(InvalidStepError):
-        Step(name="empty")

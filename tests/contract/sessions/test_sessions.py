@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
 
 from kern.db import KernDb
-from kern.db.sqlite import SqliteDb
 from kern.domain.events import (
     RunCompleted,
     RunStarted,
@@ -316,21 +314,3 @@ def test_deleted_session_keeps_its_events_for_audit(
 
 
 # -- persistence --------------------------------------------------------------------------
-
-
-def test_session_reads_back_the_same_from_a_new_sqlite_db(tmp_path: Path) -> None:
-    """A second SqliteDb on the same file sees exactly the session the first wrote."""
-    db_file = tmp_path / "workflows.db"
-    with SqliteDb(db_file=db_file) as first:
-        workflow = Workflow(name="Research Pipeline", db=first, steps=[count_visits, ...])
-        workflow.run(input={"topic": "AI"}, session_id="s1", user_id="alice")
-        workflow.run(input="two", session_id="s1", user_id="alice")
-        workflow.set_session_name(session_id="s1", session_name="Kept", user_id="alice")
-        written = first.get_session("s1")
-        written_events = first.get_events("s1")
-    with SqliteDb(db_file=db_file) as second:
-        reread = second.get_session("s1")
-        assert reread == written
-        assert reread is not None and written is not None
-        assert reread.to_dict() == written.to_dict()
-        assert second.get_events("s1") == written_events

@@ -16,8 +16,6 @@ from kern.db.postgres import PostgresDb
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
 
-pytestmark = pytest.mark.postgres
-
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SESSION = "long"
 RUNS = 80
