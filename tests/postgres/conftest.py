@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from kern.adapters.stores.postgres import PostgresStore
 from kern.db.postgres import PostgresDb
 from tests.conftest import POSTGRES_URL, postgres_table
 
@@ -56,6 +57,12 @@ def admin(postgres_schema: str) -> Iterator[psycopg.Connection[Any]]:
     """A raw autocommit connection to the test server, outside Kern."""
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         yield connection
+
+
+def store_of(db: PostgresDb) -> PostgresStore:
+    """``db``'s store, typed as the PostgresStore it is (KernDb holds the SessionStore port)."""
+    assert isinstance(db.store, PostgresStore)
+    return db.store
 
 
 def qualified(schema: str, name: str) -> sql.Composed:

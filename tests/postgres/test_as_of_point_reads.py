@@ -15,6 +15,7 @@ from psycopg import sql
 from kern.db.postgres import PostgresDb
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
+from tests.postgres.conftest import store_of
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SESSION = "long"
@@ -31,7 +32,7 @@ class Spy:
     """Counts the statements a recorder runs and the events they return."""
 
     def __init__(self, db: PostgresDb) -> None:
-        self.recorder = db.store.recorder
+        self.recorder = store_of(db).recorder
         self.select = self.recorder.select_events
         self.calls: list[dict[str, Any]] = []
         self.fetched = 0
@@ -43,7 +44,7 @@ class Spy:
         return records
 
     def __enter__(self) -> Spy:
-        self.recorder.select_events = self
+        self.recorder.select_events = self  # type: ignore[method-assign]  # the spy stands in
         return self
 
     def __exit__(self, *exc: object) -> None:

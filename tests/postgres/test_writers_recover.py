@@ -54,6 +54,7 @@ class Load:
             except Exception as exc:
                 tally.errors.append(f"{type(exc).__name__}: {exc}")
             else:
+                assert result.run_id is not None  # a run that returned has its id
                 tally.succeeded.append((session_id, result.run_id))
                 self.finished_at.append(time.monotonic())
             n += 1

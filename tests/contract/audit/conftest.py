@@ -18,6 +18,7 @@ from kern.adapters.stores.memory import InMemoryStore
 from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
+from kern.domain.records import Record
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
 from tests.contract.conftest import make_db
@@ -159,7 +160,7 @@ class Tampering:
         self.tamper = tamper
         self.opened: list[KernDb] = []
 
-    def record(self, session_id: str, version: int) -> StoredEvent:
+    def record(self, session_id: str, version: int) -> Record:
         (found,) = [r for r in self.db.store.read_records(session_id) if r.version == version]
         return found
 

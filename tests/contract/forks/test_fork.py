@@ -105,7 +105,9 @@ def test_forks_at_a_run_id_just_before_that_run(db: KernDb, workflow: Workflow) 
     assert events[-1].source_version == started - 1
     assert [run.run_id for run in fork.runs or []] == ["r1"]
     rerun = workflow.run("second", session_id="fork", run_id="r2")
-    assert rerun.content == db.get_session(SOURCE).runs[1].content  # type: ignore[union-attr]
+    original = db.get_session(SOURCE)
+    assert original is not None and original.runs is not None
+    assert rerun.content == original.runs[1].content
 
 
 def test_forks_at_a_moment(db: KernDb, workflow: Workflow) -> None:
@@ -217,7 +219,9 @@ def test_runs_continue_on_the_fork_while_the_original_stays(db: KernDb, workflow
     assert branched.content == "run 2: branch"
     step = stream(db, "fork")[-2]
     assert isinstance(step, StepCompleted)
-    context = step.input.value["workflow_history_context"]  # type: ignore[index]
+    assert isinstance(step.input.value, dict)
+    context = step.input.value["workflow_history_context"]
+    assert isinstance(context, str)
     assert "first" in context and "second" not in context
     fork = db.get_session("fork")
     assert fork is not None

@@ -16,6 +16,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from kern.adapters.stores.memory import InMemoryStore
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import PostgresDb
@@ -38,6 +39,7 @@ def contents(db: KernDb) -> Contents:
 def plant(db: KernDb, session_id: str, version: int, topic: str, state: bytes) -> None:
     """Append one raw record to the session's log, bypassing Kern."""
     if isinstance(db, InMemoryDb):
+        assert isinstance(db.store, InMemoryStore)
         db.store.recorder.insert_events([StoredEvent(session_id, version, topic, state)])
     elif isinstance(db, SqliteDb):
         table = f"{db.session_table}_events"
@@ -54,8 +56,8 @@ def plant(db: KernDb, session_id: str, version: int, topic: str, state: bytes) -
             "INSERT INTO {} (originator_id, originator_version, topic, state) "
             "VALUES (%s, %s, %s, %s)"
         ).format(events)
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(statement, (session_id, version, topic, state))
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(statement, (session_id, version, topic, state))
     else:
         raise TypeError(f"no raw access to {type(db).__name__}")
 

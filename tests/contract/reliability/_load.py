@@ -108,6 +108,7 @@ def write(
             except Exception as exc:
                 tally.errors.append(f"{type(exc).__name__}: {exc}")
             else:
+                assert result.run_id is not None  # a run that returned has its id
                 tally.succeeded.append((session_id, result.run_id))
     return tally
 
@@ -130,7 +131,7 @@ def write_in_process(
 
 def read_report(report: Path) -> Tally:
     data = json.loads(report.read_text())
-    return Tally([tuple(pair) for pair in data["succeeded"]], data["errors"])  # type: ignore[misc]
+    return Tally([tuple(pair) for pair in data["succeeded"]], data["errors"])
 
 
 # -- a process killed in the middle of a step ----------------------------------------------
@@ -180,7 +181,7 @@ def check_runs_landed(db: KernDb, session_id: str, run_ids: Sequence[str]) -> Wo
     assert not broken, f"runs not recorded exactly once and whole: {broken}"
     session = db.get_session(session_id)
     assert session is not None and session.runs is not None
-    assert sorted(run.run_id for run in session.runs) == sorted(run_ids)
+    assert sorted((run.run_id for run in session.runs), key=str) == sorted(run_ids)
     assert {run.status for run in session.runs} == {RunStatus.completed}
     inputs = [run.input for run in session.runs]
     assert session.session_state == {state_key(i["writer"], i["n"]): i["n"] for i in inputs}

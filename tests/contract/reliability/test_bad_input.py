@@ -194,7 +194,7 @@ UNKNOWN = "ghost"
 
 NOT_FOUND = SessionNotFoundError
 # (call, what it gives back, or NOT_FOUND when it raises SessionNotFoundError)
-UNKNOWN_SESSION_CALLS = {
+UNKNOWN_SESSION_CALLS: dict[str, tuple[Call, object]] = {
     "get_session": (lambda db, wf: wf.get_session(session_id=UNKNOWN), None),
     "get_run": (lambda db, wf: wf.get_run("r1", session_id=UNKNOWN), None),
     "get_last_run_output": (lambda db, wf: wf.get_last_run_output(session_id=UNKNOWN), None),

@@ -91,6 +91,7 @@ def test_run_returns_what_was_recorded(make_workflow: MakeWorkflow) -> None:
     assert result.status == RunStatus.completed
     assert result.content == "ECHO: HELLO"
     assert [step.content for step in result.step_results] == ["echo: hello", "ECHO: HELLO"]
+    assert result.run_id is not None
     stored = workflow.get_run(result.run_id, session_id="s1")
     assert stored is not None
     assert (stored.run_id, stored.input, stored.content, stored.status) == (
@@ -268,6 +269,7 @@ def test_delete_session_hides_it_from_reads(make_workflow: MakeWorkflow) -> None
     result = workflow.run(input="hello", session_id="s1")
     assert workflow.delete_session(session_id="s1") is True
     assert workflow.get_session(session_id="s1") is None
+    assert result.run_id is not None
     assert workflow.get_run(result.run_id, session_id="s1") is None
     assert workflow.get_last_run_output(session_id="s1") is None
     with pytest.raises(SessionNotFoundError):

@@ -79,6 +79,7 @@ def test_intruder_cannot_delete(db: KernDb, workflow: Workflow, alices_run: obje
 
 def test_intruder_reads_nothing(workflow: Workflow, alices_run: WorkflowRunOutput) -> None:
     assert workflow.get_session(session_id="shared-id", user_id="bob") is None
+    assert alices_run.run_id is not None
     assert workflow.get_run(alices_run.run_id, session_id="shared-id", user_id="bob") is None
     assert workflow.get_last_run_output(session_id="shared-id", user_id="bob") is None
 
@@ -118,6 +119,7 @@ def test_caller_without_user_id_reads_every_session(
     session = workflow.get_session(session_id="shared-id")
     assert session is not None
     assert session.user_id == "alice"
+    assert alices_run.run_id is not None
     assert workflow.get_run(alices_run.run_id, session_id="shared-id") is not None
     assert workflow.get_session_name(session_id="shared-id") == ""
     assert workflow.get_session_state(session_id="shared-id") == {"k": 1}

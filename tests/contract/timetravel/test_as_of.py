@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kern.domain.events import RunStarted
 from kern.errors import InvalidAsOfError
 from kern.run import RunStatus
 from kern.session import WorkflowSession
@@ -73,8 +74,11 @@ def test_rejects_a_moment_before_the_first_event(history: History) -> None:
 def test_resolves_a_run_id_to_its_run_started(history: History) -> None:
     db = history.db
     for run in history.runs:
+        assert run.run_id is not None
         version = db.resolve_as_of(SESSION, run.run_id)
-        assert db.get_events(SESSION)[version - 1].run_id == run.run_id
+        started = db.get_events(SESSION)[version - 1]
+        assert isinstance(started, RunStarted)
+        assert started.run_id == run.run_id
         assert db.get_log(SESSION)[version - 1].event_type == "RunStarted"
 
 
@@ -108,6 +112,7 @@ def test_as_of_a_version_inside_a_run_shows_it_running_with_its_steps_so_far(
     history: History,
 ) -> None:
     beta = history.runs[1]
+    assert beta.run_id is not None
     started = history.db.resolve_as_of(SESSION, beta.run_id)
     session = history.db.get_session(SESSION, as_of=started + 1)
     assert session is not None
@@ -120,6 +125,7 @@ def test_as_of_a_version_inside_a_run_shows_it_running_with_its_steps_so_far(
 
 def test_as_of_a_run_shows_the_moment_it_started(history: History) -> None:
     db, gamma = history.db, history.runs[2]
+    assert gamma.run_id is not None
     session = db.get_session(SESSION, as_of=gamma.run_id)
     assert session is not None
     run = session.get_run(gamma.run_id)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kern.db import KernDb
+from kern.domain.events import StepCompleted
 from kern.errors import InvalidInputError, RunNotFoundError, SessionNotFoundError
 from kern.workflow import Step, StepInput, Workflow
 
@@ -99,10 +100,11 @@ def recorded(db: KernDb) -> Recorded:
         add_workflow_history_to_steps=True,
         user_id="ada",
     )
-    run_ids = []
+    run_ids: list[str] = []
     for topic in ("otters", "tides", "kelp"):
         state = {"scratch": topic} if topic == "kelp" else None
         output = workflow.run({"topic": topic}, session_id=SESSION, session_state=state)
+        assert output.run_id is not None
         run_ids.append(output.run_id)
     return Recorded(db, writer, steps, run_ids)
 
@@ -164,6 +166,7 @@ def test_step_view_carries_where_and_when_it_was_recorded(recorded: Recorded) ->
     view = db.get_step_view(SESSION, run_id, "writer")
     event = db.get_events(SESSION)[view.version - 1]
     assert (view.session_id, view.run_id) == (SESSION, run_id)
+    assert isinstance(event, StepCompleted)
     assert event.run_id == run_id and type(event).__name__ == "StepCompleted"
     assert view.recorded_at == event.timestamp
     assert view.success is True and view.error is None

@@ -53,7 +53,8 @@ def test_two_overlapping_runs_of_one_session_both_land(
     session = db.get_session("s1")
     assert session is not None and session.runs is not None
     concurrent = [run for run in session.runs if run.input in ("a", "b")]
-    assert sorted(run.run_id for run in concurrent) == sorted(r.run_id for r in results)
+    ran = sorted((run.run_id for run in concurrent), key=str)
+    assert ran == sorted((r.run_id for r in results), key=str)
     for run in concurrent:
         assert run.status == RunStatus.completed
         assert [step.content for step in run.step_results] == [f"ran {run.input}"]

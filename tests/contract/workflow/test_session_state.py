@@ -221,6 +221,7 @@ def test_each_step_and_the_run_record_a_duration(db: KernDb, make_workflow: Make
 def test_stored_run_metrics_match_the_events(db: KernDb, make_workflow: MakeWorkflow) -> None:
     workflow = make_workflow()
     result = workflow.run(input="go", session_id="s1")
+    assert result.run_id is not None
     stored = workflow.get_run(result.run_id, session_id="s1")
     assert stored is not None and stored.metrics is not None
     completed = db.get_events("s1")[-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -254,7 +255,7 @@ def test_history_view_answers_history_queries_like_the_full_read_model(
     history queries exactly as the full read model does."""
     events: list[SessionEvent] = [STARTED]
 
-    def add(cls: type[SessionEvent], **fields: object) -> None:
+    def add(cls: type[SessionEvent], **fields: Any) -> None:
         events.append(
             cls(
                 session_id="session_123",
