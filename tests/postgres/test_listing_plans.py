@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from kern.application.ports import AppendConflict
 from kern.db.postgres import PostgresDb
@@ -120,7 +121,7 @@ def test_listing_sql_returns_what_get_sessions_promises(filled: PostgresDb, admi
 
 
 def index_rows(admin: Admin, schema: str, table: str) -> dict[str, dict[str, Any]]:
-    cursor = admin.cursor(row_factory=psycopg.rows.dict_row)
+    cursor = admin.cursor(row_factory=dict_row)
     rows = cursor.execute(
         sql.SQL("SELECT * FROM {}").format(qualified(schema, f"{table}_index"))
     ).fetchall()

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from kern.db import KernDb
 from tests.conftest import POSTGRES_URL
@@ -122,7 +123,7 @@ def test_writers_recover_while_their_connections_are_killed_again_and_again(
 
 def local_cluster() -> list[str]:
     """``[version, name]`` of the local cluster on the test server's port, or skip."""
-    port = psycopg.conninfo.conninfo_to_dict(POSTGRES_URL).get("port", "5432")
+    port = conninfo_to_dict(POSTGRES_URL).get("port", "5432")
     if shutil.which("pg_lsclusters") is None or shutil.which("pg_ctlcluster") is None:
         pytest.skip("restarting the server needs pg_lsclusters and pg_ctlcluster")
     listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True)

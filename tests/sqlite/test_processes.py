@@ -7,6 +7,7 @@ tests/contract/workflow/test_concurrent_runs.py.
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing.context import SpawnContext
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tests.sqlite.process_workers import crash_mid_run, run_many
 JOIN_TIMEOUT = 60  # seconds; only reached when something hangs
 
 
-def spawn() -> multiprocessing.context.SpawnContext:
+def spawn() -> SpawnContext:
     return multiprocessing.get_context("spawn")
 
 

@@ -63,6 +63,7 @@ class Tamper(Protocol):
 
     def reopen(self) -> KernDb:
         """A new KernDb over the same database (nothing cached)."""
+        ...
 
 
 @dataclass

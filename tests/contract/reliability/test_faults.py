@@ -16,6 +16,7 @@ import os
 import signal
 import time
 import uuid
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ from tests.contract.reliability._load import (
 # -- a process killed in the middle of a step -------------------------------------------------
 
 
-def wait_for(path: Path, child: multiprocessing.process.BaseProcess) -> None:
+def wait_for(path: Path, child: BaseProcess) -> None:
     """Poll until the child has created ``path`` (it is then inside the step)."""
     deadline = time.monotonic() + JOIN_TIMEOUT
     while not path.exists():

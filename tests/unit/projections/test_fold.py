@@ -117,6 +117,7 @@ def test_projects_session_fields_from_session_started() -> None:
         created_at=1732026600,
         updated_at=1732026600,
     )
+    assert projected is not None
     assert projected.session_name == ""
     assert projected.version == 1
 
