@@ -1,11 +1,12 @@
-"""Shared fixtures: every store Kern has, and small workflows to run on them.
+"""What every tier shares: the PostgreSQL test server and the postgres test count.
 
-``db`` is parametrized over the stores, so a test that takes it is part of
-the contract suite and runs on each of them. The PostgreSQL tests use the
-server at ``KERN_TEST_POSTGRES_URL`` (default: local postgres, trust auth), in
-a schema made for this test run and dropped after it; they skip, with a line
-saying how to enable them, when no server answers, except under CI (``CI``
-set), where they fail instead.
+The tiers are folders: ``unit/`` (no store, or the in-memory one),
+``contract/`` (every store, through the ``db`` fixture of its conftest),
+``postgres/`` and ``sqlite/`` (one real store each). The PostgreSQL tests use
+the server at ``KERN_TEST_POSTGRES_URL`` (default: local postgres, trust
+auth), in a schema made for this test run and dropped after it; they skip,
+with a line saying how to enable them, when no server answers, except under
+CI (``CI`` set), where they fail instead.
 """
 
 from __future__ import annotations
@@ -13,25 +14,20 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from kern.db import KernDb
-from kern.db.in_memory import InMemoryDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
-from kern.workflow import StepInput, Workflow
-
 POSTGRES_URL = os.environ.get(
     "KERN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 _tables = itertools.count(1)
+
+# A helper module whose asserts check a load test's outcome, imported by tests in
+# contract/ and postgres/: registered here, so it is rewritten whichever tier runs.
+pytest.register_assert_rewrite("tests.contract.reliability._load")
 
 
 @pytest.fixture(scope="session")
@@ -71,54 +67,6 @@ def postgres_schema() -> Iterator[str]:
 def postgres_table() -> str:
     """A session_table name not used before in this test run."""
     return f"t{os.getpid()}_{next(_tables)}"
-
-
-def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> KernDb:
-    """A fresh, empty store of the given kind."""
-    if kind == "memory":
-        return InMemoryDb()
-    if kind == "sqlite":
-        return SqliteDb(db_file=tmp_path / "kern.db")
-    if kind == "postgres":
-        schema = request.getfixturevalue("postgres_schema")
-        return PostgresDb(POSTGRES_URL, session_table=postgres_table(), db_schema=schema)
-    raise ValueError(kind)
-
-
-@pytest.fixture(params=STORES)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """The name of the store under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-def db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KernDb]:
-    """An empty store of each kind, closed after the test."""
-    store = make_db(store_kind, tmp_path, request)
-    yield store
-    store.close()
-
-
-def echo(step_input: StepInput) -> str:
-    """A step that answers with its input."""
-    return f"echo: {step_input.input}"
-
-
-def shout(step_input: StepInput) -> str:
-    """A step that upper-cases what the previous step said."""
-    return str(step_input.previous_step_content).upper()
-
-
-@pytest.fixture
-def make_workflow(db: KernDb) -> Callable[..., Workflow]:
-    """Build a workflow on the store under test (two steps unless told otherwise)."""
-
-    def build(**kwargs: Any) -> Workflow:
-        kwargs.setdefault("name", "Test Pipeline")
-        kwargs.setdefault("steps", [echo, shout])
-        return Workflow(db=db, **kwargs)
-
-    return build
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

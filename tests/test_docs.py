@@ -14,6 +14,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -127,7 +128,7 @@ def _track_stores(monkeypatch: pytest.MonkeyPatch) -> list[KernDb]:
     opened: list[KernDb] = []
     original = KernDb.__init__
 
-    def init(self: KernDb, *args: object, **kwargs: object) -> None:
+    def init(self: KernDb, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         opened.append(self)
 

@@ -139,7 +139,8 @@ def test_spec_public_imports_work() -> None:
     assert InMemoryDb.__name__ == "InMemoryDb"
     assert WorkflowSession.__name__ == "WorkflowSession"
     assert WorkflowRunOutput.__name__ == "WorkflowRunOutput"
-    assert RunStatus.completed == "COMPLETED"
+    completed: str = RunStatus.completed  # a str, as Agno's run status is
+    assert completed == "COMPLETED"
 
 
 def test_stores_share_one_api() -> None:

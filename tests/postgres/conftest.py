@@ -2,19 +2,35 @@
 
 Both ask for ``postgres_schema``, so these tests skip locally without a
 server and fail under CI, like the postgres runs of the contract suite.
+Every test in this folder is marked ``postgres`` here, so ``-m "not
+postgres"`` leaves them out and CI counts them, without a marker to remember
+in each file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from kern.adapters.stores.postgres import PostgresStore
 from kern.db.postgres import PostgresDb
 from tests.conftest import POSTGRES_URL, postgres_table
+
+HERE = Path(__file__).parent
+
+
+# tryfirst: the mark must be on before pytest's own hook deselects by -m.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/postgres/ ``postgres`` (the hook sees all items)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
@@ -41,6 +57,12 @@ def admin(postgres_schema: str) -> Iterator[psycopg.Connection[Any]]:
     """A raw autocommit connection to the test server, outside Kern."""
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         yield connection
+
+
+def store_of(db: PostgresDb) -> PostgresStore:
+    """``db``'s store, typed as the PostgresStore it is (KernDb holds the SessionStore port)."""
+    assert isinstance(db.store, PostgresStore)
+    return db.store
 
 
 def qualified(schema: str, name: str) -> sql.Composed:

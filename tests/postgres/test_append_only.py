@@ -13,8 +13,6 @@ from kern.domain.events import SessionDeleted, SessionEvent
 from kern.workflow import Workflow
 from tests.postgres.conftest import event_rows, qualified
 
-pytestmark = pytest.mark.postgres
-
 Admin = psycopg.Connection[Any]
 
 REFUSED = {

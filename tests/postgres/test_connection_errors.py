@@ -12,12 +12,10 @@ from kern.errors import KernError, StoreUnavailableError
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
 
-pytestmark = pytest.mark.postgres
-
 PASSWORD = "Zebra-Quartz-7781"
 SERVER = conninfo_to_dict(POSTGRES_URL)
 HOST = str(SERVER.get("host", "localhost"))
-PORT = int(SERVER.get("port", 5432))
+PORT = int(str(SERVER.get("port", 5432)))
 USER = str(SERVER.get("user", "postgres"))
 # Trust auth ignores the password; a server that checks it needs the real one,
 # or it would refuse the login before saying the database or role is missing.

@@ -16,8 +16,6 @@ from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
 from tests.postgres.conftest import event_rows, qualified
 
-pytestmark = pytest.mark.postgres
-
 Admin = psycopg.Connection[Any]
 
 # Nothing listens on port 1: any attempt to connect fails with StoreUnavailableError,

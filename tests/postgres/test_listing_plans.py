@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from kern.application.ports import AppendConflict
 from kern.db.postgres import PostgresDb
@@ -15,9 +16,7 @@ from kern.domain.values import StateChanges
 from kern.projections.listing import SessionQuery
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
-from tests.postgres.conftest import qualified
-
-pytestmark = pytest.mark.postgres
+from tests.postgres.conftest import qualified, store_of
 
 Admin = psycopg.Connection[Any]
 
@@ -57,7 +56,7 @@ def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def plan_of(db: PostgresDb, admin: Admin, **filters: Any) -> list[dict[str, Any]]:
     """The nodes of the plan PostgreSQL makes for what get_sessions(**filters) asks."""
-    statement, params = db.store.listing_sql(SessionQuery.build(**filters))
+    statement, params = store_of(db).listing_sql(SessionQuery.build(**filters))
     row = admin.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + statement, params).fetchone()
     assert row is not None
     return list(plan_nodes(row[0][0]["Plan"]))
@@ -107,7 +106,7 @@ def test_heaviest_user_is_still_served_by_an_index(
 
 def test_listing_sql_returns_what_get_sessions_promises(filled: PostgresDb, admin: Admin) -> None:
     """The statement under test is the one serving listings: it pages and sorts as documented."""
-    statement, params = filled.store.listing_sql(
+    statement, params = store_of(filled).listing_sql(
         SessionQuery.build(user_id="user-49", limit=5, page=2)
     )
     rows = admin.execute(statement, params).fetchall()
@@ -122,7 +121,7 @@ def test_listing_sql_returns_what_get_sessions_promises(filled: PostgresDb, admi
 
 
 def index_rows(admin: Admin, schema: str, table: str) -> dict[str, dict[str, Any]]:
-    cursor = admin.cursor(row_factory=psycopg.rows.dict_row)
+    cursor = admin.cursor(row_factory=dict_row)
     rows = cursor.execute(
         sql.SQL("SELECT * FROM {}").format(qualified(schema, f"{table}_index"))
     ).fetchall()

@@ -19,10 +19,10 @@ from kern.domain.events import RunCompleted, RunStarted, SessionStarted, StepCom
 from kern.run import RunStatus, WorkflowRunOutput
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
-from tests.postgres.conftest import qualified
+from tests.postgres.conftest import qualified, store_of
 from tests.postgres.workers import open_stores, run_many
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 Admin = psycopg.Connection[Any]
 
@@ -163,7 +163,7 @@ def test_threads_sharing_one_store_all_land(pgdb: PostgresDb) -> None:
 
 def terminate_kern_connections(admin: Admin, db: PostgresDb) -> int:
     """Kill every backend ``db`` has open (found by its own application_name)."""
-    return len(admin.execute(TERMINATE_KERN, [db.store.application_name]).fetchall())
+    return len(admin.execute(TERMINATE_KERN, [store_of(db).application_name]).fetchall())
 
 
 def assert_run_logged_once(db: PostgresDb, session_id: str, result: WorkflowRunOutput) -> None:
@@ -177,7 +177,7 @@ def assert_run_logged_once(db: PostgresDb, session_id: str, result: WorkflowRunO
         step.step_name for step in result.step_results
     ]
     stored = db.get_session(session_id)
-    assert stored is not None
+    assert stored is not None and result.run_id is not None
     assert stored.get_run(result.run_id) == result
 
 

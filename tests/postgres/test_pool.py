@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from kern.db.postgres import PostgresDb
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
-
-pytestmark = pytest.mark.postgres
+from tests.postgres.conftest import store_of
 
 
 def echo(step_input: StepInput) -> str:
@@ -27,7 +24,7 @@ def test_the_pool_is_sized_as_asked(postgres_schema: str) -> None:
         max_overflow=2,
     ) as db:
         assert db.get_session("nobody") is None  # first use opens the pool
-        pool = db.store.recorder.datastore.pool
+        pool = store_of(db).recorder.datastore.pool
         assert (pool.min_size, pool.max_size) == (1, 3)
 
 

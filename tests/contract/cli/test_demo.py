@@ -1,0 +1,61 @@
+"""``kern demo`` ends by going back in time and verifying the session it recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kern.db.sqlite import SqliteDb
+from tests.contract.cli.conftest import run_kern
+
+
+def sections(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("== ")]
+
+
+def test_demo_ends_with_a_time_travel_query_and_a_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_kern(capsys, "demo", "--db", str(tmp_path / "demo.db"), "--runs", "3")
+    assert result.status == 0
+    assert sections(result.out)[-2:] == [
+        "== Time travel: the session as of run 2's start (version 7) ==",
+        "== Verify: recompute every hash of the session from the stored bytes ==",
+    ]
+    assert "  run 2: RUNNING   input='Vector databases'" in result.out
+    assert "  | [Workflow Run-1]" in result.out  # what summarize saw in run 2
+    assert "  ok: 17 events, the hash chain is intact" in result.out
+
+
+def test_demo_shell_hints_work_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``kern --db ...`` line the demo prints runs and succeeds."""
+    monkeypatch.chdir(tmp_path)
+    demo = run_kern(capsys, "demo", "--db", "demo.db", "--runs", "2")
+    hints = [
+        line.split("kern ", 1)[1].split() for line in demo.out.splitlines() if "kern --db" in line
+    ]
+    assert len(hints) == 5
+    for argv in hints:
+        assert run_kern(capsys, *argv).status == 0, argv
+
+
+def test_demo_with_one_run_travels_to_that_runs_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_file = tmp_path / "one.db"
+    result = run_kern(capsys, "demo", "--db", str(db_file), "--runs", "1")
+    assert "== Time travel: the session as of run 1's start (version 2) ==" in result.out
+    assert "  run 1: RUNNING   input='AI trends'" in result.out
+    with SqliteDb(db_file=db_file) as db:
+        assert db.verify().ok
+
+
+def test_demo_records_into_sqlite_only(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_kern(capsys, "demo", "--db", "postgresql://kern@localhost/kern")
+    assert (result.status, result.err) == (
+        2,
+        "kern: error: kern demo records into a SQLite file; give --db a file path\n",
+    )

@@ -1,0 +1,177 @@
+"""What goes wrong on the command line is one line on stderr (``kern: error: ...``),
+exit status 2 for a bad command line or input and 1 otherwise, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.contract.cli.conftest import Result, Target, run_kern
+
+
+def one_line(result: Result, status: int, message: str) -> None:
+    assert (result.status, result.out, result.err) == (status, "", f"kern: error: {message}\n")
+
+
+def test_a_missing_sqlite_file_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "typo.db"
+    result = run_kern(capsys, "--db", str(path), "sessions")
+    one_line(result, 2, f"no SQLite database at {str(path)!r} (check the path)")
+    assert not path.exists()
+
+
+def test_a_directory_is_not_a_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_kern(capsys, "--db", str(tmp_path), "sessions")
+    one_line(result, 2, f"--db {str(tmp_path)!r} is a directory, not a SQLite file")
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n" * 100)
+    result = run_kern(capsys, "--db", str(path), "sessions")
+    assert result.status == 1
+    assert result.err.startswith(f"kern: error: cannot open SQLite database {str(path)!r}")
+    assert result.err.count("\n") == 1
+
+
+def test_a_sqlite_url_names_a_file(seeded_sqlite: Target) -> None:
+    path = seeded_sqlite.options[1]
+    result = run_kern(seeded_sqlite.capsys, "--db", f"sqlite:///{path}", "sessions", "--json")
+    assert {row["session_id"] for row in result.json()} == {"research", "notes"}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "mysql://root@localhost/kern",
+            "--db mysql:// is not a database Kern knows: give a SQLite file path or a "
+            "postgresql:// URL",
+        ),
+        (
+            "postgresql://kern:secret@[::1/kern",
+            "db_url 'postgresql://kern@[::1/kern' cannot be parsed: end of string reached "
+            'when looking for matching "]" in IPv6 host address in URI: '
+            '"postgresql://kern@[::1/kern"',
+        ),
+    ],
+)
+def test_a_bad_url_is_a_usage_error(
+    url: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line, exit 2, and never the password, even when the parser quotes the URL."""
+    result = run_kern(capsys, "--db", url, "sessions")
+    one_line(result, 2, message)
+    assert "secret" not in result.err
+
+
+def test_an_unreachable_postgres_server_fails_in_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_kern(capsys, "--db", "postgresql://kern:s3cret@127.0.0.1:1/kern", "sessions")
+    assert result.status == 1
+    assert result.err.startswith(
+        "kern: error: cannot use PostgreSQL at host '127.0.0.1', port 1, database 'kern'"
+    )
+    assert "s3cret" not in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_schema_applies_to_postgres_only(seeded_sqlite: Target) -> None:
+    result = seeded_sqlite.kern("--schema", "audit", "sessions")
+    one_line(result, 2, "--schema applies to PostgreSQL only; a SQLite file has no schemas")
+
+
+def test_a_table_name_that_is_not_an_identifier(seeded_sqlite: Target) -> None:
+    result = seeded_sqlite.kern("--table", "kern-sessions", "sessions")
+    one_line(
+        result,
+        2,
+        "session_table must be a plain SQL identifier (letters, digits, underscores, "
+        "not starting with a digit), got 'kern-sessions'",
+    )
+
+
+def test_table_option_reads_another_set_of_tables(seeded_sqlite: Target) -> None:
+    result = seeded_sqlite.kern("--table", "other_sessions", "sessions", "--json")
+    assert result.json() == []
+
+
+def test_db_is_required_unless_kern_db_is_set(
+    seeded_sqlite: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KERN_DB", raising=False)
+    one_line(
+        run_kern(seeded_sqlite.capsys, "sessions"),
+        2,
+        "--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)",
+    )
+    monkeypatch.setenv("KERN_DB", seeded_sqlite.options[1])
+    assert len(run_kern(seeded_sqlite.capsys, "sessions", "--json").json()) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["show", "nobody"],
+        ["as-of", "nobody", "1"],
+        ["events", "nobody"],
+        ["history", "nobody"],
+        ["step", "nobody", "run-1", "0"],
+        ["verify", "nobody"],
+        ["export", "nobody"],
+        ["fork", "nobody", "--at", "1"],
+    ],
+)
+def test_an_unknown_session(seeded: Target, argv: list[str]) -> None:
+    one_line(seeded.kern(*argv), 1, "session 'nobody' not found")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "message"),
+    [
+        ("0", "as_of version must be 1 or more, got 0"),
+        ("13", "session 'research' has no version 13 (its last is 12)"),
+        ("run-9", "session 'research' has no run 'run-9'"),
+        ("2001-01-01", "session 'research' has no event at or before 2001-01-01T00:00:00Z"),
+    ],
+)
+def test_an_as_of_the_session_does_not_have(seeded: Target, as_of: str, message: str) -> None:
+    one_line(seeded.kern("as-of", "research", as_of), 2, message)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
+        (["show"], "the following arguments are required: ID (see: kern show --help)"),
+        (["fork", "s1"], "the following arguments are required: --at (see: kern fork --help)"),
+        (["sessions", "--limit", "0"], "argument --limit: must be a whole number >= 1, got '0'"),
+    ],
+)
+def test_a_command_line_argparse_refuses_is_one_line_with_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_kern(capsys, *argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith(f"kern: error: {message}")
+    assert err.count("\n") == 1
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_kern(capsys, "--help")
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in (
+        "demo", "sessions", "show", "as-of", "events", "history", "step",
+        "verify", "export", "import", "replay", "fork",
+    ):  # fmt: skip
+        assert command in text

@@ -1,0 +1,74 @@
+"""What the reliability tests compare and plant: a store's whole contents, raw records.
+
+``contents`` is everything a store holds, read below Kern's codec (the index's
+session ids and each session's records as stored), so "nothing was written"
+is checked on the database itself. ``plant`` appends a record straight to the
+event log with the store's own connection (sqlite3, psycopg; the recorder for
+the in-memory store), the way a newer Kern or a damaged disk would leave it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from psycopg import sql
+
+from kern.adapters.stores.memory import InMemoryStore
+from kern.db import KernDb
+from kern.db.in_memory import InMemoryDb
+from kern.db.postgres import PostgresDb
+from kern.db.sqlite import SqliteDb
+from tests.conftest import POSTGRES_URL
+
+Contents = dict[str, list[tuple[int, str, bytes]]]
+
+
+def contents(db: KernDb) -> Contents:
+    """Every session the store's index knows (deleted ones too) and its stored records."""
+    return {
+        session_id: [
+            (r.version, r.topic, bytes(r.state)) for r in db.store.read_records(session_id)
+        ]
+        for session_id in db.store.session_ids()
+    }
+
+
+def plant(db: KernDb, session_id: str, version: int, topic: str, state: bytes) -> None:
+    """Append one raw record to the session's log, bypassing Kern."""
+    if isinstance(db, InMemoryDb):
+        assert isinstance(db.store, InMemoryStore)
+        db.store.recorder.insert_events([StoredEvent(session_id, version, topic, state)])
+    elif isinstance(db, SqliteDb):
+        table = f"{db.session_table}_events"
+        with sqlite3.connect(db.db_file) as connection:
+            connection.execute(
+                f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?)",
+                (session_id, version, topic, state),
+            )
+        connection.close()
+    elif isinstance(db, PostgresDb):
+        events = sql.Identifier(db.db_schema, f"{db.session_table}_events")
+        statement = sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s)"
+        ).format(events)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(statement, (session_id, version, topic, state))
+    else:
+        raise TypeError(f"no raw access to {type(db).__name__}")
+
+
+class Unstorable:
+    """A value with no JSON form."""
+
+    def __repr__(self) -> str:
+        return "<Unstorable>"
+
+
+def numbers() -> Any:
+    """A generator: a step that returns one hands Kern an iterator it must not drain."""
+    yield from range(3)
