@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_a_conflict_that_already_landed_is_not_written_twice(
         calls.append(len(events))
         real_append(events)
         # The cached stream learnt of the append; forget it, as a lost reply would.
-        db.store.cache.clear()
+        cast(Any, db.store).cache.clear()
         raise AppendConflict("the connection dropped after the commit")
 
     monkeypatch.setattr(db.store, "append", commit_then_fail)
