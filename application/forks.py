@@ -19,7 +19,6 @@ from uuid import uuid4
 
 from kern.application.ports import AppendConflict, SessionStore
 from kern.domain.errors import (
-    SessionAccessError,
     SessionExistsError,
     SessionNotFoundError,
 )
@@ -68,12 +67,8 @@ def fork_session(
 
 def _check_readable(store: SessionStore, session_id: str, user_id: str | None) -> None:
     first = store.read(session_id, upto=1)
-    if not first:
+    if not first or not may_access(first[0].user_id, user_id):
         raise SessionNotFoundError.of(session_id)
-    if not may_access(first[0].user_id, user_id):
-        raise SessionAccessError(
-            f"user {user_id!r} does not own session {session_id!r}", session_id=session_id
-        )
 
 
 def _exists(session_id: str) -> SessionExistsError:

@@ -151,6 +151,16 @@ class SessionAggregate:
             raise SessionNotFoundError.of(self.session_id)
         self._check_live_and_owned(user_id)
 
+    def check_can_manage(self, user_id: str | None) -> None:
+        """Raise unless ``user_id`` may rename, update or delete this session.
+
+        Another user's session reads exactly as one that does not exist
+        (SessionNotFoundError), so these commands reveal nothing about it."""
+        validate_user_id(user_id)
+        if not self.exists or not may_access(self.owner, user_id):
+            raise SessionNotFoundError.of(self.session_id)
+        self._check_live_and_owned(user_id)
+
     def _check_live_and_owned(self, user_id: str | None) -> None:
         if self.deleted:
             raise SessionDeletedError(
@@ -289,7 +299,7 @@ class SessionAggregate:
         provenance: Provenance | None = None,
     ) -> None:
         """Give the session a name."""
-        self.check_can_write(user_id)
+        self.check_can_manage(user_id)
         check_text(session_name, what="session_name", error=InvalidSessionNameError)
         self._record(
             SessionRenamed,
@@ -303,7 +313,7 @@ class SessionAggregate:
         self, *, user_id: str | None, changes: StateChanges, provenance: Provenance | None = None
     ) -> None:
         """Change the session state outside a run; no event when nothing changes."""
-        self.check_can_write(user_id)
+        self.check_can_manage(user_id)
         if changes:
             self._record(
                 SessionStateUpdated, user_id=user_id, changes=changes, provenance=provenance
@@ -311,7 +321,7 @@ class SessionAggregate:
 
     def delete(self, *, user_id: str | None, provenance: Provenance | None = None) -> None:
         """Append the tombstone."""
-        self.check_can_write(user_id)
+        self.check_can_manage(user_id)
         self._record(SessionDeleted, user_id=user_id, provenance=provenance)
 
     def record_fork(

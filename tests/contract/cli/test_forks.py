@@ -128,7 +128,7 @@ def test_fork_never_overwrites_a_session(seeded: Target) -> None:
 def test_fork_as_another_user_is_refused(seeded: Target) -> None:
     result = seeded.kern("--user", "bob", "fork", "research", "--at", "3")
     assert result.status == 1
-    assert result.err == "kern: error: user 'bob' does not own session 'research'\n"
+    assert result.err == "kern: error: session 'research' not found\n"
 
 
 def test_fork_at_a_point_the_session_does_not_have(seeded: Target) -> None:

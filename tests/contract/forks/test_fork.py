@@ -24,7 +24,6 @@ from kern.domain.events import (
 from kern.domain.records import decode_record
 from kern.errors import (
     InvalidAsOfError,
-    SessionAccessError,
     SessionDeletedError,
     SessionExistsError,
     SessionNotFoundError,
@@ -177,8 +176,9 @@ def test_refuses_a_session_id_that_exists(db: KernDb, workflow: Workflow) -> Non
 
 
 def test_refuses_another_users_fork_and_writes_nothing(db: KernDb, workflow: Workflow) -> None:
+    """As for a source that does not exist: the refusal says nothing of the session."""
     before = db.store.session_ids()
-    with pytest.raises(SessionAccessError):
+    with pytest.raises(SessionNotFoundError):
         db.fork_session(SOURCE, at="r2", new_session_id="fork", user_id="mallory")
     assert db.store.session_ids() == before
     assert db.store.read_records("fork") == []

@@ -20,7 +20,7 @@ from kern.errors import SessionAccessError, SessionNotFoundError
 from kern.workflow import Workflow
 from tests.contract.reliability._inputs import contents
 
-Call = Callable[[KernDb, Workflow], object]
+Call = Callable[[KernDb, Workflow, str], object]
 
 ALICE, MALLORY = "alice", "mallory"
 SESSION, RUN = "alices", "r1"
@@ -39,76 +39,94 @@ def workflow(make_workflow: Callable[..., Workflow]) -> Workflow:
 # operation -> (Mallory's call, what she gets: a value, or the error it raises)
 MATRIX: dict[str, tuple[Call, object]] = {
     "run": (
-        lambda db, wf: wf.run(input="hi", session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.run(input="hi", session_id=SESSION, user_id=user),
         SessionAccessError,
     ),
-    "get_session": (lambda db, wf: wf.get_session(session_id=SESSION, user_id=MALLORY), None),
-    "get_session-as_of": (lambda db, wf: db.get_session(SESSION, MALLORY, as_of=2), None),
-    "get_run": (lambda db, wf: wf.get_run(RUN, session_id=SESSION, user_id=MALLORY), None),
+    "get_session": (lambda db, wf, user: wf.get_session(session_id=SESSION, user_id=user), None),
+    "get_session-as_of": (lambda db, wf, user: db.get_session(SESSION, user, as_of=2), None),
+    "get_run": (lambda db, wf, user: wf.get_run(RUN, session_id=SESSION, user_id=user), None),
     "get_last_run_output": (
-        lambda db, wf: wf.get_last_run_output(session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.get_last_run_output(session_id=SESSION, user_id=user),
         None,
     ),
-    "get_sessions": (lambda db, wf: db.get_sessions(user_id=MALLORY), []),
+    "get_sessions": (lambda db, wf, user: db.get_sessions(user_id=user), []),
     "history-chat": (
-        lambda db, wf: wf.get_chat_history(session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.get_chat_history(session_id=SESSION, user_id=user),
         SessionNotFoundError,
     ),
-    "history-events": (lambda db, wf: db.get_events(SESSION, user_id=MALLORY), []),
-    "history-log": (lambda db, wf: db.get_log(SESSION, user_id=MALLORY), []),
+    "history-events": (lambda db, wf, user: db.get_events(SESSION, user_id=user), []),
+    "history-log": (lambda db, wf, user: db.get_log(SESSION, user_id=user), []),
     "history-step": (
-        lambda db, wf: db.get_step_view(SESSION, RUN, 0, user_id=MALLORY),
+        lambda db, wf, user: db.get_step_view(SESSION, RUN, 0, user_id=user),
         SessionNotFoundError,
     ),
     "get_session_name": (
-        lambda db, wf: wf.get_session_name(session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.get_session_name(session_id=SESSION, user_id=user),
         SessionNotFoundError,
     ),
     "get_session_state": (
-        lambda db, wf: wf.get_session_state(session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.get_session_state(session_id=SESSION, user_id=user),
         SessionNotFoundError,
     ),
     "rename": (
-        lambda db, wf: wf.set_session_name(session_id=SESSION, session_name="x", user_id=MALLORY),
-        SessionAccessError,
+        lambda db, wf, user: wf.set_session_name(
+            session_id=SESSION, session_name="x", user_id=user
+        ),
+        SessionNotFoundError,
     ),
     "rename-autogenerate": (
-        lambda db, wf: wf.set_session_name(session_id=SESSION, autogenerate=True, user_id=MALLORY),
-        SessionAccessError,
+        lambda db, wf, user: wf.set_session_name(
+            session_id=SESSION, autogenerate=True, user_id=user
+        ),
+        SessionNotFoundError,
     ),
     "update_state": (
-        lambda db, wf: wf.update_session_state({"k": 2}, session_id=SESSION, user_id=MALLORY),
-        SessionAccessError,
+        lambda db, wf, user: wf.update_session_state({"k": 2}, session_id=SESSION, user_id=user),
+        SessionNotFoundError,
     ),
-    "delete": (lambda db, wf: wf.delete_session(SESSION, user_id=MALLORY), SessionAccessError),
+    "delete": (lambda db, wf, user: wf.delete_session(SESSION, user_id=user), False),
+    "db-rename": (lambda db, wf, user: db.rename_session(SESSION, "x", user_id=user), None),
+    "db-delete": (lambda db, wf, user: db.delete_session(SESSION, user_id=user), False),
+    "db-delete_sessions": (lambda db, wf, user: db.delete_sessions([SESSION], user_id=user), 0),
+    "db-update_state": (
+        lambda db, wf, user: db.update_session_state(SESSION, {"k": 2}, user_id=user),
+        SessionNotFoundError,
+    ),
+    "workflow-get_sessions": (
+        lambda db, wf, user: wf.__class__(db=db, user_id=user).get_sessions(user_id=None),
+        [],
+    ),
     "fork": (
-        lambda db, wf: db.fork_session(SESSION, at=RUN, new_session_id="m", user_id=MALLORY),
-        SessionAccessError,
+        lambda db, wf, user: db.fork_session(SESSION, at=RUN, new_session_id="m", user_id=user),
+        SessionNotFoundError,
     ),
-    "export": (lambda db, wf: db.export(SESSION, user_id=MALLORY), SessionNotFoundError),
-    "export-all": (lambda db, wf: list(db.export(user_id=MALLORY)), []),
+    "export": (lambda db, wf, user: db.export(SESSION, user_id=user), SessionNotFoundError),
+    "export-all": (lambda db, wf, user: list(db.export(user_id=user)), []),
     "replay": (
-        lambda db, wf: wf.replay(RUN, session_id=SESSION, user_id=MALLORY),
+        lambda db, wf, user: wf.replay(RUN, session_id=SESSION, user_id=user),
         SessionNotFoundError,
     ),
 }
 
 
+@pytest.mark.parametrize("user", [MALLORY, ""], ids=["mallory", "empty-string-user"])
 @pytest.mark.parametrize(("call", "outcome"), MATRIX.values(), ids=MATRIX.keys())
 def test_another_user_gets_nothing_and_records_nothing(
-    db: KernDb, workflow: Workflow, call: Call, outcome: object
+    db: KernDb, workflow: Workflow, call: Call, outcome: object, user: str
 ) -> None:
+    """Another user, the empty string included (a user like any other, never "no
+    user"), gets what a session that does not exist gives, and records nothing."""
     before = contents(db)
     listing = db.get_sessions()
     if isinstance(outcome, type) and issubclass(outcome, Exception):
         with pytest.raises(outcome) as refused:
-            call(db, workflow)
+            call(db, workflow, user)
         assert isinstance(refused.value, SessionAccessError | SessionNotFoundError)
         assert refused.value.session_id == SESSION
         assert repr(SESSION) in str(refused.value)
         assert "q1" not in str(refused.value)
     else:
-        assert call(db, workflow) == outcome
+        assert call(db, workflow, user) == outcome
     assert contents(db) == before
     assert db.get_sessions() == listing
 

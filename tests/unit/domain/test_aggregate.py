@@ -197,8 +197,12 @@ def test_rejects_starting_a_deleted_session_again() -> None:
     assert_refused(session, lambda s, u: s.start(user_id=u), "alice", SessionDeletedError)
 
 
-@pytest.mark.parametrize("command", sorted(WRITES))
-def test_rejects_writes_by_a_user_who_does_not_own_the_session(command: str) -> None:
+RUN_WRITES = ("start_run", "complete_step", "complete_run")
+MANAGING = ("rename", "update_state", "delete")
+
+
+@pytest.mark.parametrize("command", RUN_WRITES)
+def test_rejects_runs_by_a_user_who_does_not_own_the_session(command: str) -> None:
     session = new_session(owner="alice")
     start_run(session)
     session.take_pending()
@@ -206,6 +210,20 @@ def test_rejects_writes_by_a_user_who_does_not_own_the_session(command: str) -> 
     assert isinstance(error, SessionAccessError)
     assert "bob" in str(error)
     assert SESSION in str(error)
+
+
+@pytest.mark.parametrize("user", ["bob", ""])
+@pytest.mark.parametrize("command", MANAGING)
+def test_another_users_rename_update_or_delete_reads_as_a_missing_session(
+    command: str, user: str
+) -> None:
+    """No existence oracle: the refusal is the one a session that does not exist gives."""
+    session = new_session(owner="alice")
+    start_run(session)
+    session.take_pending()
+    error = assert_refused(session, WRITES[command], user, SessionNotFoundError)
+    missing = assert_refused(SessionAggregate("other"), WRITES[command], user, SessionNotFoundError)
+    assert str(error) == str(missing).replace("'other'", repr(SESSION))
 
 
 def test_rejects_start_by_another_user() -> None:
@@ -216,7 +234,8 @@ def test_rejects_start_by_another_user() -> None:
 def test_ownerless_session_refuses_scoped_writers() -> None:
     """A session started without a user belongs to no user, so no user may write to it."""
     session = new_session(owner=None)
-    assert_refused(session, WRITES["rename"], "alice", SessionAccessError)
+    assert_refused(session, WRITES["start_run"], "alice", SessionAccessError)
+    assert_refused(session, WRITES["rename"], "alice", SessionNotFoundError)
 
 
 @pytest.mark.parametrize("command", sorted(WRITES))
