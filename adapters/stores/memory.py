@@ -42,6 +42,8 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
 class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
     """Sessions kept in this process's memory."""
 
+    name = "the in-memory store"
+
     def __init__(self) -> None:
         super().__init__(_IndexedPOPORecorder())
 

@@ -129,6 +129,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         names = table_names(session_table)
         self.db_file = str(db_file)
         self.timeout = _check_timeout(timeout)
+        self.name = f"SQLite database {self.db_file!r}"
         try:
             self.datastore = SQLiteDatastore(
                 db_name=self.db_file,
@@ -143,9 +144,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         except (PersistenceError, sqlite3.Error) as exc:
             if isinstance(exc, PersistenceError) and _is_lock_timeout(exc):
                 raise self._locked("cannot open SQLite database") from exc
-            raise StoreUnavailableError(
-                f"cannot open SQLite database {self.db_file!r}: {exc}"
-            ) from exc
+            raise StoreUnavailableError(f"cannot open {self.name}: {exc}") from exc
         super().__init__(recorder)
 
     def append(self, events: Sequence[SessionEvent]) -> None:
@@ -160,17 +159,28 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 raise AppendConflict(str(exc)) from exc
             raise
 
-    def write_failed(self, what: str, exc: PersistenceError) -> StoreError:
-        if _is_lock_timeout(exc):
+    def store_error(self, what: str, exc: PersistenceError) -> StoreError:
+        if not self.closed and _is_lock_timeout(exc):
             return self._locked(what)
-        return super().write_failed(what, exc)
+        return super().store_error(what, exc)
 
     def _locked(self, what: str) -> StoreLockedError:
         return StoreLockedError(
-            f"{what}: SQLite database {self.db_file!r} is locked: another connection "
+            f"{what}: {self.name} is locked: another connection "
             f"held its write lock for longer than the {self.timeout:g} s timeout; "
             "nothing was written"
         )
+
+    def _rows(self, what: str, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """The rows of a read-only statement; StoreError naming ``what`` if it fails."""
+        datastore = self.recorder.datastore
+        try:
+            with datastore.transaction(commit=False) as c:
+                c.execute(statement, params)
+                rows: list[sqlite3.Row] = c.fetchall()
+        except PersistenceError as exc:
+            raise self.store_error(f"could not {what}", exc) from exc
+        return rows
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         where, params = [], []
@@ -186,35 +196,20 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         if query.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [query.limit, query.offset]
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql, params)
-                rows = c.fetchall()
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions: {exc}") from exc
         return [
             SessionSummary(**{k: row[k] for k in INDEX_COLUMNS} | {"deleted": bool(row["deleted"])})
-            for row in rows
+            for row in self._rows("list sessions", sql, params)
         ]
 
     def indexed_version(self, session_id: str) -> int | None:
         sql = f"SELECT version FROM {self.recorder.index_table} WHERE session_id = ?"
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql, [session_id])
-                row = c.fetchone()
-        except PersistenceError as exc:
-            raise StoreError(f"could not read the listing of {session_id!r}: {exc}") from exc
-        return int(row["version"]) if row else None
+        rows = self._rows(f"read the listing of {session_id!r}", sql, [session_id])
+        return int(rows[0]["version"]) if rows else None
 
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql)
-                return [row["session_id"] for row in c.fetchall()]
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions: {exc}") from exc
+        return [row["session_id"] for row in self._rows("list sessions", sql)]
 
     def close(self) -> None:
+        super().close()
         self.datastore.close()
