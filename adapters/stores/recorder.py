@@ -3,6 +3,14 @@
 The in-memory, SQLite and PostgreSQL stores differ only in the recorder they
 build and in how they keep and query the listing index.
 
+eventsourcing is used through its public API only: each store's recorder
+subclass overrides public recorder methods (``insert_events``, and on
+PostgreSQL ``select_events``), never the library's private helpers, so an
+update of the library cannot silently bypass the listing write. That was
+cheaper than pinning the library and testing each private hook: Kern
+already wrote its own PostgreSQL append statement, and the SQLite and
+in-memory inserts are a few lines each.
+
 A closed store raises :class:`StoreClosedError` at once, for every operation,
 before it touches its cache or its database.
 """

@@ -58,11 +58,19 @@ def _is_lock_timeout(exc: PersistenceError) -> bool:
 
 
 class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
-    """SQLite recorder that writes the listing row in the insert's transaction."""
+    """SQLite recorder that writes the listing row in the insert's transaction.
+
+    It overrides the public ``insert_events`` with Kern's own insert (the
+    library's hook for extra writes is private).
+    """
 
     def __init__(self, datastore: SQLiteDatastore, events_table: str, index_table: str) -> None:
         self.index_table = index_table
         super().__init__(datastore, events_table_name=events_table)
+        self.append_statement = (
+            f"INSERT INTO {events_table} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         events, idx = self.events_table_name, self.index_table
@@ -85,14 +93,20 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE INDEX IF NOT EXISTS {idx}_workflow ON {idx} (workflow_id, created_at)",
         ]
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events)
-        listing: dict[str, Any] | None = kwargs.get("listing")
-        if listing is not None:
-            self._write_listing(c, dict(listing))
-        return ids
+        """Insert the events and write the listing row given as ``listing=`` in one
+        transaction (IntegrityError, and nothing written, if a version exists)."""
+        rows = [
+            (str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored_events
+        ]
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(self.append_statement, rows)
+            listing: dict[str, Any] | None = kwargs.get("listing")
+            if listing is not None:
+                self._write_listing(c, dict(listing))
+        return None
 
     def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:
         if "session_name" in row:
