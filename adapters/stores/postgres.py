@@ -11,6 +11,8 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
   with its own one-statement insert, without the recorder's table lock.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events it summarises, serving ``get_sessions``.
+- ``<session_table>_schema``: the versions of this layout applied (see
+  :mod:`kern.adapters.stores.postgres_migrations`), brought up to date on first use.
 
 Nothing connects until first use; then the connection is probed once so an
 unreachable server, a refused login or a missing database raises
@@ -35,13 +37,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
+from kern.adapters.stores import postgres_migrations
 from kern.adapters.stores.codec import from_stored
-from kern.adapters.stores.identifiers import (
-    MAX_IDENTIFIER_BYTES,
-    check_identifier,
-    redact_url,
-    table_names,
-)
+from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.recorder import RecorderStore, T
 from kern.adapters.stores.retry import RetryPolicy
 from kern.application.ports import FeedEntry, FeedPosition
@@ -56,17 +54,7 @@ _SQL_CONDITIONS = {
     "contains": "strpos({column}, %s) > 0",
 }
 """How each listing condition (kern.projections.listing.Predicate) reads in PostgreSQL."""
-_CREATE_LOCK = "kern:create-tables"
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
-
-
-def derived_name(base: str, suffix: str) -> str:
-    """``base + suffix``, with ``base`` cut so the whole fits PostgreSQL's 63 bytes.
-
-    PostgreSQL would truncate a longer name from the end, so two names that
-    differ only in their suffix could collapse into one.
-    """
-    return base[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
 
 
 def parse_db_url(db_url: str) -> dict[str, Any]:
@@ -100,6 +88,7 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
 
     Only public methods are overridden. Each runs its statement once: the
     store tries it again over lost connections (:mod:`kern.adapters.stores.retry`).
+    The tables come from :mod:`kern.adapters.stores.postgres_migrations`.
     """
 
     def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
@@ -107,106 +96,6 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         self.index_table = index_table
         self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
         self._selects: dict[tuple[bool, ...], bytes] = {}
-        schema = sql.Identifier(datastore.schema)
-        events = sql.Identifier(events_table)
-        idx = sql.Identifier(index_table)
-        guard = sql.Identifier(derived_name(events_table, "_append_only"))
-        self.sql_create_statements += [
-            sql.SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger "
-                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-                "'the session event log %.% is append-only: % is not allowed', "
-                "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
-                "USING ERRCODE = 'insufficient_privilege'; END $$"
-            ).format(schema=schema, guard=guard),
-            *(
-                sql.SQL(
-                    "CREATE OR REPLACE TRIGGER {name} BEFORE " + operations + " ON "
-                    "{schema}.{events} FOR EACH " + level + " EXECUTE FUNCTION {schema}.{guard}()"
-                ).format(
-                    name=sql.Identifier(derived_name(events_table, suffix)),
-                    schema=schema,
-                    events=events,
-                    guard=guard,
-                )
-                for suffix, operations, level in (
-                    ("_no_change", "UPDATE OR DELETE", "ROW"),
-                    ("_no_truncate", "TRUNCATE", "STATEMENT"),
-                )
-            ),
-            # The store-wide feed's order: (appending transaction, notification id),
-            # served only below the oldest transaction still running (read_feed).
-            sql.SQL(
-                "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS transaction_id xid8 "
-                "NOT NULL DEFAULT pg_current_xact_id()"
-            ).format(schema=schema, events=events),
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{events} "
-                "(transaction_id, notification_id)"
-            ).format(
-                name=sql.Identifier(derived_name(events_table, "_feed")),
-                schema=schema,
-                events=events,
-            ),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{idx} ("
-                "session_id text PRIMARY KEY, user_id text, workflow_id text, "
-                "workflow_name text, session_name text NOT NULL DEFAULT '', "
-                "session_name_key text NOT NULL DEFAULT '', "
-                "created_at double precision NOT NULL, updated_at double precision NOT NULL, "
-                "version bigint NOT NULL CHECK (version > 0), "
-                "deleted boolean NOT NULL DEFAULT false)"
-            ).format(schema=schema, idx=idx),
-            *(
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{idx} ({columns}) "
-                    "WHERE NOT deleted"
-                ).format(
-                    name=sql.Identifier(f"{index_table}_{suffix}"),
-                    schema=schema,
-                    idx=idx,
-                    columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-                )
-                for suffix, columns in (
-                    ("created", ("created_at",)),
-                    ("updated", ("updated_at",)),
-                    ("user", ("user_id", "created_at")),
-                    ("workflow", ("workflow_id", "created_at")),
-                )
-            ),
-        ]
-
-    def create_table(self) -> None:
-        """Create the schema objects once, even with many processes starting at once."""
-        with self.datastore.get_connection() as conn:  # an autocommit connection
-            # Serialise concurrent creators: CREATE ... IF NOT EXISTS is not race-free.
-            # The lock is taken before the transaction begins, so the transaction's
-            # catalog snapshot sees what the previous holder committed (an advisory
-            # lock taken inside the transaction would leave that snapshot stale).
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [_CREATE_LOCK])
-            try:
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(self.datastore.schema)
-                    )
-                )
-                with conn.transaction():
-                    curs = conn.cursor()
-                    curs.execute("SELECT to_regtype(%s) AS t", [self._type_name()])
-                    row = curs.fetchone()
-                    for statement in self.sql_create_statements:
-                        is_type = "CREATE TYPE" in statement.as_string()
-                        if is_type and row is not None and row["t"] is not None:
-                            continue
-                        curs.execute(statement, prepare=False)
-            finally:
-                # A broken connection has released the lock already.
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [_CREATE_LOCK])
-        self.datastore.register_type_adapters()
-
-    def _type_name(self) -> str:
-        return f"{self.datastore.schema}.{self.stored_event_type_name}"
 
     def select_events(
         self,
@@ -408,7 +297,10 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         self._datastore = datastore
         try:
             recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
-            self.retry(recorder.create_table)
+            where = f"PostgreSQL at {self.where} (table {self.schema}.{self.names.schema_versions})"
+            self.retry(
+                lambda: postgres_migrations.migrate(datastore, self.schema, self.names, where=where)
+            )
         except BaseException as exc:
             self._datastore = None
             datastore.close()

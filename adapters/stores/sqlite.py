@@ -8,6 +8,8 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
   and DELETE, so the log is append-only.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events, serving ``get_sessions``.
+- ``<session_table>_schema``: the versions of this layout applied (see
+  :mod:`kern.adapters.stores.sqlite_migrations`), brought up to date on open.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from kern.adapters.stores import sqlite_migrations
 from kern.adapters.stores.identifiers import table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.application.ports import AppendConflict
@@ -50,7 +53,7 @@ def _check_timeout(timeout: object) -> float:
     return float(timeout)
 
 
-def _is_lock_timeout(exc: PersistenceError) -> bool:
+def _is_lock_timeout(exc: PersistenceError | sqlite3.Error) -> bool:
     """Whether ``exc`` is a wait for the write lock that ran out of time: SQLite's
     "database is locked" (or "busy"), or the pool's wait for this process's writer."""
     text = str(exc)
@@ -61,7 +64,8 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite recorder that writes the listing row in the insert's transaction.
 
     It overrides the public ``insert_events`` with Kern's own insert (the
-    library's hook for extra writes is private).
+    library's hook for extra writes is private); the tables come from
+    :mod:`kern.adapters.stores.sqlite_migrations`, not from the recorder.
     """
 
     def __init__(self, datastore: SQLiteDatastore, events_table: str, index_table: str) -> None:
@@ -71,27 +75,6 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
             f"INSERT INTO {events_table} (originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?)"
         )
-
-    def construct_create_table_statements(self) -> list[str]:
-        events, idx = self.events_table_name, self.index_table
-        refuse = "SELECT RAISE(ABORT, 'the session event log is append-only')"
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TRIGGER IF NOT EXISTS {events}_no_update BEFORE UPDATE ON {events} "
-            f"BEGIN {refuse}; END",
-            f"CREATE TRIGGER IF NOT EXISTS {events}_no_delete BEFORE DELETE ON {events} "
-            f"BEGIN {refuse}; END",
-            f"CREATE TABLE IF NOT EXISTS {idx} ("
-            "session_id TEXT PRIMARY KEY, user_id TEXT, workflow_id TEXT, "
-            "workflow_name TEXT, session_name TEXT NOT NULL DEFAULT '', "
-            "session_name_key TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, "
-            "updated_at REAL NOT NULL, version INTEGER NOT NULL, "
-            "deleted INTEGER NOT NULL DEFAULT 0)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_created ON {idx} (created_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_updated ON {idx} (updated_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_user ON {idx} (user_id, created_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_workflow ON {idx} (workflow_id, created_at)",
-        ]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -129,9 +112,10 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
 class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     """Sessions in one SQLite file (WAL mode; safe across threads and processes).
 
-    A write waits up to ``timeout`` seconds for the file's write lock (held by
-    another process, or by another thread of this one), then fails with
-    StoreLockedError and writes nothing.
+    Opening it brings the tables to the latest layout. A write waits up to
+    ``timeout`` seconds for the file's write lock (held by another process, or
+    by another thread of this one), then fails with StoreLockedError and
+    writes nothing.
     """
 
     def __init__(
@@ -153,10 +137,12 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 # Threads of this process queue for the one writer connection: as long.
                 pool_timeout=self.timeout,
             )
+            sqlite_migrations.migrate(
+                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
+            )
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
-            recorder.create_table()
         except (PersistenceError, sqlite3.Error) as exc:
-            if isinstance(exc, PersistenceError) and _is_lock_timeout(exc):
+            if _is_lock_timeout(exc):
                 raise self._locked("cannot open SQLite database") from exc
             raise StoreUnavailableError(f"cannot open {self.name}: {exc}") from exc
         super().__init__(recorder)
