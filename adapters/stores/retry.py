@@ -24,7 +24,9 @@ OperationalError(str(e)) from e``), so an error is classified by the psycopg
 error found along its ``__cause__`` / ``__context__`` chain.
 
 The budget is today's: short pauses growing from 50 ms to 1 s, until about
-15 s have passed. After each failure the pool's idle connections are checked
+15 s have passed, and never more than 20 tries (so a clock that stands
+still, as under freezegun, cannot make it try forever). After each failure
+the pool's idle connections are checked
 (``recover``), so the next attempt does not pick up another connection the
 server dropped. Connections are not pinged before each use: that would cost a
 round trip per statement.
@@ -43,6 +45,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
+    stop_after_attempt,
     stop_after_delay,
     wait_exponential,
 )
@@ -61,6 +64,9 @@ TRANSIENT_SQLSTATES = {
 
 BUDGET = 15.0
 """Seconds after its first try past which a statement is not tried again."""
+
+ATTEMPTS = 20
+"""Tries of a statement at most, whatever the clock says (about BUDGET of pauses)."""
 
 FIRST_PAUSE = 0.05
 """Seconds to wait after the first failure; each later pause doubles, up to LONGEST_PAUSE."""
@@ -137,7 +143,7 @@ class RetryPolicy:
         """``call()``'s result; its last error once it failed for good."""
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_delay(self.budget),
+            stop=stop_after_delay(self.budget) | stop_after_attempt(ATTEMPTS),
             wait=wait_exponential(multiplier=FIRST_PAUSE, max=LONGEST_PAUSE),
             before_sleep=self._before_sleep,
             sleep=self.sleep,

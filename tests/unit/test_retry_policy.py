@@ -11,6 +11,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
+from freezegun import freeze_time
 from psycopg import errors
 from psycopg_pool import PoolClosed, PoolTimeout
 
@@ -170,6 +171,14 @@ def test_the_last_failure_is_raised_once_the_budget_is_spent() -> None:
         spent(call)
     assert 2 <= call.calls <= 6
     assert len(retried) == call.calls - 1
+
+
+def test_a_clock_that_stands_still_cannot_make_it_try_forever() -> None:
+    """Under freezegun no time passes: the policy still stops, after 20 tries."""
+    call = Flaky(1000, lambda: wrapped(errors.AdminShutdown()))
+    with freeze_time("2026-01-01"), pytest.raises(OperationalError):
+        policy([], [])(call)
+    assert call.calls == 20
 
 
 def test_the_default_budget_is_about_fifteen_seconds_of_short_pauses() -> None:
