@@ -10,7 +10,7 @@ from kern.domain.errors import InvalidIdentifierError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; SQLite follows the same rule here
-_SUFFIXES = ("_events", "_index", "_snapshots")
+_SUFFIXES = ("_events", "_index", "_schema", "_snapshots")
 LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
 
 
@@ -39,13 +39,20 @@ class TableNames:
 
     events: str
     index: str
+    schema_versions: str
+    """``<session_table>_schema``: the versions of the table layout applied."""
     snapshots: str
 
 
 def table_names(session_table: str) -> TableNames:
     """Validate ``session_table`` and derive the store's table names from it."""
     base = check_identifier(session_table, what="session_table", room=LONGEST_SUFFIX)
-    return TableNames(events=f"{base}_events", index=f"{base}_index", snapshots=f"{base}_snapshots")
+    return TableNames(
+        events=f"{base}_events",
+        index=f"{base}_index",
+        schema_versions=f"{base}_schema",
+        snapshots=f"{base}_snapshots",
+    )
 
 
 def redact_url(db_url: str) -> str:

@@ -7,10 +7,12 @@ suite runs on it), kept in this process only. Thread-safe.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
 from kern.adapters.stores.recorder import RecorderStore
@@ -18,44 +20,83 @@ from kern.projections.listing import SessionQuery, SessionSummary
 
 
 class _IndexedPOPORecorder(POPOApplicationRecorder):
-    """POPO recorder that updates a listing dict under the same lock as the insert."""
+    """POPO recorder that updates a listing dict with each insert, atomically.
+
+    One lock of its own covers the events and the index: an insert and its
+    listing row happen under it, and so do reads, so no reader ever sees one
+    without the other. Only public recorder methods are overridden.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.lock = threading.RLock()
         self.index: dict[str, SessionSummary] = {}
 
-    def _update_table(
+    def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # Runs under the recorder's lock, after the uniqueness check passed.
-        ids = super()._update_table(stored_events, **kwargs)
-        listing: dict[str, Any] | None = kwargs.get("listing")
-        if listing is not None:
-            current = self.index.get(listing["session_id"])
-            if current is None:
-                self.index[listing["session_id"]] = SessionSummary(**listing)
-            else:
-                self.index[listing["session_id"]] = dataclasses.replace(current, **listing)
+        """Insert the events (IntegrityError if a version exists), then write the
+        listing row given as ``listing=``; nothing is written when the insert fails."""
+        with self.lock:
+            ids = super().insert_events(stored_events)
+            listing: dict[str, Any] | None = kwargs.get("listing")
+            if listing is not None:
+                current = self.index.get(listing["session_id"])
+                if current is None:
+                    self.index[listing["session_id"]] = SessionSummary(**listing)
+                else:
+                    self.index[listing["session_id"]] = dataclasses.replace(current, **listing)
         return ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        with self.lock:
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        with self.lock:
+            return super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
 
 
 class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
     """Sessions kept in this process's memory."""
 
+    name = "the in-memory store"
+
     def __init__(self) -> None:
         super().__init__(_IndexedPOPORecorder())
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
-        with self.recorder._database_lock:
-            rows = list(self.recorder.index.values())
+        recorder = self.recorder
+        with recorder.lock:
+            rows = list(recorder.index.values())
         return query.apply(rows)
 
     def indexed_version(self, session_id: str) -> int | None:
-        with self.recorder._database_lock:
-            row = self.recorder.index.get(session_id)
+        recorder = self.recorder
+        with recorder.lock:
+            row = recorder.index.get(session_id)
         return row.version if row else None
 
     def session_ids(self) -> list[str]:
-        with self.recorder._database_lock:
-            rows = list(self.recorder.index.values())
+        recorder = self.recorder
+        with recorder.lock:
+            rows = list(recorder.index.values())
         return [r.session_id for r in sorted(rows, key=lambda r: (r.created_at, r.session_id))]

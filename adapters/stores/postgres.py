@@ -11,45 +11,39 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
   with its own one-statement insert, without the recorder's table lock.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events it summarises, serving ``get_sessions``.
+- ``<session_table>_schema``: the versions of this layout applied (see
+  :mod:`kern.adapters.stores.postgres_migrations`), brought up to date on first use.
 
 Nothing connects until first use; then the connection is probed once so an
 unreachable server, a refused login or a missing database raises
 StoreUnavailableError naming host, port and database (never the password),
-with the driver's reason.
+with the driver's reason. Every statement is tried again over a lost
+connection, and only then (:mod:`kern.adapters.stores.retry`); a closed
+store raises StoreClosedError at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
+from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import (
-    InterfaceError,
-    OperationalError,
-    PersistenceError,
-    StoredEvent,
-)
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
-from psycopg_pool import PoolClosed
 
+from kern.adapters.stores import postgres_migrations
 from kern.adapters.stores.codec import from_stored
-from kern.adapters.stores.identifiers import (
-    MAX_IDENTIFIER_BYTES,
-    check_identifier,
-    redact_url,
-    table_names,
-)
-from kern.adapters.stores.recorder import RecorderStore
+from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
+from kern.adapters.stores.recorder import RecorderStore, T
+from kern.adapters.stores.retry import RetryPolicy
 from kern.application.ports import FeedEntry, FeedPosition
-from kern.domain.errors import InvalidInputError, StoreError, StoreUnavailableError
+from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
 APPLICATION_NAME = "kern"
@@ -60,17 +54,7 @@ _SQL_CONDITIONS = {
     "contains": "strpos({column}, %s) > 0",
 }
 """How each listing condition (kern.projections.listing.Predicate) reads in PostgreSQL."""
-_CREATE_LOCK = "kern:create-tables"
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
-
-
-def derived_name(base: str, suffix: str) -> str:
-    """``base + suffix``, with ``base`` cut so the whole fits PostgreSQL's 63 bytes.
-
-    PostgreSQL would truncate a longer name from the end, so two names that
-    differ only in their suffix could collapse into one.
-    """
-    return base[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
 
 
 def parse_db_url(db_url: str) -> dict[str, Any]:
@@ -99,132 +83,69 @@ def parse_db_url(db_url: str) -> dict[str, Any]:
 
 
 class _IndexedPostgresRecorder(PostgresApplicationRecorder):
-    """Postgres recorder that guards its log and writes the listing row in the
-    insert's transaction."""
+    """eventsourcing's postgres recorder, for its datastore (the connection pool)
+    and its table name; Kern reads and appends with statements of its own.
+
+    Only public methods are overridden. Each runs its statement once: the
+    store tries it again over lost connections (:mod:`kern.adapters.stores.retry`).
+    The tables come from :mod:`kern.adapters.stores.postgres_migrations`.
+    """
 
     def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
         self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
-        schema = sql.Identifier(datastore.schema)
-        events = sql.Identifier(events_table)
-        idx = sql.Identifier(index_table)
-        guard = sql.Identifier(derived_name(events_table, "_append_only"))
-        self.sql_create_statements += [
-            sql.SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger "
-                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-                "'the session event log %.% is append-only: % is not allowed', "
-                "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
-                "USING ERRCODE = 'insufficient_privilege'; END $$"
-            ).format(schema=schema, guard=guard),
-            *(
-                sql.SQL(
-                    "CREATE OR REPLACE TRIGGER {name} BEFORE " + operations + " ON "
-                    "{schema}.{events} FOR EACH " + level + " EXECUTE FUNCTION {schema}.{guard}()"
-                ).format(
-                    name=sql.Identifier(derived_name(events_table, suffix)),
-                    schema=schema,
-                    events=events,
-                    guard=guard,
-                )
-                for suffix, operations, level in (
-                    ("_no_change", "UPDATE OR DELETE", "ROW"),
-                    ("_no_truncate", "TRUNCATE", "STATEMENT"),
-                )
-            ),
-            # The store-wide feed's order: (appending transaction, notification id),
-            # served only below the oldest transaction still running (read_feed).
-            sql.SQL(
-                "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS transaction_id xid8 "
-                "NOT NULL DEFAULT pg_current_xact_id()"
-            ).format(schema=schema, events=events),
-            sql.SQL(
-                "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{events} "
-                "(transaction_id, notification_id)"
-            ).format(
-                name=sql.Identifier(derived_name(events_table, "_feed")),
-                schema=schema,
-                events=events,
-            ),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {schema}.{idx} ("
-                "session_id text PRIMARY KEY, user_id text, workflow_id text, "
-                "workflow_name text, session_name text NOT NULL DEFAULT '', "
-                "session_name_key text NOT NULL DEFAULT '', "
-                "created_at double precision NOT NULL, updated_at double precision NOT NULL, "
-                "version bigint NOT NULL CHECK (version > 0), "
-                "deleted boolean NOT NULL DEFAULT false)"
-            ).format(schema=schema, idx=idx),
-            *(
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {name} ON {schema}.{idx} ({columns}) "
-                    "WHERE NOT deleted"
-                ).format(
-                    name=sql.Identifier(f"{index_table}_{suffix}"),
-                    schema=schema,
-                    idx=idx,
-                    columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-                )
-                for suffix, columns in (
-                    ("created", ("created_at",)),
-                    ("updated", ("updated_at",)),
-                    ("user", ("user_id", "created_at")),
-                    ("workflow", ("workflow_id", "created_at")),
-                )
-            ),
-        ]
+        self._selects: dict[tuple[bool, ...], bytes] = {}
 
-    def create_table(self) -> None:
-        """Create the schema objects once, even with many processes starting at once."""
-        with self.datastore.get_connection() as conn:  # an autocommit connection
-            # Serialise concurrent creators: CREATE ... IF NOT EXISTS is not race-free.
-            # The lock is taken before the transaction begins, so the transaction's
-            # catalog snapshot sees what the previous holder committed (an advisory
-            # lock taken inside the transaction would leave that snapshot stale).
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [_CREATE_LOCK])
-            try:
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(self.datastore.schema)
-                    )
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The stream's events with gt < version <= lte, in version order (``desc``:
+        newest first), at most ``limit``: one range scan of the primary key."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._selects.get(shape)
+        if statement is None:
+            statement = self._compose_select(*shape).as_bytes(None)
+            self._selects[shape] = statement
+        params = [str(originator_id), *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
                 )
-                with conn.transaction():
-                    curs = conn.cursor()
-                    curs.execute("SELECT to_regtype(%s) AS t", [self._type_name()])
-                    row = curs.fetchone()
-                    for statement in self.sql_create_statements:
-                        is_type = "CREATE TYPE" in statement.as_string()
-                        if is_type and row is not None and row["t"] is not None:
-                            continue
-                        curs.execute(statement, prepare=False)
-            finally:
-                # A broken connection has released the lock already.
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [_CREATE_LOCK])
-        self.datastore.register_type_adapters()
+                for row in curs.fetchall()
+            ]
 
-    def _type_name(self) -> str:
-        return f"{self.datastore.schema}.{self.stored_event_type_name}"
-
-    def select_events(self, *args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
-        """eventsourcing's read, retried over dropped connections (see reconnecting).
-
-        Its own retry decorator is stepped over, so the budget is reconnecting's
-        alone (nested, 20 attempts of its 10 would wait up to a minute)."""
-        read = super().select_events.__wrapped__
-        return reconnecting(self.datastore, lambda: read(self, *args, **kwargs))
+    def _compose_select(self, gt: bool, lte: bool, desc: bool, limit: bool) -> sql.Composed:
+        statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        if gt:
+            statement += sql.SQL(" AND originator_version > %s")
+        if lte:
+            statement += sql.SQL(" AND originator_version <= %s")
+        statement += sql.SQL(
+            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+        )
+        if limit:
+            statement += sql.SQL(" LIMIT %s")
+        return statement
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """See :meth:`_insert_events_once`; retried over dropped connections."""
-        return reconnecting(self.datastore, lambda: self._insert_events_once(stored_events, kwargs))
-
-    def _insert_events_once(
-        self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
-    ) -> Sequence[int] | None:
-        """Insert the events and write the listing row in one statement: one round
+        """Insert the events and write the listing row (``listing=``) in one statement: one round
         trip, one implicit transaction, no table lock.
 
         eventsourcing's own insert locks the whole table (to hand out gap-free
@@ -314,10 +235,12 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         self.pool_size = pool_size
         self.max_overflow = max_overflow
         self.connect_timeout = connect_timeout
+        self.name = f"the PostgreSQL store at {self.where}"
+        self.retry = RetryPolicy(recover=self._check_idle_connections)
+        """How a statement is tried again over a lost connection."""
         self._ready: _IndexedPostgresRecorder | None = None
         self._datastore: PostgresDatastore | None = None
         self._lock = threading.Lock()
-        self._closed = False
 
     @property
     def where(self) -> str:
@@ -327,16 +250,19 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
 
     @property
     def recorder(self) -> _IndexedPostgresRecorder:
-        """The recorder, connecting and creating the tables on first use."""
+        """The recorder, connecting and bringing the tables up to date on first use."""
+        self.check_open()
         if self._ready is None:
             with self._lock:
+                self.check_open()
                 if self._ready is None:
                     self._ready = self._connect()
         return self._ready
 
+    def attempt(self, call: Callable[[], T]) -> T:
+        return self.retry(call)
+
     def _connect(self) -> _IndexedPostgresRecorder:
-        if self._closed:
-            raise StoreError("this PostgresDb was closed")
         p = self.params
         try:
             # One direct connection first: the pool would only report a timeout,
@@ -348,33 +274,47 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             ).close()
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
-        try:
-            datastore = PostgresDatastore(
-                dbname=str(p["dbname"]),
-                host=str(p["host"]),
-                port=p["port"],
-                user=str(p["user"]),
-                password=str(p["password"]),
-                schema=self.schema,
-                originator_id_type="text",
-                pool_size=self.pool_size,
-                max_overflow=self.max_overflow,
-                connect_timeout=self.connect_timeout,
-                pre_ping=False,  # see reconnecting()
-            )
-            assert isinstance(datastore.pool.kwargs, dict)
-            datastore.pool.kwargs["application_name"] = self.application_name
-            # No server-side prepared statements: when a pipelined insert is
-            # aborted by an expected-version conflict, psycopg can believe a
-            # statement was prepared that the server never kept, and the next
-            # insert on that connection fails ("prepared statement does not exist").
-            datastore.pool.kwargs["prepare_threshold"] = None
-            recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
-            _create_tables_retrying(recorder)
-        except (PersistenceError, psycopg.Error) as exc:
-            raise self._unavailable(exc) from None
+        datastore = PostgresDatastore(
+            dbname=str(p["dbname"]),
+            host=str(p["host"]),
+            port=p["port"],
+            user=str(p["user"]),
+            password=str(p["password"]),
+            schema=self.schema,
+            originator_id_type="text",
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            connect_timeout=self.connect_timeout,
+            pre_ping=False,  # see kern.adapters.stores.retry
+        )
+        assert isinstance(datastore.pool.kwargs, dict)
+        datastore.pool.kwargs["application_name"] = self.application_name
+        # No server-side prepared statements: when a pipelined insert is aborted by
+        # an expected-version conflict, psycopg can believe a statement was prepared
+        # that the server never kept, and the next insert on that connection fails
+        # ("prepared statement does not exist"). Reads ask for it (prepare=True).
+        datastore.pool.kwargs["prepare_threshold"] = None
         self._datastore = datastore
+        try:
+            recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
+            where = f"PostgreSQL at {self.where} (table {self.schema}.{self.names.schema_versions})"
+            self.retry(
+                lambda: postgres_migrations.migrate(datastore, self.schema, self.names, where=where)
+            )
+        except BaseException as exc:
+            self._datastore = None
+            datastore.close()
+            if isinstance(exc, PersistenceError | psycopg.Error):
+                raise self._unavailable(exc) from None
+            raise
         return recorder
+
+    def _check_idle_connections(self) -> None:
+        """After a failure: replace the pool's idle connections the server dropped."""
+        datastore = self._datastore
+        if datastore is not None:
+            with contextlib.suppress(psycopg.Error):  # PoolClosed too
+                datastore.pool.check()
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         reason = " ".join(str(exc).split()).replace(str(self.params.get("password") or "\0"), "***")
@@ -385,12 +325,18 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
     def _fetch(
         self, what: str, statement: sql.Composed, params: Sequence[Any] = ()
     ) -> list[DictRow]:
-        """Rows of a read-only statement, retried over a dropped connection."""
+        """Rows of a read-only statement, tried again over a lost connection."""
+        datastore = self.recorder.datastore
+
+        def fetch() -> list[DictRow]:
+            with datastore.transaction(commit=False) as curs:
+                curs.execute(statement, params)
+                return curs.fetchall()
+
         try:
-            rows: list[DictRow] = _fetch_retrying(self.recorder.datastore, statement, params)
+            return self.retry(fetch)
         except PersistenceError as exc:
-            raise StoreError(f"could not {what} at {self.where}: {exc}") from exc
-        return rows
+            raise self.store_error(f"could not {what} at {self.where}", exc) from exc
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         statement, params = self.listing_sql(query)
@@ -479,52 +425,8 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         return [row["session_id"] for row in self._fetch("list sessions", statement)]
 
     def close(self) -> None:
-        self._closed = True
-        if self._datastore is not None:
-            self._datastore.close()
-
-
-RECONNECT_ATTEMPTS = 20
-"""How often a statement is tried over dropped connections (about 15 s in all)."""
-
-T = TypeVar("T")
-
-
-def reconnecting(datastore: PostgresDatastore, call: Callable[[], T]) -> T:
-    """``call()``, tried again when its connection turns out to be dead.
-
-    Connections are not pinged before each use (that would cost a round trip
-    per statement). When one fails, the pool's idle connections are checked at
-    once, so the next attempt does not pick up another one the server dropped
-    (after a restart, or an administrator's pg_terminate_backend), and the
-    statement runs again after a short, growing pause. An append retried after
-    its commit was lost is found already stored by KernDb, not written twice.
-    """
-    for attempt in range(RECONNECT_ATTEMPTS):
-        try:
-            return call()
-        except (InterfaceError, OperationalError):
-            if attempt == RECONNECT_ATTEMPTS - 1:
-                raise
-            with contextlib.suppress(psycopg.Error, PoolClosed):
-                datastore.pool.check()
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-    raise AssertionError("unreachable")
-
-
-def _fetch_retrying(
-    datastore: PostgresDatastore, statement: sql.Composed, params: Sequence[Any]
-) -> list[DictRow]:
-    def fetch() -> list[DictRow]:
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(statement, params)
-            return curs.fetchall()
-
-    return reconnecting(datastore, fetch)
-
-
-@retry((InterfaceError, OperationalError), max_attempts=5, wait=0.2)
-def _create_tables_retrying(recorder: _IndexedPostgresRecorder) -> None:
-    # The server answered the probe; a connection dropped right after (a restart,
-    # an administrator's pg_terminate_backend) is worth another try.
-    recorder.create_table()
+        super().close()
+        with self._lock:
+            datastore, self._datastore = self._datastore, None
+        if datastore is not None:
+            datastore.close()

@@ -2,12 +2,23 @@
 
 The in-memory, SQLite and PostgreSQL stores differ only in the recorder they
 build and in how they keep and query the listing index.
+
+eventsourcing is used through its public API only: each store's recorder
+subclass overrides public recorder methods (``insert_events``, and on
+PostgreSQL ``select_events``), never the library's private helpers, so an
+update of the library cannot silently bypass the listing write. That was
+cheaper than pinning the library and testing each private hook: Kern
+already wrote its own PostgreSQL append statement, and the SQLite and
+in-memory inserts are a few lines each.
+
+A closed store raises :class:`StoreClosedError` at once, for every operation,
+before it touches its cache or its database.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -26,13 +37,14 @@ from kern.application.cache import (
     collector_paused,
 )
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
-from kern.domain.errors import StoreError
+from kern.domain.errors import StoreClosedError, StoreError
 from kern.domain.events import SessionEvent
 from kern.domain.records import Record, decode_record
 from kern.projections.history import HistoryView, RunHistory
 from kern.projections.listing import listing_update
 
 R = TypeVar("R", bound=ApplicationRecorder)
+T = TypeVar("T")
 
 READ_PAGE = 1000
 """Events read from the database per query when a stream is read."""
@@ -46,40 +58,64 @@ class RecorderStore(SessionStore, Generic[R]):
     them in the same transaction as the events.
     """
 
+    name = "the store"
+    """What the store is, for messages (the SQL stores name their database)."""
+
     def __init__(
         self, recorder: R | None, *, cached_sessions: int = DEFAULT_CACHED_SESSIONS
     ) -> None:
         self._recorder = recorder
         self.cache = EventCache(cached_sessions)
+        self.closed = False
 
     @property
     def recorder(self) -> R:
-        """The eventsourcing recorder behind this store."""
+        """The eventsourcing recorder behind this store; StoreClosedError once closed."""
+        self.check_open()
         assert self._recorder is not None
         return self._recorder
 
+    def check_open(self) -> None:
+        """StoreClosedError, naming the store, once it was closed."""
+        if self.closed:
+            raise StoreClosedError(f"{self.name} was closed; it cannot be used again")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def attempt(self, call: Callable[[], T]) -> T:
+        """``call()``, one statement on the recorder: the PostgreSQL store tries it
+        again over lost connections (see :mod:`kern.adapters.stores.retry`)."""
+        return call()
+
     def append(self, events: Sequence[SessionEvent]) -> None:
+        self.check_open()
         if not events:
             return
         if len({e.session_id for e in events}) != 1:
             raise ValueError("one append writes to one session")
         records = [to_stored(e) for e in events]
+        listing = listing_update(events)
+        recorder = self.recorder
         try:
-            self.recorder.insert_events(records, listing=listing_update(events))
+            self.attempt(lambda: recorder.insert_events(records, listing=listing))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
             what = f"could not append to session {events[0].session_id!r}"
-            raise self.write_failed(what, exc) from exc
+            raise self.store_error(what, exc) from exc
         self.cache.stream(events[0].session_id).extend(events)
 
-    def write_failed(self, what: str, exc: PersistenceError) -> StoreError:
-        """The error to raise for a write that failed with ``exc``, other than a conflict."""
+    def store_error(self, what: str, exc: PersistenceError) -> StoreError:
+        """The error to raise when ``what`` failed with ``exc`` (other than a conflict)."""
+        if self.closed:  # closed by another thread meanwhile
+            return StoreClosedError(f"{what}: {self.name} was closed")
         return StoreError(f"{what}: {exc}")
 
     def read(
         self, session_id: str, *, after: int = 0, upto: int | None = None
     ) -> list[SessionEvent]:
+        self.check_open()
         cached = self.cache.stream(session_id)
         known = cached.version
         if upto is not None and upto <= known:
@@ -91,6 +127,7 @@ class RecorderStore(SessionStore, Generic[R]):
         return (cached.events[after:known] if known > after else []) + newer
 
     def stream(self, session_id: str) -> CachedStream:
+        self.check_open()
         return self.cache.stream(session_id)
 
     def refresh(self, stream: CachedStream) -> bool:
@@ -106,6 +143,7 @@ class RecorderStore(SessionStore, Generic[R]):
         return (run.started, run.ended) if run is not None else None
 
     def history(self, session_id: str, upto: int) -> HistoryView:
+        self.check_open()
         cached = self.cache.stream(session_id)
         if cached.version < upto:
             self.read(session_id, upto=upto)
@@ -132,12 +170,15 @@ class RecorderStore(SessionStore, Generic[R]):
     def _records(
         self, session_id: str, *, after: int = 0, upto: int | None = None, **kwargs: Any
     ) -> list[StoredEvent]:
+        recorder = self.recorder
         try:
             return list(
-                self.recorder.select_events(session_id, gt=after or None, lte=upto, **kwargs)
+                self.attempt(
+                    lambda: recorder.select_events(session_id, gt=after or None, lte=upto, **kwargs)
+                )
             )
         except PersistenceError as exc:
-            raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
+            raise self.store_error(f"could not read session {session_id!r}", exc) from exc
 
     def read_records(self, session_id: str) -> list[Record]:
         return [to_record(row) for row in self._records(session_id)]
@@ -146,25 +187,30 @@ class RecorderStore(SessionStore, Generic[R]):
         # Appends to these stores are serialised (SQLite's single writer, the
         # in-memory recorder's lock), so notification ids follow commit order.
         start = after.sequence if after is not None else 0
+        recorder = self.recorder
         try:
-            rows = self.recorder.select_notifications(start, limit, inclusive_of_start=False)
+            rows = self.attempt(
+                lambda: recorder.select_notifications(start, limit, inclusive_of_start=False)
+            )
         except PersistenceError as exc:
-            raise StoreError(f"could not read the feed: {exc}") from exc
+            raise self.store_error("could not read the feed", exc) from exc
         return [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
 
     def append_records(self, records: Sequence[Record]) -> None:
+        self.check_open()
         events = [decode_record(r) for r in records]
         if not events:
             return
+        stored = [stored_event(r) for r in records]
+        listing = listing_update(events)
+        recorder = self.recorder
         try:
-            self.recorder.insert_events(
-                [stored_event(r) for r in records], listing=listing_update(events)
-            )
+            self.attempt(lambda: recorder.insert_events(stored, listing=listing))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
             what = f"could not import session {events[0].session_id!r}"
-            raise self.write_failed(what, exc) from exc
+            raise self.store_error(what, exc) from exc
 
     def version_at(self, session_id: str, when: datetime) -> int:
         """Binary search over point reads by primary key: a stream's timestamps

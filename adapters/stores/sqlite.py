@@ -8,6 +8,8 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
   and DELETE, so the log is append-only.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events, serving ``get_sessions``.
+- ``<session_table>_schema``: the versions of this layout applied (see
+  :mod:`kern.adapters.stores.sqlite_migrations`), brought up to date on open.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
+from kern.adapters.stores import sqlite_migrations
 from kern.adapters.stores.identifiers import table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.application.ports import AppendConflict
@@ -50,7 +53,7 @@ def _check_timeout(timeout: object) -> float:
     return float(timeout)
 
 
-def _is_lock_timeout(exc: PersistenceError) -> bool:
+def _is_lock_timeout(exc: PersistenceError | sqlite3.Error) -> bool:
     """Whether ``exc`` is a wait for the write lock that ran out of time: SQLite's
     "database is locked" (or "busy"), or the pool's wait for this process's writer."""
     text = str(exc)
@@ -58,41 +61,35 @@ def _is_lock_timeout(exc: PersistenceError) -> bool:
 
 
 class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
-    """SQLite recorder that writes the listing row in the insert's transaction."""
+    """SQLite recorder that writes the listing row in the insert's transaction.
+
+    It overrides the public ``insert_events`` with Kern's own insert (the
+    library's hook for extra writes is private); the tables come from
+    :mod:`kern.adapters.stores.sqlite_migrations`, not from the recorder.
+    """
 
     def __init__(self, datastore: SQLiteDatastore, events_table: str, index_table: str) -> None:
         self.index_table = index_table
         super().__init__(datastore, events_table_name=events_table)
+        self.append_statement = (
+            f"INSERT INTO {events_table} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)"
+        )
 
-    def construct_create_table_statements(self) -> list[str]:
-        events, idx = self.events_table_name, self.index_table
-        refuse = "SELECT RAISE(ABORT, 'the session event log is append-only')"
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TRIGGER IF NOT EXISTS {events}_no_update BEFORE UPDATE ON {events} "
-            f"BEGIN {refuse}; END",
-            f"CREATE TRIGGER IF NOT EXISTS {events}_no_delete BEFORE DELETE ON {events} "
-            f"BEGIN {refuse}; END",
-            f"CREATE TABLE IF NOT EXISTS {idx} ("
-            "session_id TEXT PRIMARY KEY, user_id TEXT, workflow_id TEXT, "
-            "workflow_name TEXT, session_name TEXT NOT NULL DEFAULT '', "
-            "session_name_key TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, "
-            "updated_at REAL NOT NULL, version INTEGER NOT NULL, "
-            "deleted INTEGER NOT NULL DEFAULT 0)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_created ON {idx} (created_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_updated ON {idx} (updated_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_user ON {idx} (user_id, created_at)",
-            f"CREATE INDEX IF NOT EXISTS {idx}_workflow ON {idx} (workflow_id, created_at)",
-        ]
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events)
-        listing: dict[str, Any] | None = kwargs.get("listing")
-        if listing is not None:
-            self._write_listing(c, dict(listing))
-        return ids
+        """Insert the events and write the listing row given as ``listing=`` in one
+        transaction (IntegrityError, and nothing written, if a version exists)."""
+        rows = [
+            (str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored_events
+        ]
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(self.append_statement, rows)
+            listing: dict[str, Any] | None = kwargs.get("listing")
+            if listing is not None:
+                self._write_listing(c, dict(listing))
+        return None
 
     def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:
         if "session_name" in row:
@@ -115,9 +112,10 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
 class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     """Sessions in one SQLite file (WAL mode; safe across threads and processes).
 
-    A write waits up to ``timeout`` seconds for the file's write lock (held by
-    another process, or by another thread of this one), then fails with
-    StoreLockedError and writes nothing.
+    Opening it brings the tables to the latest layout. A write waits up to
+    ``timeout`` seconds for the file's write lock (held by another process, or
+    by another thread of this one), then fails with StoreLockedError and
+    writes nothing.
     """
 
     def __init__(
@@ -129,6 +127,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         names = table_names(session_table)
         self.db_file = str(db_file)
         self.timeout = _check_timeout(timeout)
+        self.name = f"SQLite database {self.db_file!r}"
         try:
             self.datastore = SQLiteDatastore(
                 db_name=self.db_file,
@@ -138,14 +137,14 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 # Threads of this process queue for the one writer connection: as long.
                 pool_timeout=self.timeout,
             )
+            sqlite_migrations.migrate(
+                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
+            )
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
-            recorder.create_table()
         except (PersistenceError, sqlite3.Error) as exc:
-            if isinstance(exc, PersistenceError) and _is_lock_timeout(exc):
+            if _is_lock_timeout(exc):
                 raise self._locked("cannot open SQLite database") from exc
-            raise StoreUnavailableError(
-                f"cannot open SQLite database {self.db_file!r}: {exc}"
-            ) from exc
+            raise StoreUnavailableError(f"cannot open {self.name}: {exc}") from exc
         super().__init__(recorder)
 
     def append(self, events: Sequence[SessionEvent]) -> None:
@@ -160,17 +159,28 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 raise AppendConflict(str(exc)) from exc
             raise
 
-    def write_failed(self, what: str, exc: PersistenceError) -> StoreError:
-        if _is_lock_timeout(exc):
+    def store_error(self, what: str, exc: PersistenceError) -> StoreError:
+        if not self.closed and _is_lock_timeout(exc):
             return self._locked(what)
-        return super().write_failed(what, exc)
+        return super().store_error(what, exc)
 
     def _locked(self, what: str) -> StoreLockedError:
         return StoreLockedError(
-            f"{what}: SQLite database {self.db_file!r} is locked: another connection "
+            f"{what}: {self.name} is locked: another connection "
             f"held its write lock for longer than the {self.timeout:g} s timeout; "
             "nothing was written"
         )
+
+    def _rows(self, what: str, statement: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """The rows of a read-only statement; StoreError naming ``what`` if it fails."""
+        datastore = self.recorder.datastore
+        try:
+            with datastore.transaction(commit=False) as c:
+                c.execute(statement, params)
+                rows: list[sqlite3.Row] = c.fetchall()
+        except PersistenceError as exc:
+            raise self.store_error(f"could not {what}", exc) from exc
+        return rows
 
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         where, params = [], []
@@ -186,35 +196,20 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         if query.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [query.limit, query.offset]
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql, params)
-                rows = c.fetchall()
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions: {exc}") from exc
         return [
             SessionSummary(**{k: row[k] for k in INDEX_COLUMNS} | {"deleted": bool(row["deleted"])})
-            for row in rows
+            for row in self._rows("list sessions", sql, params)
         ]
 
     def indexed_version(self, session_id: str) -> int | None:
         sql = f"SELECT version FROM {self.recorder.index_table} WHERE session_id = ?"
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql, [session_id])
-                row = c.fetchone()
-        except PersistenceError as exc:
-            raise StoreError(f"could not read the listing of {session_id!r}: {exc}") from exc
-        return int(row["version"]) if row else None
+        rows = self._rows(f"read the listing of {session_id!r}", sql, [session_id])
+        return int(rows[0]["version"]) if rows else None
 
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
-        try:
-            with self.datastore.transaction(commit=False) as c:
-                c.execute(sql)
-                return [row["session_id"] for row in c.fetchall()]
-        except PersistenceError as exc:
-            raise StoreError(f"could not list sessions: {exc}") from exc
+        return [row["session_id"] for row in self._rows("list sessions", sql)]
 
     def close(self) -> None:
+        super().close()
         self.datastore.close()

@@ -15,11 +15,13 @@ except ModuleNotFoundError as exc:  # psycopg is an optional dependency
 class PostgresDb(KernDb):
     """Sessions in PostgreSQL at ``db_url`` (``postgresql://`` or ``postgresql+psycopg://``).
 
-    Tables are created in ``db_schema`` on first use, named from ``session_table``.
-    One connection pool per instance (``pool_size`` kept open, up to
-    ``pool_size + max_overflow``), safe to share across threads; ``close()`` it
-    or use it as a context manager. Its connections show ``application_name``
-    in ``pg_stat_activity``.
+    Tables are created in ``db_schema`` on first use, named from ``session_table``,
+    or brought to the latest schema version (SchemaVersionError if a newer Kern
+    wrote them). One connection pool per instance (``pool_size`` kept open, up
+    to ``pool_size + max_overflow``), safe to share across threads; ``close()``
+    it or use it as a context manager, after which every call raises
+    StoreClosedError. Its connections show ``application_name`` in
+    ``pg_stat_activity``.
     """
 
     def __init__(

@@ -9,7 +9,9 @@ from kern.application.sessions import KernDb
 
 
 class SqliteDb(KernDb):
-    """Sessions in ``db_file``; tables named from ``session_table``.
+    """Sessions in ``db_file``; tables named from ``session_table``, brought to the
+    latest schema version when it is opened (SchemaVersionError if a newer Kern
+    wrote them).
 
     A write waits up to ``timeout`` seconds for the file's write lock, then
     raises StoreLockedError having written nothing.

@@ -1,0 +1,177 @@
+"""The PostgreSQL store's table layouts, version by version, and how an open applies
+them (see :mod:`kern.adapters.stores.migrations`).
+
+Placeholders, each composed as a quoted identifier: ``{schema}``, ``{events}``,
+``{index}``, and the names derived from them (:func:`placeholders`).
+
+Migration 1 is the layout Kern created before versioning, less two objects
+eventsourcing's recorder added that Kern never used: the composite type
+``stored_event_text`` and the function ``es_insert_events_text`` (Kern appends
+with its own statement). Databases that have them keep them; nothing reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import sql
+from psycopg.rows import DictRow
+
+from kern.adapters.stores.identifiers import MAX_IDENTIFIER_BYTES, TableNames
+from kern.adapters.stores.migrations import Migration, apply, pending
+
+MIGRATE_LOCK = "kern:create-tables"
+"""The advisory lock every opener takes to migrate; the key Kern used to create
+tables before versioning, so old and new processes starting at once wait for
+each other too."""
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        version=1,
+        summary="the event log (eventsourcing's stored-events table), append-only, "
+        "with the feed's transaction ids; the listing index",
+        statements=(
+            "CREATE TABLE IF NOT EXISTS {schema}.{events} ("
+            "originator_id text NOT NULL, originator_version bigint NOT NULL, "
+            "topic text, state bytea, notification_id bigserial, "
+            "PRIMARY KEY (originator_id, originator_version)) WITH ("
+            "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, "
+            "autovacuum_vacuum_scale_factor = 0.5, autovacuum_analyze_threshold = 1000, "
+            "autovacuum_analyze_scale_factor = 0.01)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS {notification_index} "
+            "ON {schema}.{events} (notification_id ASC)",
+            "CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+            "'the session event log %.% is append-only: % is not allowed', "
+            "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
+            "USING ERRCODE = 'insufficient_privilege'; END $$",
+            "CREATE OR REPLACE TRIGGER {no_change} BEFORE UPDATE OR DELETE ON "
+            "{schema}.{events} FOR EACH ROW EXECUTE FUNCTION {schema}.{guard}()",
+            "CREATE OR REPLACE TRIGGER {no_truncate} BEFORE TRUNCATE ON "
+            "{schema}.{events} FOR EACH STATEMENT EXECUTE FUNCTION {schema}.{guard}()",
+            # The store-wide feed's order: (appending transaction, notification id),
+            # served only below the oldest transaction still running (read_feed).
+            "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS transaction_id xid8 "
+            "NOT NULL DEFAULT pg_current_xact_id()",
+            "CREATE INDEX IF NOT EXISTS {feed} ON {schema}.{events} "
+            "(transaction_id, notification_id)",
+            "CREATE TABLE IF NOT EXISTS {schema}.{index} ("
+            "session_id text PRIMARY KEY, user_id text, workflow_id text, "
+            "workflow_name text, session_name text NOT NULL DEFAULT '', "
+            "session_name_key text NOT NULL DEFAULT '', "
+            "created_at double precision NOT NULL, updated_at double precision NOT NULL, "
+            "version bigint NOT NULL CHECK (version > 0), "
+            "deleted boolean NOT NULL DEFAULT false)",
+            "CREATE INDEX IF NOT EXISTS {index_created} ON {schema}.{index} (created_at) "
+            "WHERE NOT deleted",
+            "CREATE INDEX IF NOT EXISTS {index_updated} ON {schema}.{index} (updated_at) "
+            "WHERE NOT deleted",
+            "CREATE INDEX IF NOT EXISTS {index_user} ON {schema}.{index} "
+            "(user_id, created_at) WHERE NOT deleted",
+            "CREATE INDEX IF NOT EXISTS {index_workflow} ON {schema}.{index} "
+            "(workflow_id, created_at) WHERE NOT deleted",
+        ),
+    ),
+]
+"""Every layout so far; append a migration to change the tables, never edit one."""
+
+
+def derived_name(base: str, suffix: str) -> str:
+    """``base + suffix``, with ``base`` cut so the whole fits PostgreSQL's 63 bytes.
+
+    PostgreSQL would truncate a longer name from the end, so two names that
+    differ only in their suffix could collapse into one.
+    """
+    return base[: MAX_IDENTIFIER_BYTES - len(suffix)] + suffix
+
+
+def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
+    """What each placeholder of a migration statement stands for."""
+    events, index = names.events, names.index
+    # The index names below are not cut: PostgreSQL cuts them as it always did.
+    return {
+        "schema": sql.Identifier(schema),
+        "events": sql.Identifier(events),
+        "index": sql.Identifier(index),
+        "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
+        "guard": sql.Identifier(derived_name(events, "_append_only")),
+        "no_change": sql.Identifier(derived_name(events, "_no_change")),
+        "no_truncate": sql.Identifier(derived_name(events, "_no_truncate")),
+        "feed": sql.Identifier(derived_name(events, "_feed")),
+        **{
+            f"index_{suffix}": sql.Identifier(f"{index}_{suffix}")
+            for suffix in ("created", "updated", "user", "workflow")
+        },
+    }
+
+
+def recorded_version(conn: psycopg.Connection[DictRow], schema: str, names: TableNames) -> int:
+    """The last version applied to these tables (0: none recorded)."""
+    versions = sql.Identifier(schema, names.schema_versions)
+    row = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL AS present", [versions.as_string(conn)]
+    ).fetchone()
+    if row is None or not row["present"]:
+        return 0
+    row = conn.execute(
+        sql.SQL("SELECT max(version) AS version FROM {}").format(versions)
+    ).fetchone()
+    return int(row["version"] or 0) if row is not None else 0
+
+
+def migrate(
+    datastore: PostgresDatastore, schema: str, names: TableNames, *, where: str
+) -> list[int]:
+    """Bring the tables to the latest version; the versions applied (see the module doc)."""
+    migrations = MIGRATIONS
+    with datastore.get_connection() as conn:  # an autocommit connection
+        if not pending(recorded_version(conn, schema, names), migrations, where=where):
+            return []
+        # The lock is taken before the transaction begins, so the transaction's
+        # catalog snapshot sees what the previous holder committed (an advisory
+        # lock taken inside the transaction would leave that snapshot stale).
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [MIGRATE_LOCK])
+        try:
+            with conn.transaction():
+                return _apply(conn, schema, names, migrations, where)
+        finally:
+            # A broken connection has released the lock already.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [MIGRATE_LOCK])
+
+
+def _apply(
+    conn: psycopg.Connection[DictRow],
+    schema: str,
+    names: TableNames,
+    migrations: list[Migration],
+    where: str,
+) -> list[int]:
+    names_of = placeholders(schema, names)
+    versions = sql.Identifier(schema, names.schema_versions)
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(names_of["schema"]))
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, summary text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        ).format(versions)
+    )
+    return apply(
+        recorded_version(conn, schema, names),
+        migrations,
+        where=where,
+        execute=lambda statement: _execute(conn, sql.SQL(statement).format(**names_of)),
+        record=lambda m: _execute(
+            conn,
+            sql.SQL("INSERT INTO {} (version, summary) VALUES (%s, %s)").format(versions),
+            [m.version, m.summary],
+        ),
+    )
+
+
+def _execute(
+    conn: psycopg.Connection[DictRow], statement: sql.Composed, params: list[object] | None = None
+) -> None:
+    conn.execute(statement, params, prepare=False)

@@ -1,0 +1,96 @@
+"""The SQLite store's table layouts, version by version, and how an open applies them
+(see :mod:`kern.adapters.stores.migrations`).
+
+Placeholders: ``{events}`` and ``{index}``, the store's table names (plain
+identifiers, checked before any SQL runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from kern.adapters.stores.identifiers import TableNames
+from kern.adapters.stores.migrations import Migration, apply, pending
+
+_REFUSE = "SELECT RAISE(ABORT, 'the session event log is append-only')"
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        version=1,
+        summary="the event log (eventsourcing's stored-events table), append-only, "
+        "and the listing index",
+        statements=(
+            "CREATE TABLE IF NOT EXISTS {events} (originator_id TEXT, "
+            "originator_version INTEGER, topic TEXT, state BLOB, "
+            "PRIMARY KEY (originator_id, originator_version))",
+            "CREATE TRIGGER IF NOT EXISTS {events}_no_update BEFORE UPDATE ON {events} "
+            f"BEGIN {_REFUSE}; END",
+            "CREATE TRIGGER IF NOT EXISTS {events}_no_delete BEFORE DELETE ON {events} "
+            f"BEGIN {_REFUSE}; END",
+            "CREATE TABLE IF NOT EXISTS {index} ("
+            "session_id TEXT PRIMARY KEY, user_id TEXT, workflow_id TEXT, "
+            "workflow_name TEXT, session_name TEXT NOT NULL DEFAULT '', "
+            "session_name_key TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, "
+            "updated_at REAL NOT NULL, version INTEGER NOT NULL, "
+            "deleted INTEGER NOT NULL DEFAULT 0)",
+            "CREATE INDEX IF NOT EXISTS {index}_created ON {index} (created_at)",
+            "CREATE INDEX IF NOT EXISTS {index}_updated ON {index} (updated_at)",
+            "CREATE INDEX IF NOT EXISTS {index}_user ON {index} (user_id, created_at)",
+            "CREATE INDEX IF NOT EXISTS {index}_workflow ON {index} (workflow_id, created_at)",
+        ),
+    ),
+]
+"""Every layout so far; append a migration to change the tables, never edit one."""
+
+
+def recorded_version(cursor: SQLiteCursor, names: TableNames) -> int:
+    """The last version applied to these tables (0: none recorded)."""
+    cursor.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [names.schema_versions]
+    )
+    if cursor.fetchone() is None:
+        return 0
+    cursor.execute(f"SELECT max(version) FROM {names.schema_versions}")
+    row: Any = cursor.fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(datastore: SQLiteDatastore, names: TableNames, *, where: str) -> list[int]:
+    """Bring the tables to the latest version; the versions applied (see the module doc)."""
+    migrations = MIGRATIONS
+    with datastore.get_connection(commit=True) as connection:
+        cursor = connection.cursor()
+        if not pending(recorded_version(cursor, names), migrations, where=where):
+            return []
+        # Waits up to the store's timeout for the file's write lock.
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            done = _apply(cursor, names, migrations, where)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+    return done
+
+
+def _apply(
+    cursor: SQLiteCursor, names: TableNames, migrations: list[Migration], where: str
+) -> list[int]:
+    cursor.execute(
+        f"CREATE TABLE IF NOT EXISTS {names.schema_versions} (version INTEGER PRIMARY KEY, "
+        "summary TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    return apply(
+        recorded_version(cursor, names),
+        migrations,
+        where=where,
+        execute=lambda statement: cursor.execute(
+            statement.format(events=names.events, index=names.index)
+        ),
+        record=lambda m: cursor.execute(
+            f"INSERT INTO {names.schema_versions} (version, summary) VALUES (?, ?)",
+            [m.version, m.summary],
+        ),
+    )
