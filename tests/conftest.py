@@ -20,6 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from kern.workflow import StepInput
+
 POSTGRES_URL = os.environ.get(
     "KERN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -83,3 +85,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"kern: postgres tests: {len(outcomes['passed'])} passed, "
         f"{len(outcomes['skipped'])} skipped, {len(outcomes['failed'])} failed"
     )
+
+
+def echo(step_input: StepInput) -> str:
+    """A step that answers with its input."""
+    return f"echo: {step_input.input}"
+
+
+def shout(step_input: StepInput) -> str:
+    """A step that upper-cases what the previous step said."""
+    return str(step_input.previous_step_content).upper()

@@ -18,8 +18,8 @@ from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
-from kern.workflow import StepInput, Workflow
-from tests.conftest import POSTGRES_URL, postgres_table
+from kern.workflow import Workflow
+from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
 
 STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -48,16 +48,6 @@ def db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     store = make_db(store_kind, tmp_path, request)
     yield store
     store.close()
-
-
-def echo(step_input: StepInput) -> str:
-    """A step that answers with its input."""
-    return f"echo: {step_input.input}"
-
-
-def shout(step_input: StepInput) -> str:
-    """A step that upper-cases what the previous step said."""
-    return str(step_input.previous_step_content).upper()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from kern.errors import InvalidUserIdError, StoreError
 from kern.run import RunStatus
 from kern.workflow import Workflow
 from tests.conftest import echo
+from tests.postgres.conftest import store_of
 from tests.postgres.test_load_and_faults import terminate_kern_connections
 
 pytestmark = pytest.mark.postgres
@@ -29,7 +30,7 @@ GENEROUS = 5.0
 def retries(pgdb: PostgresDb) -> list[BaseException]:
     """Every failure the store's retry policy is about to try again."""
     seen: list[BaseException] = []
-    pgdb.store.retry.on_retry = lambda exc, pause: seen.append(exc)
+    store_of(pgdb).retry.on_retry = lambda exc, pause: seen.append(exc)
     return seen
 
 
@@ -70,7 +71,7 @@ def test_a_lost_connection_goes_through_the_retry_policy(
     the pool and tries again, and the caller sees only the answer."""
     workflow = Workflow(name="Killed", db=pgdb, steps=[echo])
     workflow.run("one", session_id="s1")
-    pgdb.store.cache.clear()  # so the next read goes to the database
+    store_of(pgdb).cache.clear()  # so the next read goes to the database
     assert terminate_kern_connections(admin, pgdb) >= 1
     session = pgdb.get_session("s1")
     assert session is not None and session.runs is not None

@@ -14,7 +14,7 @@ from kern.domain.events import RunStarted, StepCompleted
 from kern.errors import RunNotFoundError, SessionNotFoundError
 from kern.run import RunStatus
 from kern.workflow import Step, StepInput, Workflow
-from tests.contract.conftest import echo, shout
+from tests.conftest import echo, shout
 
 MakeWorkflow = Callable[..., Workflow]
 
