@@ -21,10 +21,12 @@ from kern.application.unit_of_work import Executed
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.chain import VerifyReport
 from kern.domain.errors import (
+    InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
     SessionNotFoundError,
+    UserRequiredError,
 )
 from kern.domain.events import SessionEvent
 from kern.domain.identity import may_access, validate_session_id, validate_user_id
@@ -40,8 +42,33 @@ T = TypeVar("T")
 class KernDb:
     """Sessions on one store. Safe to share across threads."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, *, strict_users: bool = False) -> None:
+        if not isinstance(strict_users, bool):
+            raise InvalidInputError(f"strict_users must be True or False, got {strict_users!r}")
         self.store = store
+        self.strict_users = strict_users
+
+    def user(self, user_id: object) -> str | None:
+        """``user_id`` checked, as every call that takes one checks it: a string
+        every store can keep, or None for an unscoped call, which a store opened
+        with ``strict_users=True`` refuses (UserRequiredError): there a code path
+        that forgets the user cannot act as everyone."""
+        checked = validate_user_id(user_id)
+        if checked is None and self.strict_users:
+            raise UserRequiredError(
+                "this store was opened with strict_users=True: every call must name "
+                "the user_id it acts for"
+            )
+        return checked
+
+    def _admin(self, what: str) -> None:
+        """Refuse an unscoped, admin-only operation on a strict_users store."""
+        if self.strict_users:
+            raise UserRequiredError(
+                f"{what} reads or writes every user's sessions: it is an admin operation, "
+                "refused on a store opened with strict_users=True (open another store "
+                "object without it for admin tools)"
+            )
 
     # -- writing ---------------------------------------------------------------
 
@@ -66,7 +93,7 @@ class KernDb:
     def get_events(self, session_id: str, user_id: str | None = None) -> list[SessionEvent]:
         """The session's whole event log, in order ([] if not visible to the user)."""
         session_id = validate_session_id(session_id)
-        validate_user_id(user_id)
+        self.user(user_id)
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         return self.store.read(session_id)
@@ -75,7 +102,9 @@ class KernDb:
         """Every session's events in one fixed order, ``limit`` at a time after
         ``after`` (a position from the last page): a follower that pages
         through it sees every event once, each session in version order, even
-        while writers append. Unscoped: it is for auditors and projections."""
+        while writers append. Unscoped: it is for auditors and projections (an
+        admin operation, refused on a strict_users store)."""
+        self._admin("read_feed")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidQueryError(f"limit must be a positive int, got {limit!r}")
         return self.store.read_feed(after, limit)
@@ -89,7 +118,7 @@ class KernDb:
         then; a deleted session is readable as of a point before its tombstone.
         """
         session_id = validate_session_id(session_id)
-        validate_user_id(user_id)
+        self.user(user_id)
         upto = None
         if as_of is not None:
             if not timetravel.owned_by(self.store, session_id, user_id):
@@ -128,6 +157,7 @@ class KernDb:
         is 1-based and needs limit; sort_by defaults to created_at, sort_order
         to "desc".
         """
+        self.user(user_id)
         # The arguments are the query's fields: SessionQuery checks them all.
         query = SessionQuery.build(**{k: v for k, v in locals().items() if k != "self"})
         sessions = []
@@ -150,6 +180,7 @@ class KernDb:
     ) -> WorkflowSession | None:
         """Record SessionRenamed and return the renamed session; None, with nothing
         written, when there is no such session or another user owns it (as Agno)."""
+        self.user(user_id)
         if not isinstance(session_name, str) or not session_name:
             raise InvalidSessionNameError(
                 f"session_name must be a non-empty string, got {session_name!r}"
@@ -166,7 +197,7 @@ class KernDb:
             )
         except SessionNotFoundError:
             return None
-        return self.get_session(session_id)
+        return self.get_session(session_id, user_id)
 
     def update_session_state(
         self,
@@ -177,6 +208,7 @@ class KernDb:
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Set the given keys of the session state; returns the new state."""
+        self.user(user_id)
         if not isinstance(updates, Mapping):
             raise TypeError(f"session state updates must be a dict, got {type(updates).__name__}")
         values = to_json_value(dict(updates), what="session state")
@@ -201,7 +233,7 @@ class KernDb:
         """Append the tombstone; False when there was no live session of the user's
         to delete (another user's session is left alone, as if it did not exist)."""
         session_id = validate_session_id(session_id)
-        validate_user_id(user_id)
+        self.user(user_id)
 
         def decide(session: SessionAggregate) -> bool:
             if not session.exists or session.deleted or not may_access(session.owner, user_id):
@@ -225,7 +257,7 @@ class KernDb:
                 f"session_ids must be a list of session ids, got {type(session_ids).__name__}"
             )
         ids = [validate_session_id(session_id) for session_id in session_ids]
-        validate_user_id(user_id)
+        self.user(user_id)
         return sum(
             self.delete_session(session_id, user_id, correlation_id=correlation_id)
             for session_id in ids
@@ -239,7 +271,7 @@ class KernDb:
         """The session's event log, in order, up to ``as_of`` ([] if not visible
         to the user). Deleted sessions' logs stay readable, for audit."""
         session_id = validate_session_id(session_id)
-        validate_user_id(user_id)
+        self.user(user_id)
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
@@ -255,7 +287,7 @@ class KernDb:
         """What step ``step`` (index or name) of run ``run_id`` received, started
         with and returned, as recorded."""
         session_id = validate_session_id(session_id)
-        timetravel.require_visible(self.store, session_id, user_id)
+        timetravel.require_visible(self.store, session_id, self.user(user_id))
         # Only the run's own stretch of the log: the cached run history knows where it is.
         span = self.store.run_span(session_id, run_id)
         events = self.store.read(session_id, after=span[0] - 1, upto=span[1]) if span else []
@@ -285,7 +317,7 @@ class KernDb:
             at=at,
             resolve=self.resolve_as_of,
             new_session_id=new_session_id,
-            user_id=user_id,
+            user_id=self.user(user_id),
             provenance=provenance(correlation_id=correlation_id),
         )
         session = project_session(events)
@@ -312,13 +344,16 @@ class KernDb:
 
         With ``user_id``, only that user's sessions: another user's session_id
         raises SessionNotFoundError, as if it did not exist."""
-        return audit.export(self.store, session_id, progress, validate_user_id(user_id))
+        return audit.export(self.store, session_id, progress, self.user(user_id))
 
     def import_lines(
         self, lines: Iterable[str], *, progress: audit.Progress | None = None
     ) -> audit.ImportReport:
         """Import exported lines: every chain must verify and no session may exist
-        (LogIntegrityError, SessionExistsError); each session lands atomically."""
+        (LogIntegrityError, SessionExistsError); each session lands atomically.
+        An admin operation: it writes sessions of any user, so a strict_users
+        store refuses it."""
+        self._admin("import")
         return audit.import_lines(self.store, lines, progress)
 
     # -- lifecycle -------------------------------------------------------------

@@ -4,6 +4,7 @@
     ├── InvalidInputError (also ValueError)    bad argument from the caller
     │   ├── InvalidSessionIdError              empty, non-string, over-long or unstorable session_id
     │   ├── InvalidUserIdError                 non-string, over-long or unstorable user_id
+    │   │   └── UserRequiredError              no user_id, on a strict_users store
     │   ├── InvalidSessionNameError            no name and autogenerate=False
     │   ├── InvalidQueryError                  bad sort order, page without limit
     │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
@@ -49,6 +50,10 @@ class InvalidSessionIdError(InvalidInputError):
 
 class InvalidUserIdError(InvalidInputError):
     """A user_id must be None or a string Kern can store, of at most 255 characters."""
+
+
+class UserRequiredError(InvalidUserIdError):
+    """A store opened with ``strict_users=True`` was called without a user_id."""
 
 
 class InvalidSessionNameError(InvalidInputError):

@@ -30,6 +30,7 @@ from kern.domain.errors import (
     StoreUnavailableError,
     UnreadableEventError,
     UnstorableValueError,
+    UserRequiredError,
 )
 
 __all__ = [
@@ -60,4 +61,5 @@ __all__ = [
     "StoreUnavailableError",
     "UnreadableEventError",
     "UnstorableValueError",
+    "UserRequiredError",
 ]

@@ -100,7 +100,7 @@ class Workflow:
                 self.session_id = str(uuid4())
             session_id = self.session_id
         session_id = validate_session_id(session_id)
-        user_id = self._user(user_id)
+        user_id = self.db.user(self._user(user_id))
         stamp = provenance(
             correlation_id=correlation_id,
             workflow_fingerprint=self.fingerprint,

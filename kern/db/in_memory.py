@@ -7,10 +7,11 @@ from kern.application.sessions import KernDb
 
 
 class InMemoryDb(KernDb):
-    """A real store, not a mock: the same contract as SQLite and PostgreSQL."""
+    """A real store, not a mock: the same contract as SQLite and PostgreSQL.
+    ``strict_users=True`` makes every call name a user_id, as on the others."""
 
-    def __init__(self) -> None:
-        super().__init__(InMemoryStore())
+    def __init__(self, *, strict_users: bool = False) -> None:
+        super().__init__(InMemoryStore(), strict_users=strict_users)
 
 
 __all__ = ["InMemoryDb"]

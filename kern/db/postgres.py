@@ -21,7 +21,8 @@ class PostgresDb(KernDb):
     to ``pool_size + max_overflow``), safe to share across threads; ``close()``
     it or use it as a context manager, after which every call raises
     StoreClosedError. Its connections show ``application_name`` in
-    ``pg_stat_activity``.
+    ``pg_stat_activity``. With ``strict_users=True`` every call must name a
+    user_id (the setting for multi-user services; see KernDb.user).
     """
 
     def __init__(
@@ -33,6 +34,8 @@ class PostgresDb(KernDb):
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
         application_name: str = APPLICATION_NAME,
+        *,
+        strict_users: bool = False,
     ) -> None:
         super().__init__(
             PostgresStore(
@@ -43,7 +46,8 @@ class PostgresDb(KernDb):
                 max_overflow=max_overflow,
                 connect_timeout=connect_timeout,
                 application_name=application_name,
-            )
+            ),
+            strict_users=strict_users,
         )
         self.session_table = session_table
         self.db_schema = db_schema

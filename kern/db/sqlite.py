@@ -14,7 +14,8 @@ class SqliteDb(KernDb):
     wrote them).
 
     A write waits up to ``timeout`` seconds for the file's write lock, then
-    raises StoreLockedError having written nothing.
+    raises StoreLockedError having written nothing. With ``strict_users=True``
+    every call must name a user_id (the setting for multi-user services).
     """
 
     def __init__(
@@ -22,8 +23,13 @@ class SqliteDb(KernDb):
         db_file: str | Path = "kern.db",
         session_table: str = "kern_sessions",
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        strict_users: bool = False,
     ) -> None:
-        super().__init__(SqliteStore(db_file, session_table=session_table, timeout=timeout))
+        super().__init__(
+            SqliteStore(db_file, session_table=session_table, timeout=timeout),
+            strict_users=strict_users,
+        )
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout
