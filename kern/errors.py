@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from kern.domain.errors import (
+    AnchorError,
+    AnchorFileError,
+    AnchorSignatureError,
     ConcurrencyError,
     InvalidAsOfError,
     InvalidIdentifierError,
@@ -18,6 +21,7 @@ from kern.domain.errors import (
     RunAlreadyStartedError,
     RunError,
     RunNotFoundError,
+    SchemaMigrationRequiredError,
     SchemaVersionError,
     SessionAccessError,
     SessionDeletedError,
@@ -33,6 +37,9 @@ from kern.domain.errors import (
 )
 
 __all__ = [
+    "AnchorError",
+    "AnchorFileError",
+    "AnchorSignatureError",
     "ConcurrencyError",
     "InvalidAsOfError",
     "InvalidIdentifierError",
@@ -48,6 +55,7 @@ __all__ = [
     "RunAlreadyStartedError",
     "RunError",
     "RunNotFoundError",
+    "SchemaMigrationRequiredError",
     "SchemaVersionError",
     "SessionAccessError",
     "SessionDeletedError",
