@@ -27,6 +27,9 @@ PathLike = str | os.PathLike[str]
 def generate_keys(private_path: PathLike, public_path: PathLike) -> Ed25519PublicKey:
     """A new Ed25519 key pair: the private key (PEM, mode 0600) and the public key
     (PEM) written to new files; the public key returned."""
+    for path in (Path(private_path), Path(public_path)):
+        if path.exists():
+            raise AnchorFileError(f"{str(path)!r} exists; a key file is never overwritten")
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -94,6 +94,9 @@ def test_the_application_role_runs_a_workflow(migrated: Roles) -> None:
         session = workflow.get_session(session_id="s1", user_id="alice")
         assert session is not None and len(session.runs or []) == 2
         assert [s.session_id for s in db.get_sessions(user_id="alice")] == ["s1"]
+        workflow.run(input="brief", session_id="s2", user_id="alice")
+        assert db.delete_session("s2", user_id="alice")  # a tombstone: an insert and an update
+        assert [s.session_id for s in db.get_sessions(user_id="alice")] == ["s1"]
         assert db.verify().ok
 
 

@@ -194,6 +194,21 @@ def test_catches_a_session_removed_whole(
     assert problem is not None and problem.startswith("missing: the session is gone")
 
 
+def test_verifying_one_session_that_is_gone_reports_it_missing(
+    db: KernDb, anchors: SignedAnchors, tampering: Tampering
+) -> None:
+    """Not SessionNotFoundError: with anchors, a vanished session is a finding."""
+    for each in range(1, 10):
+        tampering.delete("s2", each)
+    remove_listing(db, "s2")
+
+    report = tampering.fresh().verify("s2", anchors=anchors, public_key=KEY.public_key())
+
+    assert [(s.session_id, s.ok) for s in report.sessions] == [("s2", False)]
+    assert report.sessions[0].problem is not None
+    assert report.sessions[0].problem.startswith("missing")
+
+
 # -- the anchor file itself --------------------------------------------------------
 
 

@@ -122,3 +122,13 @@ def test_a_public_key_is_not_a_signing_key(
     assert result.status == 1
     assert "is not a PEM private key" in result.err
     assert not (tmp_path / "a.json").exists()
+
+
+def test_keygen_writes_nothing_when_the_public_key_file_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No private key left behind whose public half was never written."""
+    (tmp_path / "anchor.pub").write_text("someone else's")
+    result = run_kern(capsys, "keygen", str(tmp_path / "anchor.pem"), str(tmp_path / "anchor.pub"))
+    assert result.status == 1
+    assert not (tmp_path / "anchor.pem").exists()
