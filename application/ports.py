@@ -101,6 +101,12 @@ class SessionStore(ABC):
     def read_records(self, session_id: str) -> list[Record]:
         """The session's stored records exactly as the database holds them (no cache)."""
 
+    def last_record(self, session_id: str) -> Record | None:
+        """The session's last stored record (None if it has none): its head, which
+        anchors sign. Stores override this with a one-row read."""
+        records = self.read_records(session_id)
+        return records[-1] if records else None
+
     @abstractmethod
     def append_records(self, records: Sequence[Record]) -> None:
         """Insert stored records of one new session as they are (AppendConflict if

@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from kern.application import anchors as anchoring
 from kern.application import audit, forks, timetravel, unit_of_work
 from kern.application.cache import collector_paused
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
 from kern.application.provenance import provenance
 from kern.application.unit_of_work import Executed
 from kern.domain.aggregate import SessionAggregate
+from kern.domain.anchors import SignedAnchors
 from kern.domain.chain import VerifyReport
 from kern.domain.errors import (
     InvalidInputError,
@@ -327,11 +331,41 @@ class KernDb:
     # -- audit: verify, export, import (kern.application.audit) -----------------------
 
     def verify(
-        self, session_id: str | None = None, *, progress: audit.Progress | None = None
+        self,
+        session_id: str | None = None,
+        *,
+        progress: audit.Progress | None = None,
+        anchors: anchoring.Anchors | None = None,
+        public_key: Ed25519PublicKey | None = None,
     ) -> VerifyReport:
         """Check the hash chain of one session (or every session, deleted ones
-        too) from the records as stored; the report names the first bad version."""
-        return audit.verify(self.store, session_id, progress)
+        too) from the records as stored; the report names the first bad version.
+
+        With ``anchors`` (signed by :meth:`anchor`) and the signer's
+        ``public_key``, also fail every session whose log no longer reaches its
+        anchored head: truncated, rewritten, or gone. A signature that does not
+        verify raises AnchorSignatureError before anything is checked."""
+        trusted = None
+        if anchors is not None or public_key is not None:
+            if anchors is None or public_key is None:
+                raise InvalidInputError("verify needs both anchors and public_key, or neither")
+            trusted = anchoring.trusted(anchors, public_key)
+        try:
+            report = audit.verify(self.store, session_id, progress)
+        except SessionNotFoundError:
+            # An anchored session that is gone is a finding, not a lookup error.
+            if trusted is None or session_id is None or trusted.head(session_id) is None:
+                raise
+            report = VerifyReport([])
+        if trusted is None:
+            return report
+        return anchoring.check(self.store, report, trusted, session_id)
+
+    def anchor(self, private_key: Ed25519PrivateKey) -> SignedAnchors:
+        """Every session's head (last version and its hash), signed with
+        ``private_key``: keep it outside the database, and pass it to
+        :meth:`verify` later with the public key."""
+        return anchoring.anchor(self.store, private_key)
 
     def export(
         self,

@@ -20,14 +20,18 @@
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   └── RunAlreadyFinishedError
-    └── StoreError                             the store failed or disagreed
-        ├── ConcurrencyError                   retries exhausted on a busy session
-        ├── StoreUnavailableError              cannot reach or open the database
-        │   ├── StoreClosedError               the store was closed
-        │   ├── SchemaVersionError             tables written by a newer Kern
-        │   └── StoreLockedError               another writer held the database's lock too long
-        ├── LogIntegrityError                  a log whose hash chain does not verify
-        └── UnreadableEventError               a stored event that is corrupt or newer than the code
+    ├── StoreError                             the store failed or disagreed
+    │   ├── ConcurrencyError                   retries exhausted on a busy session
+    │   ├── StoreUnavailableError              cannot reach or open the database
+    │   │   ├── StoreClosedError               the store was closed
+    │   │   ├── SchemaVersionError             tables written by a newer Kern
+    │   │   ├── SchemaMigrationRequiredError   tables behind the code, no right to migrate
+    │   │   └── StoreLockedError               another writer held the database's lock too long
+    │   ├── LogIntegrityError                  a log whose hash chain does not verify
+    │   └── UnreadableEventError               a stored event that is corrupt or newer than the code
+    └── AnchorError                            signed anchors that cannot be trusted
+        ├── AnchorFileError                    an anchor file or key file Kern cannot read
+        └── AnchorSignatureError               anchors whose signature does not verify
 
 Errors carry the identifiers they are about (``session_id``, ``run_id``) as
 attributes, so callers can react without parsing messages.
@@ -165,6 +169,12 @@ class SchemaVersionError(StoreUnavailableError):
     code does not know); it is left untouched."""
 
 
+class SchemaMigrationRequiredError(StoreUnavailableError):
+    """The tables are at an older schema version than this Kern, and the role that
+    opened them may not migrate them (a least-privilege application role, or a
+    store opened with ``migrate=False``); run the migrations as the owner role."""
+
+
 class StoreLockedError(StoreUnavailableError):
     """Another connection held the database's write lock for longer than the
     store's timeout; nothing of the failed call was written, so it can be tried again."""
@@ -195,3 +205,17 @@ class UnreadableEventError(StoreError):
         super().__init__(message)
         self.session_id = session_id
         self.version = version
+
+
+class AnchorError(KernError):
+    """Signed anchors (a session head list kept outside the database) that Kern
+    cannot use; nothing was verified against them."""
+
+
+class AnchorFileError(AnchorError):
+    """An anchor file or a key file is missing, malformed or of the wrong kind."""
+
+
+class AnchorSignatureError(AnchorError):
+    """The anchor file's signature does not verify with the public key: the file
+    was changed after it was signed, or the key is not the signer's."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from kern.domain.errors import (
+    AnchorError,
+    AnchorFileError,
+    AnchorSignatureError,
     ConcurrencyError,
     InvalidAsOfError,
     InvalidIdentifierError,
@@ -18,6 +21,7 @@ from kern.domain.errors import (
     RunAlreadyStartedError,
     RunError,
     RunNotFoundError,
+    SchemaMigrationRequiredError,
     SchemaVersionError,
     SessionAccessError,
     SessionDeletedError,
@@ -34,6 +38,9 @@ from kern.domain.errors import (
 )
 
 __all__ = [
+    "AnchorError",
+    "AnchorFileError",
+    "AnchorSignatureError",
     "ConcurrencyError",
     "InvalidAsOfError",
     "InvalidIdentifierError",
@@ -49,6 +56,7 @@ __all__ = [
     "RunAlreadyStartedError",
     "RunError",
     "RunNotFoundError",
+    "SchemaMigrationRequiredError",
     "SchemaVersionError",
     "SessionAccessError",
     "SessionDeletedError",

@@ -26,6 +26,7 @@ KERN_DIR = Path(kern.__file__).resolve().parent
 
 PUBLIC_MODULES = [
     "kern",
+    "kern.anchors",
     "kern.cli",
     "kern.db",
     "kern.db.in_memory",

@@ -1,4 +1,4 @@
-"""``kern`` audit commands: ``verify``, ``export`` and ``import``.
+"""``kern`` audit commands: ``verify``, ``export``, ``import``, ``anchor`` and ``keygen``.
 
 They read every session, deleted ones included, straight from the stored
 records. Going through many sessions draws a progress bar on stderr, so
@@ -15,8 +15,15 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from kern.adapters.anchor_files import (
+    generate_keys,
+    load_private_key,
+    load_public_key,
+    read_anchors,
+    write_anchors,
+)
 from kern.adapters.cli.output import Output, add_row, table
 from kern.adapters.cli.targets import UsageError
 from kern.application.sessions import KernDb
@@ -26,8 +33,11 @@ STDIO = "-"
 
 def verify(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     """``kern verify [ID]``: check hash chains; exit status 1 when any session fails."""
+    anchors, public_key = _anchor_options(args)
     with out.progress("Verifying sessions") as progress:
-        report = db.verify(args.session_id, progress=progress)
+        report = db.verify(
+            args.session_id, progress=progress, anchors=anchors, public_key=public_key
+        )
     if out.as_json:
         out.json(report)
         return 0 if report.ok else 1
@@ -39,13 +49,48 @@ def verify(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         add_row(grid, checked.session_id, str(checked.events), result)
     failed = sum(1 for checked in report.sessions if not checked.ok)
     total = len(report.sessions)
+    intact = "every hash chain is intact" + (
+        " and reaches its anchored head" if anchors is not None else ""
+    )
     verdict = (
-        f"{total} session(s) verified: every hash chain is intact"
+        f"{total} session(s) verified: {intact}"
         if report.ok
         else f"{failed} of {total} session(s) FAILED verification"
     )
     out.print(grid, verdict)
     return 0 if report.ok else 1
+
+
+def _anchor_options(args: argparse.Namespace) -> tuple[dict[str, Any] | None, Any]:
+    """The anchor document and public key ``--anchors`` and ``--public-key`` name."""
+    anchors_path, key_path = args.anchors, args.public_key
+    if (anchors_path is None) != (key_path is None):
+        raise UsageError("--anchors and --public-key go together")
+    if anchors_path is None:
+        return None, None
+    return read_anchors(anchors_path), load_public_key(key_path)
+
+
+def anchor(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern anchor -o FILE --key PRIVATE_PEM``: sign every session's head into FILE."""
+    signed = db.anchor(load_private_key(args.key))
+    write_anchors(args.output, signed)
+    count = len(signed.anchors.heads)
+    if out.as_json:
+        out.json({"file": args.output, "sessions": count, "at": signed.anchors.anchored_at})
+    else:
+        out.print(f"Anchored the heads of {count} session(s) in {args.output}")
+    return 0
+
+
+def keygen(args: argparse.Namespace) -> int:
+    """``kern keygen PRIVATE_PEM PUBLIC_PEM``: a new Ed25519 key pair for anchors."""
+    generate_keys(args.private, args.public)
+    print(
+        f"Wrote the private key to {args.private} (mode 0600: keep it off the database "
+        f"host) and the public key to {args.public}"
+    )
+    return 0
 
 
 def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:

@@ -12,6 +12,9 @@ environment is the default)::
     kern --db ... history ID                       the history context a next run sees
     kern --db ... step ID RUN_ID STEP              what one step received and returned
     kern --db ... verify [ID]                      check hash chains (exit 1 on failure)
+          [--anchors FILE --public-key PEM]        ... and that each log reaches its anchored head
+    kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
+    kern keygen PRIVATE_PEM PUBLIC_PEM             a new Ed25519 key pair for anchors
     kern --db ... export [ID] [-o FILE]            JSON lines, one per event
     kern --db ... import FILE                      add exported sessions (never overwrites)
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
@@ -32,7 +35,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from kern.adapters.cli.audit import export, import_, verify
+from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import fork, replay
 from kern.adapters.cli.output import Output
@@ -53,6 +56,7 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "history": (history, False, True),
     "step": (step, False, True),
     "verify": (verify, False, False),
+    "anchor": (anchor, False, False),
     "export": (export, False, False),
     "import": (import_, True, False),
     "replay": (replay, False, True),
@@ -90,6 +94,8 @@ def _run(args: argparse.Namespace) -> int:
             setattr(args, name, None)
     if args.command == "demo":
         return demo(args.db or DEFAULT_DB, args.runs, sys.stdout)
+    if args.command == "keygen":
+        return keygen(args)
     handler, create, takes_user = COMMANDS[args.command]
     target = args.db or os.environ.get("KERN_DB")
     if not target:
@@ -195,9 +201,23 @@ def _reading_commands(add: _Add) -> None:
 
 
 def _audit_commands(add: _Add) -> None:
-    """verify, export and import."""
+    """verify, export, import, anchor and keygen."""
     verify_parser = add("verify", "check the hash chain of one session or of every session")
     verify_parser.add_argument("session_id", metavar="ID", nargs="?")
+    verify_parser.add_argument(
+        "--anchors", metavar="FILE", default=None, help="signed heads written by kern anchor"
+    )
+    verify_parser.add_argument(
+        "--public-key", metavar="PEM", default=None, help="the anchors' signer's public key"
+    )
+    anchor_parser = add("anchor", "sign every session's head (version, hash) into a file")
+    anchor_parser.add_argument("-o", "--output", required=True, metavar="FILE")
+    anchor_parser.add_argument(
+        "--key", required=True, metavar="PEM", help="the Ed25519 private key (kern keygen)"
+    )
+    keygen_parser = add("keygen", "write a new Ed25519 key pair for signing anchors")
+    keygen_parser.add_argument("private", metavar="PRIVATE_PEM", help="written with mode 0600")
+    keygen_parser.add_argument("public", metavar="PUBLIC_PEM")
     export_parser = add("export", "one session or every session as JSON lines")
     export_parser.add_argument("session_id", metavar="ID", nargs="?")
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")

@@ -226,8 +226,10 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
         application_name: str = APPLICATION_NAME,
+        migrate: bool = True,
     ) -> None:
         super().__init__(None)
+        self.migrate = migrate
         self.application_name = application_name
         self.names = table_names(session_table)
         self.schema = check_identifier(db_schema, what="db_schema")
@@ -299,7 +301,9 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             recorder = _IndexedPostgresRecorder(datastore, self.names.events, self.names.index)
             where = f"PostgreSQL at {self.where} (table {self.schema}.{self.names.schema_versions})"
             self.retry(
-                lambda: postgres_migrations.migrate(datastore, self.schema, self.names, where=where)
+                lambda: postgres_migrations.migrate(
+                    datastore, self.schema, self.names, where=where, allowed=self.migrate
+                )
             )
         except BaseException as exc:
             self._datastore = None

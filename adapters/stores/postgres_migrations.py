@@ -21,6 +21,7 @@ from psycopg.rows import DictRow
 
 from kern.adapters.stores.identifiers import MAX_IDENTIFIER_BYTES, TableNames
 from kern.adapters.stores.migrations import Migration, apply, pending
+from kern.domain.errors import SchemaMigrationRequiredError
 
 MIGRATE_LOCK = "kern:create-tables"
 """The advisory lock every opener takes to migrate; the key Kern used to create
@@ -122,24 +123,59 @@ def recorded_version(conn: psycopg.Connection[DictRow], schema: str, names: Tabl
 
 
 def migrate(
-    datastore: PostgresDatastore, schema: str, names: TableNames, *, where: str
+    datastore: PostgresDatastore,
+    schema: str,
+    names: TableNames,
+    *,
+    where: str,
+    allowed: bool = True,
 ) -> list[int]:
-    """Bring the tables to the latest version; the versions applied (see the module doc)."""
+    """Bring the tables to the latest version; the versions applied (see the module doc).
+
+    Tables already at the latest version need only SELECT on the version table,
+    so a least-privilege application role opens them. When they are behind,
+    SchemaMigrationRequiredError is raised if migrating is not ``allowed``, or
+    if the role lacks the privileges to do it."""
     migrations = MIGRATIONS
     with datastore.get_connection() as conn:  # an autocommit connection
-        if not pending(recorded_version(conn, schema, names), migrations, where=where):
+        found = recorded_version(conn, schema, names)
+        if not pending(found, migrations, where=where):
             return []
-        # The lock is taken before the transaction begins, so the transaction's
-        # catalog snapshot sees what the previous holder committed (an advisory
-        # lock taken inside the transaction would leave that snapshot stale).
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [MIGRATE_LOCK])
+        if not allowed:
+            raise _migration_required(where, found, "this store was opened with migrate=False")
         try:
-            with conn.transaction():
-                return _apply(conn, schema, names, migrations, where)
-        finally:
-            # A broken connection has released the lock already.
-            with contextlib.suppress(psycopg.Error):
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [MIGRATE_LOCK])
+            return _migrate_locked(conn, schema, names, migrations, where)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            reason = " ".join(str(exc).split())
+            raise _migration_required(where, found, f"this role may not: {reason}") from None
+
+
+def _migration_required(where: str, found: int, why: str) -> SchemaMigrationRequiredError:
+    return SchemaMigrationRequiredError(
+        f"{where} is at schema version {found} and this Kern needs version "
+        f"{len(MIGRATIONS)}; {why}. Run the migrations as the owner role (open the "
+        "store once as that role), then open it again; nothing was changed"
+    )
+
+
+def _migrate_locked(
+    conn: psycopg.Connection[DictRow],
+    schema: str,
+    names: TableNames,
+    migrations: list[Migration],
+    where: str,
+) -> list[int]:
+    # The lock is taken before the transaction begins, so the transaction's
+    # catalog snapshot sees what the previous holder committed (an advisory
+    # lock taken inside the transaction would leave that snapshot stale).
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [MIGRATE_LOCK])
+    try:
+        with conn.transaction():
+            return _apply(conn, schema, names, migrations, where)
+    finally:
+        # A broken connection has released the lock already.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", [MIGRATE_LOCK])
 
 
 def _apply(
@@ -151,7 +187,11 @@ def _apply(
 ) -> list[int]:
     names_of = placeholders(schema, names)
     versions = sql.Identifier(schema, names.schema_versions)
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(names_of["schema"]))
+    # Only when missing: CREATE SCHEMA needs the database's CREATE privilege even
+    # when the schema exists, which an owner role given just its schema lacks.
+    row = conn.execute("SELECT to_regnamespace(%s) IS NULL AS missing", [schema]).fetchone()
+    if row is not None and row["missing"]:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(names_of["schema"]))
     conn.execute(
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, summary text NOT NULL, "
@@ -175,3 +215,27 @@ def _execute(
     conn: psycopg.Connection[DictRow], statement: sql.Composed, params: list[object] | None = None
 ) -> None:
     conn.execute(statement, params, prepare=False)
+
+
+def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
+    """The statements, run by the owner role once the tables are migrated, that let
+    ``role`` use Kern and nothing more: read and append events (and draw their
+    notification ids), maintain the listing rows, read the schema version.
+
+    No UPDATE, DELETE or TRUNCATE on the events and no ownership, so the role can
+    neither rewrite the log nor disable its append-only triggers (that needs the
+    owner)."""
+
+    def name(*parts: str) -> str:
+        return ".".join(sql.Identifier(p).as_string(None) for p in parts)
+
+    events = name(schema, names.events)
+    return [
+        f"GRANT USAGE ON SCHEMA {name(schema)} TO {name(role)}",
+        f"GRANT SELECT, INSERT ON {events} TO {name(role)}",
+        f"GRANT SELECT, INSERT, UPDATE ON {name(schema, names.index)} TO {name(role)}",
+        f"GRANT SELECT ON {name(schema, names.schema_versions)} TO {name(role)}",
+        # The bigserial's sequence, by whatever name PostgreSQL gave it.
+        "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', "
+        f"pg_get_serial_sequence('{events}', 'notification_id'), '{role}'); END $$",
+    ]

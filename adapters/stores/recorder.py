@@ -183,6 +183,10 @@ class RecorderStore(SessionStore, Generic[R]):
     def read_records(self, session_id: str) -> list[Record]:
         return [to_record(row) for row in self._records(session_id)]
 
+    def last_record(self, session_id: str) -> Record | None:
+        rows = self._records(session_id, desc=True, limit=1)
+        return to_record(rows[0]) if rows else None
+
     def read_feed(self, after: FeedPosition | None = None, limit: int = 1000) -> list[FeedEntry]:
         # Appends to these stores are serialised (SQLite's single writer, the
         # in-memory recorder's lock), so notification ids follow commit order.

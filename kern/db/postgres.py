@@ -5,7 +5,9 @@ from __future__ import annotations
 from kern.application.sessions import KernDb
 
 try:
+    from kern.adapters.stores.identifiers import check_identifier, table_names
     from kern.adapters.stores.postgres import APPLICATION_NAME, PostgresStore
+    from kern.adapters.stores.postgres_migrations import app_role_grants as _grants
 except ModuleNotFoundError as exc:  # psycopg is an optional dependency
     raise ModuleNotFoundError(
         f"PostgresDb needs psycopg and psycopg_pool ({exc}): pip install 'kern[postgres]'"
@@ -23,6 +25,11 @@ class PostgresDb(KernDb):
     StoreClosedError. Its connections show ``application_name`` in
     ``pg_stat_activity``. With ``strict_users=True`` every call must name a
     user_id (the setting for multi-user services; see KernDb.user).
+
+    ``migrate=False`` never changes the tables: opening tables behind this Kern's
+    schema version raises SchemaMigrationRequiredError (as does opening them
+    with a role that may not migrate them). See :func:`app_role_grants` for a
+    least-privilege application role.
     """
 
     def __init__(
@@ -34,6 +41,7 @@ class PostgresDb(KernDb):
         max_overflow: int = 8,
         connect_timeout: float = 5.0,
         application_name: str = APPLICATION_NAME,
+        migrate: bool = True,
         *,
         strict_users: bool = False,
     ) -> None:
@@ -46,6 +54,7 @@ class PostgresDb(KernDb):
                 max_overflow=max_overflow,
                 connect_timeout=connect_timeout,
                 application_name=application_name,
+                migrate=migrate,
             ),
             strict_users=strict_users,
         )
@@ -53,4 +62,19 @@ class PostgresDb(KernDb):
         self.db_schema = db_schema
 
 
-__all__ = ["PostgresDb"]
+def app_role_grants(
+    role: str, session_table: str = "kern_sessions", db_schema: str = "public"
+) -> list[str]:
+    """The GRANT statements the owner role runs, after migrating, to let ``role``
+    (an application role) run Kern on these tables and do nothing else: SELECT and
+    INSERT on the events, SELECT, INSERT and UPDATE on the listing, SELECT on the
+    schema version. It can then neither delete, truncate nor update events, nor
+    disable the append-only triggers, nor drop a table."""
+    return _grants(
+        check_identifier(db_schema, what="db_schema"),
+        table_names(session_table),
+        check_identifier(role, what="role"),
+    )
+
+
+__all__ = ["PostgresDb", "app_role_grants"]
