@@ -348,7 +348,7 @@ REFUSED = [
         id="workflow-metadata-colliding-keys",
     ),
     pytest.param(
-        lambda db, workflow: Step(name="s", executor=str, num_history_runs="3"),
+        lambda db, workflow: Step(name="s", executor=str, num_history_runs="3"),  # type: ignore[arg-type]
         InvalidStepError,
         "num_history_runs",
         id="step-history-runs-text",
