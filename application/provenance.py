@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
+from kern.domain.identity import check_text
 from kern.domain.values import Provenance
 
 
@@ -65,7 +66,9 @@ def provenance(
     workflow_fingerprint: str | None = None,
     metadata: dict[str, JsonValue] | None = None,
 ) -> Provenance:
-    """Provenance for events recorded now by this Kern."""
+    """Provenance for events recorded now by this Kern; InvalidInputError for a
+    ``correlation_id`` that is not a string every store can keep."""
+    check_text(correlation_id, what="correlation_id")
     return Provenance(
         correlation_id=correlation_id,
         kern_version=kern_version(),

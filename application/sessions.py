@@ -36,7 +36,7 @@ from kern.domain.events import SessionEvent
 from kern.domain.identity import may_access, validate_session_id, validate_user_id
 from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
-from kern.projections.listing import SessionQuery
+from kern.projections.listing import MAX_LIMIT, SessionQuery
 from kern.projections.log import LogEntry, StepView, log_entries, step_view
 from kern.projections.session import WorkflowSession
 
@@ -107,11 +107,16 @@ class KernDb:
         ``after`` (a position from the last page): a follower that pages
         through it sees every event once, each session in version order, even
         while writers append. Unscoped: it is for auditors and projections (an
-        admin operation, refused on a strict_users store)."""
+        admin operation, refused on a strict_users store).
+
+        InvalidQueryError for a ``limit`` outside 1..MAX_LIMIT or an ``after``
+        that is not a position (two non-negative 64-bit ints)."""
         self._admin("read_feed")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidQueryError(f"limit must be a positive int, got {limit!r}")
-        return self.store.read_feed(after, limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise InvalidQueryError(
+                f"limit must be a positive int of at most {MAX_LIMIT} (MAX_LIMIT), got {limit!r}"
+            )
+        return self.store.read_feed(_feed_position(after), limit)
 
     def get_session(
         self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None
@@ -214,7 +219,9 @@ class KernDb:
         """Set the given keys of the session state; returns the new state."""
         self.user(user_id)
         if not isinstance(updates, Mapping):
-            raise TypeError(f"session state updates must be a dict, got {type(updates).__name__}")
+            raise InvalidInputError(
+                f"session state updates must be a dict, got {type(updates).__name__}"
+            )
         values = to_json_value(dict(updates), what="session state")
         assert isinstance(values, dict)
 
@@ -406,3 +413,18 @@ class KernDb:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _feed_position(after: object) -> FeedPosition | None:
+    """``after`` as a FeedPosition; InvalidQueryError when it is not one."""
+    if after is None:
+        return None
+    if (
+        isinstance(after, tuple)
+        and len(after) == 2
+        and all(type(part) is int and 0 <= part < 2**63 for part in after)
+    ):
+        return FeedPosition(*after)
+    raise InvalidQueryError(
+        f"after must be a FeedPosition from an earlier page (two non-negative ints), got {after!r}"
+    )

@@ -52,10 +52,16 @@ def resolve_as_of(store: SessionStore, session_id: str, as_of: AsOf) -> int:
     return _check_version(store, session_id, as_of)
 
 
+MAX_STORED_INT = 2**63 - 1
+"""The largest integer SQLite and PostgreSQL store (a signed 64-bit int)."""
+
+
 def _check_version(store: SessionStore, session_id: str, version: int) -> int:
     if version < 1:
         raise InvalidAsOfError(f"as_of version must be 1 or more, got {version}")
-    if not store.read(session_id, after=version - 1, upto=version):  # one point read
+    # Past the 64-bit integers the stores keep versions in, no version exists:
+    # say so before a driver fails to convert the number.
+    if version > MAX_STORED_INT or not store.read(session_id, after=version - 1, upto=version):
         last = store.indexed_version(session_id) or 0
         raise InvalidAsOfError(
             f"session {session_id!r} has no version {version} (its last is {last})"

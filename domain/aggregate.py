@@ -272,6 +272,8 @@ class SessionAggregate:
         metrics: Metrics | None = None,
         state_changes: StateChanges | None = None,
         provenance: Provenance | None = None,
+        error_type: str | None = None,
+        traceback: str | None = None,
     ) -> RunCompleted:
         """Record the terminal event of an open run."""
         self.check_can_write(user_id)
@@ -288,6 +290,8 @@ class SessionAggregate:
             metrics=metrics or Metrics(),
             state_changes=state_changes or StateChanges(),
             provenance=provenance,
+            error_type=error_type,
+            traceback=traceback,
         )
 
     def rename(

@@ -84,7 +84,9 @@ class StepCompleted(RunEvent):
     """One step of a run finished, successfully or not.
 
     ``input`` is exactly what the executor received (history context included),
-    ``state_changes`` what the step did to the shared session state.
+    ``state_changes`` what the step did to the shared session state. A step
+    that raised keeps the exception's class (``error_type``: its dotted name,
+    just ``ValueError`` for a built-in) and its traceback as text.
     """
 
     step_index: int
@@ -100,17 +102,25 @@ class StepCompleted(RunEvent):
     metrics: Metrics = field(default_factory=Metrics)
     executor_run: ExecutorRun | None = None
     state_changes: StateChanges = field(default_factory=StateChanges)
+    error_type: str | None = None
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunCompleted(RunEvent):
-    """A run ended (COMPLETED, ERROR or CANCELLED); its state changes take effect."""
+    """A run ended (COMPLETED, ERROR or CANCELLED); its state changes take effect.
+
+    A run that failed keeps the exception's class (``error_type``) and its
+    traceback as text beside ``error``, the safe rendering of its message.
+    """
 
     status: RunStatus
     content: StoredValue = field(default_factory=lambda: StoredValue(type="null", value=None))
     error: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
     state_changes: StateChanges = field(default_factory=StateChanges)
+    error_type: str | None = None
+    traceback: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

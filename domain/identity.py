@@ -56,6 +56,24 @@ def check_text(
         raise error(f"{what} {problem}")
 
 
+def check_count(
+    value: object, *, what: str, error: type[InvalidInputError] = InvalidInputError
+) -> None:
+    """Raise ``error`` unless ``value`` is None or a non-negative int (not a bool)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise error(f"{what} must be a non-negative integer, got {value!r}")
+
+
+def check_flag(
+    value: object, *, what: str, error: type[InvalidInputError] = InvalidInputError
+) -> None:
+    """Raise ``error`` unless ``value`` is None, True or False."""
+    if value is not None and not isinstance(value, bool):
+        raise error(f"{what} must be True or False, got {value!r}")
+
+
 def may_access(owner: str | None, user_id: str | None) -> bool:
     """Whether ``user_id`` may read or write a session owned by ``owner``."""
     return user_id is None or user_id == owner

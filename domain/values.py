@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -22,6 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from kern.domain.errors import UnstorableValueError
 
 _SLUG_GAPS = re.compile(r"[^a-z0-9]+")
+
+MAX_NESTING = 100
+"""How deeply a stored value may nest (lists and objects inside each other).
+
+A value is written inside an event, a few levels below the top of its JSON,
+and every store reads events back through pydantic, whose JSON parser stops
+at 200 levels; the standard library's json stops near the interpreter's
+recursion limit. A hundred leaves that margin, so whatever Kern writes reads
+back in any process; deeper values are refused at write time."""
 
 
 class RunStatus(StrEnum):
@@ -53,9 +62,9 @@ class StoredValue(BaseModel):
     value: JsonValue
 
     @classmethod
-    def of(cls, obj: object, *, what: str = "value") -> StoredValue:
+    def of(cls, obj: object, *, what: str = "value", nesting: int = MAX_NESTING) -> StoredValue:
         """Record ``obj``, or raise UnstorableValueError naming its type."""
-        return cls(type=type_tag(obj), value=to_json_value(obj, what=what))
+        return cls(type=type_tag(obj), value=to_json_value(obj, what=what, nesting=nesting))
 
 
 _PLAIN_TAGS: dict[type, str] = {
@@ -80,8 +89,10 @@ def type_tag(obj: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
-    """The JSON form of ``obj``; UnstorableValueError when it has none.
+def to_json_value(obj: object, *, what: str = "value", nesting: int = MAX_NESTING) -> JsonValue:
+    """The JSON form of ``obj``; UnstorableValueError when it has none or nests
+    deeper than ``nesting`` (MAX_NESTING, plus the levels of Kern's own wrapper
+    when ``obj`` is one).
 
     pydantic's serializer gives the JSON form of models, dataclasses, tuples,
     sets, dates, UUIDs and the like; anything else (an open file, a socket, a
@@ -93,7 +104,7 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
     elif _is_scalar(obj):
         return obj  # type: ignore[return-value]
     try:
-        _refuse_iterators(obj, set())
+        _check_shape(obj, nesting)
         value = pydantic_core.to_jsonable_python(obj)
         # Round trip through text: proves the value is plain JSON and gives
         # dict keys as strings, exactly as they will read back from a store.
@@ -107,11 +118,18 @@ def to_json_value(obj: object, *, what: str = "value") -> JsonValue:
     ) as exc:
         name = type_tag(obj)
         reason = _reason(exc)
+        if not isinstance(exc, _ShapeError):
+            reason = f"it has no JSON form ({reason})"
         raise UnstorableValueError(
-            f"cannot store {what} of type {name}: it has no JSON form ({reason})",
-            type_name=name,
+            f"cannot store {what} of type {name}: {reason}", type_name=name
         ) from exc
     result: JsonValue = json.loads(text)
+    depth = nesting_of(result)
+    if depth > nesting:  # a custom serializer nested deeper than its object
+        name = type_tag(obj)
+        raise UnstorableValueError(
+            f"cannot store {what} of type {name}: {_too_deep(depth, nesting)}", type_name=name
+        )
     return result
 
 
@@ -129,30 +147,92 @@ def _is_scalar(obj: object) -> bool:
     return kind is int or kind is bool or obj is None
 
 
-def _refuse_iterators(obj: object, seen: set[int]) -> None:
-    """TypeError if ``obj`` holds an iterator (an open file, a generator).
+def nesting_of(value: object) -> int:
+    """How many lists and objects enclose the innermost part of a JSON value
+    (0 for a scalar, 1 for ``[1]`` or ``{"a": 1}``); walked without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
-    pydantic would store such a value as the list of what it yields, reading
-    the file or draining the generator the caller still holds.
+
+class _ShapeError(ValueError):
+    """A value with a JSON form that Kern still cannot store (see _check_shape)."""
+
+
+def _too_deep(depth: int, limit: int) -> str:
+    return (
+        f"it is nested {depth} levels deep, more than the {limit} "
+        "(MAX_NESTING) a stored value may have"
+    )
+
+
+def _check_shape(obj: object, limit: int) -> None:
+    """TypeError or _ShapeError if ``obj`` cannot be stored as it is shaped; walked
+    without recursion.
+
+    Refused: an iterator anywhere inside (an open file, a generator: pydantic
+    would store what it yields, reading the file or draining the generator the
+    caller still holds); nesting deeper than ``limit``; and a mapping whose
+    keys collide once JSON makes them strings (``{1: "a", "1": "b"}``), which
+    a store would silently merge into one key.
     """
-    if isinstance(obj, Iterator):
-        raise TypeError(f"{type_tag(obj)} is an iterator; storing it would consume it")
-    if id(obj) in seen:
-        return
-    children: list[object]
+    seen: set[int] = set()
+    stack: list[tuple[object, int]] = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Iterator):
+            raise TypeError(f"{type_tag(item)} is an iterator; storing it would consume it")
+        children = _children(item)
+        if children is None or id(item) in seen:
+            continue
+        if depth + 1 > limit:
+            raise _ShapeError(_too_deep(depth + 1, limit))
+        if isinstance(item, Mapping):
+            _refuse_colliding_keys(item)
+        seen.add(id(item))
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _children(obj: object) -> list[object] | None:
+    """What ``obj`` holds, when it is stored as a JSON list or object; else None."""
     if isinstance(obj, Mapping):
-        children = [*obj.keys(), *obj.values()]
-    elif isinstance(obj, list | tuple | set | frozenset):
-        children = list(obj)
-    elif isinstance(obj, BaseModel):
-        children = list(obj.__dict__.values())
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        children = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
-    else:
+        return [*obj.keys(), *obj.values()]
+    if isinstance(obj, list | tuple | set | frozenset):
+        return list(obj)
+    if isinstance(obj, BaseModel):
+        return list(obj.__dict__.values())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [getattr(obj, f.name) for f in dataclasses.fields(obj)]
+    return None
+
+
+def _refuse_colliding_keys(mapping: Mapping[Any, Any]) -> None:
+    if all(type(key) is str for key in mapping):
         return
-    seen.add(id(obj))
-    for child in children:
-        _refuse_iterators(child, seen)
+    keys: dict[str, object] = {}
+    for key in mapping:
+        # The key exactly as it reads back: pydantic makes it a string.
+        text = key if type(key) is str else str(next(iter(_jsonable({key: None}))))
+        if text in keys:
+            raise _ShapeError(
+                f"keys {keys[text]!r} and {key!r} are both {text!r} in JSON; "
+                "storing them would keep only one"
+            )
+        keys[text] = key
+
+
+def _jsonable(obj: object) -> Any:
+    return pydantic_core.to_jsonable_python(obj)
 
 
 def text_problem(text: str) -> str | None:
@@ -169,6 +249,14 @@ def text_problem(text: str) -> str | None:
         except UnicodeEncodeError:
             return "contains a lone surrogate, which has no UTF-8 form"
     return None
+
+
+def storable_text(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``), so
+    every store can keep it; any other text is returned as it is."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reason(exc: Exception) -> str:

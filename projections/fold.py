@@ -108,6 +108,8 @@ class SessionFold:
                 error=event.error,
                 metrics=event.metrics.model_dump(),
                 executor_run=event.executor_run,
+                error_type=event.error_type,
+                traceback=event.traceback,
             )
         )
         if event.executor_run is not None:
@@ -120,6 +122,8 @@ class SessionFold:
         run.status = event.status
         run.content = event.content.value
         run.error = event.error
+        run.error_type = event.error_type
+        run.traceback = event.traceback
         run.metrics = WorkflowMetrics.of(event.metrics.duration, run.step_results)
         self._set_state(event.state_changes.apply_to(self._state))
 

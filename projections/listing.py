@@ -25,6 +25,17 @@ from kern.domain.errors import InvalidQueryError
 from kern.domain.events import SessionDeleted, SessionEvent, SessionRenamed, SessionStarted
 from kern.domain.identity import check_text
 
+MAX_LIMIT = 1_000_000_000
+"""The largest ``limit`` (and ``page``) a listing or feed query accepts.
+
+A billion is more rows than any one call can return, and keeps the row offset
+``(page - 1) * limit`` inside the 64-bit integers SQLite and PostgreSQL take
+(beyond them the drivers fail with an OverflowError of their own)."""
+
+MAX_UNIX_SECONDS = 1e12
+"""The widest timestamp a listing filter takes: about 31,700 years either side of
+1970, past any datetime a store can compare with."""
+
 SORT_COLUMNS = ("created_at", "updated_at", "session_id", "session_name", "user_id", "workflow_id")
 
 
@@ -153,24 +164,35 @@ class SessionQuery(BaseModel):
     @field_validator("start_timestamp", "end_timestamp", mode="before")
     @classmethod
     def _unix_seconds(cls, value: object, info: ValidationInfo) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or abs(value) > MAX_UNIX_SECONDS
+        ):
             raise InvalidQueryError(
-                f"{info.field_name} must be unix seconds (a number), got {value!r}"
+                f"{info.field_name} must be unix seconds (a finite number of at most "
+                f"{MAX_UNIX_SECONDS:g} either way), got {value!r}"
             )
         return float(value)
 
     @field_validator("limit", mode="before")
     @classmethod
     def _limit(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidQueryError(f"limit must be a non-negative integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT:
+            raise InvalidQueryError(
+                f"limit must be a non-negative integer of at most {MAX_LIMIT} (MAX_LIMIT), "
+                f"got {value!r}"
+            )
         return value
 
     @field_validator("page", mode="before")
     @classmethod
     def _page(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidQueryError(f"page is 1-based and must be >= 1, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+            raise InvalidQueryError(
+                f"page is 1-based and must be >= 1 and at most {MAX_LIMIT}, got {value!r}"
+            )
         return value
 
     @field_validator("sort_by", mode="before")

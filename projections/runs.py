@@ -40,6 +40,10 @@ class StepOutput:
     stop: bool = False
     metrics: dict[str, Any] | None = None
     executor_run: ExecutorRun | None = None
+    error_type: str | None = None
+    """The class of the exception the step raised (``module.QualName``)."""
+    traceback: str | None = None
+    """Its traceback, as text."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -103,6 +107,10 @@ class WorkflowRunOutput:
     session_state: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     created_at: int | None = None
+    error_type: str | None = None
+    """The class of the exception that ended the run as ERROR (``module.QualName``)."""
+    traceback: str | None = None
+    """Its traceback, as text."""
 
     @property
     def is_cancelled(self) -> bool:

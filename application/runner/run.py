@@ -10,6 +10,7 @@ step: one commit fewer per run, and the same guarantee.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +25,16 @@ from kern.application.runner.steps import (
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.errors import UnstorableValueError
 from kern.domain.values import (
+    MAX_NESTING,
     ExecutorRun,
     Metrics,
     Provenance,
     RunStatus,
     StateChanges,
     StoredValue,
+    storable_text,
     to_json_value,
+    type_tag,
 )
 from kern.projections.runs import StepOutput, WorkflowMetrics, WorkflowRunOutput
 from kern.projections.session import history_text
@@ -93,7 +97,7 @@ class RunRecorder:
                     break
         except BaseException as exc:
             status = RunStatus.error if isinstance(exc, Exception) else RunStatus.cancelled
-            self._finish(status, None, started, state, error=_error_text(exc))
+            self._finish(status, None, started, state, failure=exc)
             raise
         content = self.output.step_results[-1].content if self.output.step_results else None
         self._finish(RunStatus.completed, content, started, state)
@@ -153,7 +157,7 @@ class RunRecorder:
                 started,
                 before,
                 step_input.session_state,
-                error=_error_text(exc),
+                failure=exc,
             )
             raise
         try:
@@ -161,7 +165,7 @@ class RunRecorder:
         except UnstorableValueError as exc:
             # The step ran but what it returned cannot be stored: record it as failed.
             self._record_step(
-                step, received, None, started, before, step_input.session_state, error=str(exc)
+                step, received, None, started, before, step_input.session_state, failure=exc
             )
             raise
         self._record_step(
@@ -232,7 +236,7 @@ class RunRecorder:
         before: dict[str, Any],
         state: dict[str, Any],
         *,
-        error: str | None = None,
+        failure: BaseException | None = None,
         executor_run: ExecutorRun | None = None,
     ) -> None:
         duration = time.perf_counter() - started
@@ -242,9 +246,15 @@ class RunRecorder:
             "executor_type": "function" if step.step_type == "placeholder" else step.step_type,
             "executor_name": step.executor_name,
             "executor_id": step.executor_id,
-            "input": StoredValue.of(received, what=f"input of step {step.name!r}"),
+            # What a function step receives is Kern's dict around the run input
+            # (itself at most MAX_NESTING deep): allow for that one level.
+            "input": StoredValue.of(
+                received, what=f"input of step {step.name!r}", nesting=MAX_NESTING + 1
+            ),
             "metrics": Metrics(duration=duration),
+            **failure_fields(failure),
         }
+        error = fields.pop("error")
         refusal: UnstorableValueError | None = None
         try:
             after = to_json_value(state, what=f"session_state after step {step.name!r}")
@@ -254,12 +264,13 @@ class RunRecorder:
             fields["content"] = StoredValue.of(content, what=f"output of step {step.name!r}")
         except UnstorableValueError as exc:
             refusal, error = exc, str(exc)
+            fields.update(error_type=type_tag(exc), traceback=None)
             fields["content"] = StoredValue.of(None)
             fields.setdefault("state_changes", StateChanges())
         success = error is None and (output.success if output else False)
         fields.update(
             success=success,
-            error=error or (output.error if output else None),
+            error=error or (storable_text(output.error) if output and output.error else None),
             executor_run=executor_run,
         )
         self._unsent = lambda s: s.complete_step(
@@ -292,7 +303,7 @@ class RunRecorder:
         content: Any,
         started: float,
         state: dict[str, Any],
-        error: str | None = None,
+        failure: BaseException | None = None,
     ) -> None:
         duration = time.perf_counter() - started
         try:
@@ -304,6 +315,7 @@ class RunRecorder:
         stored = StoredValue.of(content) if status == RunStatus.completed else StoredValue.of(None)
 
         unsent = self._unsent
+        failed = failure_fields(failure)
 
         def decide(session: SessionAggregate) -> dict[str, Any]:
             if unsent is not None:
@@ -313,10 +325,10 @@ class RunRecorder:
                 user_id=self.user_id,
                 status=status,
                 content=stored,
-                error=error,
                 metrics=Metrics(duration=duration),
                 state_changes=changes,
                 provenance=self.provenance,
+                **failed,
             )
             return dict(session.state)
 
@@ -324,9 +336,34 @@ class RunRecorder:
         self._unsent = None
         self.output.status = status
         self.output.content = content
-        self.output.error = error
+        self.output.error = failed["error"]
+        self.output.error_type = failed["error_type"]
+        self.output.traceback = failed["traceback"]
         self.output.metrics = WorkflowMetrics.of(duration, self.output.step_results)
 
 
-def _error_text(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+def failure_fields(exc: BaseException | None) -> dict[str, str | None]:
+    """``error``, ``error_type`` and ``traceback`` of a StepCompleted or RunCompleted
+    for ``exc`` (all None without one), each a text every store can keep.
+
+    Whatever the exception does, this does not raise: a message with a lone
+    surrogate keeps it escaped, and an exception whose ``__str__`` raises is
+    named by its type and what went wrong reading it.
+    """
+    if exc is None:
+        return {"error": None, "error_type": None, "traceback": None}
+    return {
+        "error": error_text(exc),
+        "error_type": type_tag(exc),
+        "traceback": storable_text("".join(traceback.format_exception(exc))),
+    }
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of ``exc`` as Kern records it (its type's name when empty)."""
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception as unreadable:  # a broken __str__ must not lose the run
+        return f"{name} (its message could not be read: {type(unreadable).__name__})"
+    return storable_text(message) or name

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from kern.domain.errors import InvalidStepError
 from kern.domain.events import SessionEvent
+from kern.domain.identity import check_count, check_flag
 from kern.domain.values import ExecutorMessage, ExecutorRun, RunStatus, slug, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.history import HistoryView
@@ -153,6 +154,11 @@ class Step:
         add_workflow_history: bool | None = None,
         num_history_runs: int | None = None,
     ) -> None:
+        where = f"Step {name!r}"
+        check_flag(
+            add_workflow_history, what=f"{where} add_workflow_history", error=InvalidStepError
+        )
+        check_count(num_history_runs, what=f"{where} num_history_runs", error=InvalidStepError)
         given = [x for x in (executor, agent, team) if x is not None]
         if len(given) != 1:
             raise InvalidStepError(f"Step {name!r} needs exactly one of executor=, agent= or team=")

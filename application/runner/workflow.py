@@ -28,7 +28,13 @@ from kern.domain.errors import (
     SessionNotFoundError,
 )
 from kern.domain.events import RunStarted
-from kern.domain.identity import validate_session_id
+from kern.domain.identity import (
+    check_count,
+    check_flag,
+    check_text,
+    validate_session_id,
+    validate_user_id,
+)
 from kern.domain.values import (
     AsOf,
     slug,
@@ -61,6 +67,17 @@ class Workflow:
         metadata: Mapping[str, Any] | None = None,
         id: str | None = None,
     ) -> None:
+        """InvalidInputError (or its kinds) for an argument Kern could not use or
+        store, raised here, before any run records anything."""
+        for what, text in (("workflow_name", name), ("description", description), ("id", id)):
+            check_text(text, what=f"Workflow {what}")
+        if session_id is not None:
+            validate_session_id(session_id)
+        validate_user_id(user_id)
+        check_flag(add_workflow_history_to_steps, what="add_workflow_history_to_steps")
+        check_count(num_history_runs, what="num_history_runs")
+        _json_dict(session_state, what="Workflow session_state")
+        _json_dict(metadata, what="Workflow metadata")
         self.name = name
         self.description = description
         self.id = id or slug(name) or None
@@ -101,6 +118,7 @@ class Workflow:
             session_id = self.session_id
         session_id = validate_session_id(session_id)
         user_id = self.db.user(self._user(user_id))
+        _json_dict(session_state, what="session_state")
         stamp = provenance(
             correlation_id=correlation_id,
             workflow_fingerprint=self.fingerprint,
@@ -209,6 +227,7 @@ class Workflow:
         user_id: str | None = None,
     ) -> list[WorkflowChatInteraction]:
         """Input/output pairs of the session's last runs."""
+        check_count(last_n_runs, what="last_n_runs")
         session = self.db.require_session(self._session_id(session_id), self._user(user_id))
         return session.get_chat_history(last_n_runs=last_n_runs)
 
@@ -305,10 +324,16 @@ class Workflow:
 
 
 def _metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if metadata is None:
+    return _json_dict(metadata, what="run metadata")
+
+
+def _json_dict(value: object, *, what: str) -> dict[str, Any] | None:
+    """The JSON form of a dict argument (None stays None); InvalidInputError for
+    anything but a mapping, UnstorableValueError for one Kern cannot store."""
+    if value is None:
         return None
-    if not isinstance(metadata, Mapping):
-        raise InvalidInputError(f"run metadata must be a dict, got {type(metadata).__name__}")
-    value = to_json_value(dict(metadata), what="run metadata")
-    assert isinstance(value, dict)
-    return value
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"{what} must be a dict, got {type(value).__name__}")
+    stored = to_json_value(dict(value), what=what)
+    assert isinstance(stored, dict)
+    return stored

@@ -5,11 +5,14 @@ session ids and each session's records as stored), so "nothing was written"
 is checked on the database itself. ``plant`` appends a record straight to the
 event log with the store's own connection (sqlite3, psycopg; the recorder for
 the in-memory store), the way a newer Kern or a damaged disk would leave it.
+``reopened`` opens the same database again, as another process would.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -69,6 +72,28 @@ class Unstorable:
         return "<Unstorable>"
 
 
+def nested(levels: int) -> Any:
+    """A value ``levels`` deep: dicts and lists in turn around one string."""
+    value: Any = "core"
+    for level in range(levels):
+        value = {"k": value} if level % 2 else [value]
+    return value
+
+
 def numbers() -> Any:
     """A generator: a step that returns one hands Kern an iterator it must not drain."""
     yield from range(3)
+
+
+@contextmanager
+def reopened(db: KernDb) -> Iterator[KernDb]:
+    """The store under test opened again, as another process would: nothing cached."""
+    if isinstance(db, SqliteDb):
+        fresh: KernDb = SqliteDb(db_file=db.db_file, session_table=db.session_table)
+    elif isinstance(db, PostgresDb):
+        fresh = PostgresDb(POSTGRES_URL, session_table=db.session_table, db_schema=db.db_schema)
+    else:
+        yield db  # the in-memory store lives in this object only
+        return
+    with fresh:
+        yield fresh

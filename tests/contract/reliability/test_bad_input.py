@@ -21,12 +21,14 @@ from kern.db import KernDb
 from kern.domain.encoding import encode_json
 from kern.domain.events import SessionRenamed, StepCompleted
 from kern.domain.identity import MAX_ID_CHARS
+from kern.domain.values import MAX_NESTING
 from kern.errors import (
     InvalidAsOfError,
     InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    InvalidStepError,
     InvalidUserIdError,
     KernError,
     RunAlreadyStartedError,
@@ -36,8 +38,8 @@ from kern.errors import (
     UnstorableValueError,
 )
 from kern.run import RunStatus
-from kern.workflow import StepInput, Workflow
-from tests.contract.reliability._inputs import Unstorable, contents, numbers, plant
+from kern.workflow import Step, StepInput, Workflow
+from tests.contract.reliability._inputs import Unstorable, contents, nested, numbers, plant
 
 Call = Callable[[KernDb, Workflow], object]
 
@@ -45,6 +47,8 @@ NUL = "a\x00b"
 SURROGATE = "a\ud800b"
 TOO_LONG = "s" * (MAX_ID_CHARS + 1)
 TEN_MB = 10 * 1024 * 1024
+TOO_DEEP = nested(MAX_NESTING + 1)
+COLLIDING = {1: "a", "1": "b"}
 
 
 @pytest.fixture
@@ -77,6 +81,16 @@ def rename(**kwargs: Any) -> Call:
 
 def listing(**kwargs: Any) -> Call:
     return lambda db, workflow: db.get_sessions(**kwargs)
+
+
+def build(**kwargs: Any) -> Call:
+    """Building a Workflow on the store, which refuses a bad argument before any run."""
+    return lambda db, workflow: Workflow(db=db, steps=[str], **kwargs)
+
+
+def update_state(updates: Any, **kwargs: Any) -> Call:
+    kwargs.setdefault("session_id", "s1")
+    return lambda db, workflow: workflow.update_session_state(updates, **kwargs)
 
 
 # (call, error type, words the message must hold)
@@ -173,6 +187,178 @@ REFUSED = [
         "line 1",
         id="import-not-json",
     ),
+    # values nested too deeply to read back, or with keys JSON would merge
+    pytest.param(run(input=TOO_DEEP), UnstorableValueError, "MAX_NESTING", id="input-too-deep"),
+    pytest.param(
+        run(session_state={"k": nested(MAX_NESTING)}),
+        UnstorableValueError,
+        "session_state",
+        id="session_state-too-deep",
+    ),
+    pytest.param(
+        run(metadata={"k": nested(MAX_NESTING)}),
+        UnstorableValueError,
+        "run metadata",
+        id="metadata-too-deep",
+    ),
+    pytest.param(
+        update_state({"k": nested(MAX_NESTING)}),
+        UnstorableValueError,
+        "nested 101 levels deep",
+        id="state-update-too-deep",
+    ),
+    pytest.param(
+        run(input=COLLIDING), UnstorableValueError, "keys 1 and '1'", id="input-colliding-keys"
+    ),
+    pytest.param(
+        run(input=[{"x": {2.5: 1, "2.5": 2}}]),
+        UnstorableValueError,
+        "both '2.5'",
+        id="input-colliding-keys-nested",
+    ),
+    pytest.param(
+        run(session_state={"k": COLLIDING}),
+        UnstorableValueError,
+        "session_state",
+        id="session_state-colliding-keys",
+    ),
+    pytest.param(
+        update_state({"k": COLLIDING}),
+        UnstorableValueError,
+        "keys 1 and '1'",
+        id="state-update-colliding-keys",
+    ),
+    # every public argument: a typed error, not whatever the layer below raised
+    pytest.param(
+        run(correlation_id=5), InvalidInputError, "correlation_id", id="correlation_id-int"
+    ),
+    pytest.param(
+        run(correlation_id=SURROGATE),
+        InvalidInputError,
+        "correlation_id contains a lone surrogate",
+        id="correlation_id-surrogate",
+    ),
+    pytest.param(
+        rename(session_name="n", correlation_id=NUL),
+        InvalidInputError,
+        "correlation_id contains a NUL",
+        id="rename-correlation_id-nul",
+    ),
+    pytest.param(
+        update_state({"x": 1}, correlation_id=["c"]),
+        InvalidInputError,
+        "correlation_id",
+        id="state-update-correlation_id-list",
+    ),
+    pytest.param(
+        lambda db, workflow: workflow.delete_session("s1", correlation_id=SURROGATE),
+        InvalidInputError,
+        "correlation_id",
+        id="delete-correlation_id-surrogate",
+    ),
+    pytest.param(update_state([1]), InvalidInputError, "got list", id="state-update-list"),
+    pytest.param(update_state(None), InvalidInputError, "got NoneType", id="state-update-none"),
+    pytest.param(run(session_state=["k"]), InvalidInputError, "got list", id="session_state-list"),
+    pytest.param(listing(end_timestamp=float("nan")), InvalidQueryError, "got nan", id="end-nan"),
+    pytest.param(listing(end_timestamp=float("inf")), InvalidQueryError, "got inf", id="end-inf"),
+    pytest.param(
+        listing(end_timestamp="yesterday"), InvalidQueryError, "unix seconds", id="end-text"
+    ),
+    pytest.param(
+        listing(start_timestamp=-float("inf")), InvalidQueryError, "got -inf", id="start-inf"
+    ),
+    pytest.param(
+        listing(start_timestamp=1e300), InvalidQueryError, "unix seconds", id="start-huge"
+    ),
+    pytest.param(listing(limit=10**30), InvalidQueryError, "MAX_LIMIT", id="limit-huge"),
+    pytest.param(listing(limit=10, page=10**30), InvalidQueryError, "page", id="page-huge"),
+    pytest.param(
+        lambda db, workflow: workflow.get_sessions(limit=10**30),
+        InvalidQueryError,
+        "MAX_LIMIT",
+        id="workflow-limit-huge",
+    ),
+    pytest.param(
+        lambda db, workflow: db.get_session("s1", as_of=10**30),
+        InvalidAsOfError,
+        "no version",
+        id="as_of-huge",
+    ),
+    pytest.param(
+        lambda db, workflow: db.get_log("s1", as_of=2**63),
+        InvalidAsOfError,
+        "no version",
+        id="log-as_of-past-64-bits",
+    ),
+    pytest.param(
+        lambda db, workflow: db.fork_session("s1", at=10**30),
+        InvalidAsOfError,
+        "no version",
+        id="fork-at-huge",
+    ),
+    pytest.param(
+        lambda db, workflow: db.read_feed(after="x"),
+        InvalidQueryError,
+        "FeedPosition",
+        id="feed-after-text",
+    ),
+    pytest.param(
+        lambda db, workflow: db.read_feed(after=(0, 10**30)),
+        InvalidQueryError,
+        "FeedPosition",
+        id="feed-after-huge",
+    ),
+    pytest.param(
+        lambda db, workflow: db.read_feed(limit=10**30),
+        InvalidQueryError,
+        "MAX_LIMIT",
+        id="feed-limit-huge",
+    ),
+    pytest.param(
+        build(num_history_runs="3"), InvalidInputError, "num_history_runs", id="history-runs-text"
+    ),
+    pytest.param(
+        build(num_history_runs=-1), InvalidInputError, "num_history_runs", id="history-runs-neg"
+    ),
+    pytest.param(
+        build(add_workflow_history_to_steps="yes"),
+        InvalidInputError,
+        "add_workflow_history_to_steps",
+        id="history-flag-text",
+    ),
+    pytest.param(build(user_id=5), InvalidUserIdError, "got int", id="workflow-user_id-int"),
+    pytest.param(build(session_id=NUL), InvalidSessionIdError, "NUL", id="workflow-session_id-nul"),
+    pytest.param(
+        build(description=SURROGATE), InvalidInputError, "description", id="description-surrogate"
+    ),
+    pytest.param(build(id=7), InvalidInputError, "Workflow id", id="workflow-id-int"),
+    pytest.param(
+        build(session_state=["k"]), InvalidInputError, "got list", id="workflow-state-list"
+    ),
+    pytest.param(
+        build(session_state={"k": Unstorable()}),
+        UnstorableValueError,
+        "Workflow session_state",
+        id="workflow-state-no-json-form",
+    ),
+    pytest.param(
+        build(metadata={"k": COLLIDING}),
+        UnstorableValueError,
+        "Workflow metadata",
+        id="workflow-metadata-colliding-keys",
+    ),
+    pytest.param(
+        lambda db, workflow: Step(name="s", executor=str, num_history_runs="3"),  # type: ignore[arg-type]
+        InvalidStepError,
+        "num_history_runs",
+        id="step-history-runs-text",
+    ),
+    pytest.param(
+        lambda db, workflow: workflow.get_chat_history(session_id="s1", last_n_runs="3"),
+        InvalidInputError,
+        "last_n_runs",
+        id="chat-history-last-n-text",
+    ),
 ]
 
 
@@ -266,8 +452,24 @@ def never(step_input: StepInput) -> str:
     raise AssertionError("a step after the refused one ran")
 
 
+def returns_too_deep(step_input: StepInput) -> object:
+    return TOO_DEEP
+
+
+def returns_colliding_keys(step_input: StepInput) -> object:
+    return COLLIDING
+
+
+def nests_state_too_deep(step_input: StepInput) -> str:
+    step_input.session_state["deep"] = nested(MAX_NESTING)
+    return "kept"
+
+
 UNSTORABLE_STEPS = {
     "output-no-json-form": (returns_object, "output of step 'returns_object'"),
+    "output-too-deep": (returns_too_deep, "MAX_NESTING"),
+    "output-colliding-keys": (returns_colliding_keys, "keys 1 and '1'"),
+    "state-too-deep": (nests_state_too_deep, "session_state after step 'nests_state_too_deep'"),
     "output-generator": (returns_generator, "iterator"),
     "output-surrogate": (returns_surrogate, "surrogate"),
     "state-no-json-form": (keeps_a_lock, "session_state after step 'keeps_a_lock'"),

@@ -13,8 +13,7 @@ PostgreSQL through a freshly opened store.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +23,10 @@ from hypothesis import strategies as st
 
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
 from kern.domain.values import RunStatus, StoredValue
 from kern.session import WorkflowSession
 from kern.workflow import StepInput, Workflow
-from tests.conftest import POSTGRES_URL
+from tests.contract.reliability._inputs import reopened
 from tests.contract.reliability._model import Model, ModelRun, same
 
 USER = "u"
@@ -267,20 +264,6 @@ def test_every_projection_equals_the_reference_model(db: KernDb, operations: lis
     workflow = life.workflow()
     assert workflow.get_session_name(session_id=life.session_id) == life.model.name
     assert same(workflow.get_session_state(session_id=life.session_id), life.model.state)
-
-
-@contextmanager
-def reopened(db: KernDb) -> Iterator[KernDb]:
-    """The store under test opened again, as another process would: nothing cached."""
-    if isinstance(db, SqliteDb):
-        fresh: KernDb = SqliteDb(db_file=db.db_file, session_table=db.session_table)
-    elif isinstance(db, PostgresDb):
-        fresh = PostgresDb(POSTGRES_URL, session_table=db.session_table, db_schema=db.db_schema)
-    else:
-        yield db  # the in-memory store lives in this object only
-        return
-    with fresh:
-        yield fresh
 
 
 @pytest.mark.slow

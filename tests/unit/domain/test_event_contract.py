@@ -42,6 +42,7 @@ from kern.domain.values import (
 
 WHEN = datetime(2024, 11, 19, 14, 30, 5, 123456, tzinfo=UTC)
 STAMP = "2024-11-19T14:30:05.123456Z"
+TRACEBACK = "Traceback (most recent call last):\n  ...\nValueError: boom\n"
 
 _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
     (
@@ -122,6 +123,8 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
                 ],
             ),
             state_changes=StateChanges(set={"count": 1}, removed=["mode"]),
+            error_type="ValueError",
+            traceback=TRACEBACK,
         ),
         "kern.domain.events:StepCompleted",
         {
@@ -157,6 +160,8 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
                 ],
             },
             "state_changes": {"set": {"count": 1}, "removed": ["mode"]},
+            "error_type": "ValueError",
+            "traceback": TRACEBACK,
         },
     ),
     (
@@ -171,6 +176,8 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
             error="boom",
             metrics=Metrics(duration=1.5),
             state_changes=StateChanges(set={"count": 1}, removed=["mode"]),
+            error_type="app.errors.Boom",
+            traceback=TRACEBACK,
         ),
         "kern.domain.events:RunCompleted",
         {
@@ -183,6 +190,8 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
             "error": "boom",
             "metrics": {"duration": 1.5},
             "state_changes": {"set": {"count": 1}, "removed": ["mode"]},
+            "error_type": "app.errors.Boom",
+            "traceback": TRACEBACK,
         },
     ),
     (
@@ -276,6 +285,8 @@ _PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
             "metrics": {"duration": 0.0},
             "executor_run": None,
             "state_changes": {"set": {}, "removed": []},
+            "error_type": None,
+            "traceback": None,
         },
     ),
     (
@@ -292,6 +303,8 @@ _PINNED_DEFAULTS: list[tuple[SessionEvent, dict[str, Any]]] = [
             "error": None,
             "metrics": {"duration": 0.0},
             "state_changes": {"set": {}, "removed": []},
+            "error_type": None,
+            "traceback": None,
         },
     ),
 ]
