@@ -21,6 +21,7 @@ from kern.application.unit_of_work import Executed
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.chain import VerifyReport
 from kern.domain.errors import (
+    InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
@@ -295,11 +296,19 @@ class KernDb:
     # -- audit: verify, export, import (kern.application.audit) -----------------------
 
     def verify(
-        self, session_id: str | None = None, *, progress: audit.Progress | None = None
+        self,
+        session_id: str | None = None,
+        *,
+        progress: audit.Progress | None = None,
+        user_id: str | None = None,
     ) -> VerifyReport:
         """Check the hash chain of one session (or every session, deleted ones
-        too) from the records as stored; the report names the first bad version."""
-        return audit.verify(self.store, session_id, progress)
+        too) from the records as stored, and its listing row against the log;
+        the report names the first bad version.
+
+        With ``user_id``, only that user's sessions: another user's session_id
+        raises SessionNotFoundError, as if it did not exist."""
+        return audit.verify(self.store, session_id, progress, validate_user_id(user_id))
 
     def export(
         self,
@@ -315,11 +324,26 @@ class KernDb:
         return audit.export(self.store, session_id, progress, validate_user_id(user_id))
 
     def import_lines(
-        self, lines: Iterable[str], *, progress: audit.Progress | None = None
+        self,
+        lines: Iterable[str],
+        *,
+        progress: audit.Progress | None = None,
+        skip_existing: bool = False,
     ) -> audit.ImportReport:
-        """Import exported lines: every chain must verify and no session may exist
-        (LogIntegrityError, SessionExistsError); each session lands atomically."""
-        return audit.import_lines(self.store, lines, progress)
+        """Import exported lines, all in one transaction or nothing: every line
+        must parse, every chain verify and every log be one Kern could have
+        written (InvalidInputError, LogIntegrityError, naming the line), and no
+        session may exist (SessionExistsError). With ``skip_existing``, a
+        session stored with exactly the same records is skipped and reported.
+
+        An admin operation: it takes no ``user_id``, and the imported sessions
+        keep the owners their logs name. Give it only to whoever may write
+        every user's sessions."""
+        if not isinstance(skip_existing, bool):
+            raise InvalidInputError(
+                f"skip_existing must be True or False, got {type(skip_existing).__name__}"
+            )
+        return audit.import_lines(self.store, lines, progress, skip_existing=skip_existing)
 
     # -- lifecycle -------------------------------------------------------------
 
