@@ -13,7 +13,7 @@ environment is the default)::
     kern --db ... step ID RUN_ID STEP              what one step received and returned
     kern --db ... verify [ID]                      check hash chains (exit 1 on failure)
     kern --db ... export [ID] [-o FILE]            JSON lines, one per event
-    kern --db ... import FILE                      add exported sessions (never overwrites)
+    kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
 
@@ -52,8 +52,8 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "events": (events, False, True),
     "history": (history, False, True),
     "step": (step, False, True),
-    "verify": (verify, False, False),
-    "export": (export, False, False),
+    "verify": (verify, False, True),
+    "export": (export, False, True),
     "import": (import_, True, False),
     "replay": (replay, False, True),
     "fork": (fork, False, True),
@@ -95,7 +95,10 @@ def _run(args: argparse.Namespace) -> int:
     if not target:
         raise UsageError("--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)")
     if args.user is not None and not takes_user:
-        raise UsageError(f"--user does not apply to {args.command}: it reads every session")
+        raise UsageError(
+            f"--user does not apply to {args.command}: it is an admin operation on every user's "
+            "sessions"
+        )
     out = Output(as_json=args.json, progress=not args.no_progress)
     with open_db(target, schema=args.schema, table=args.table, create=create) as db:
         return handler(db, args, out)
@@ -203,6 +206,11 @@ def _audit_commands(add: _Add) -> None:
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
+    import_parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip a session already stored with the very same events (resume an import)",
+    )
 
 
 def _fork_commands(add: _Add) -> None:
