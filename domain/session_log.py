@@ -20,11 +20,13 @@ from kern.domain.events import (
     RunStarted,
     SessionDeleted,
     SessionEvent,
-    SessionRenamed,
     SessionStarted,
     StepCompleted,
 )
 from kern.domain.identity import check_text, validate_user_id
+
+_TEXTS = ("workflow_id", "workflow_name", "session_name", "run_id")
+"""The ids and names an event may carry, each checked as the API checks it."""
 
 
 class LogProblem(NamedTuple):
@@ -66,11 +68,13 @@ def _event_problem(
 
 
 def _text_problem(event: SessionEvent) -> str | None:
+    """What the API would refuse in the event's ids and names."""
+    if isinstance(event, RunEvent) and not event.run_id:
+        return "run_id must be a non-empty string"
     try:
         validate_user_id(event.user_id)
-        for name in ("workflow_id", "workflow_name", "session_name", "run_id"):
-            if isinstance(event, SessionStarted | RunStarted | SessionRenamed | RunEvent):
-                check_text(getattr(event, name, None), what=name)
+        for name in _TEXTS:
+            check_text(getattr(event, name, None), what=name)
     except InvalidInputError as exc:
         return str(exc)
     return None
