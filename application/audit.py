@@ -1,15 +1,20 @@
 """Audit: prove a session log was not altered, and move logs between stores.
 
-``verify`` reads a session's records straight from the database and walks
-its hash chain with :func:`kern.domain.chain.verify_records`.
+``verify`` reads a session's records straight from the database, walks its
+hash chain with :func:`kern.domain.chain.verify_records`, then compares the
+listing row with what the log folds to (owner, version, deleted flag, names,
+times): an edited row fails verify like an edited event.
 
 ``export`` writes each stored event as one JSON line,
 ``{"session_id", "version", "topic", "payload"}``, where ``payload`` is the
 stored JSON object itself (hash included), so ``encode_json(payload)`` gives
-back the stored bytes exactly. ``import_lines`` reads such lines, checks
-every chain and that no session exists yet, and only then writes each
-session in one atomic append: an import is refused whole, never half done
-(unless another writer creates one of its sessions meanwhile).
+back the stored bytes exactly. ``import_lines`` reads such lines and checks
+all of them first: the session and version come from the line's envelope
+only, every chain must verify, and every log must be one Kern could have
+written (:mod:`kern.domain.session_log`). Then one ``append_records`` call
+writes every session in one transaction: an import is refused whole, never
+half done. Import is an admin operation: the sessions keep the owners their
+logs name.
 """
 
 from __future__ import annotations
