@@ -103,7 +103,8 @@ def verify_session(
 ) -> SessionVerification:
     """The chain of ``records`` (the session's log as stored), then its listing row
     against what the log folds to (owner, version, deleted flag, names, times)."""
-    result = verify_records(session_id, records, store.indexed_version(session_id))
+    row = store.listing_row(session_id)
+    result = verify_records(session_id, records, row.version if row is not None else None)
     if not result.ok:
         return result
     # The chain held, so every record decodes; the row needs only these events.
@@ -112,7 +113,7 @@ def verify_session(
         for position, r in enumerate(records)
         if position == 0 or position == len(records) - 1 or r.topic in LISTING_TOPICS
     ]
-    mismatch = listing_mismatch(store.listing_row(session_id), events)
+    mismatch = listing_mismatch(row, events)
     if mismatch is None:
         return result
     return SessionVerification(session_id, False, len(records), *mismatch)
