@@ -12,6 +12,7 @@ import pytest
 
 from kern.application.ports import AppendConflict
 from kern.db import KernDb
+from kern.db.in_memory import InMemoryDb
 from kern.domain.encoding import encode_json, link_hash
 from kern.domain.records import Record
 from kern.errors import InvalidInputError, LogIntegrityError, SessionExistsError
@@ -291,3 +292,19 @@ def test_a_fork_onto_a_taken_id_is_still_refused(
     monkeypatch.setattr(db.store, "read", read)
     with pytest.raises(SessionExistsError, match="'b'"):
         db.fork_session("a", at=5, new_session_id="b")
+
+
+def test_a_file_of_more_events_than_one_insert_batch_lands_whole(other_db: KernDb) -> None:
+    """PostgreSQL inserts an import in batches of statements, all in one transaction."""
+    source = InMemoryDb()
+    for sid in ("big", "small"):
+        Workflow(db=source, steps=[lambda step_input: "ok"]).run(input="x", session_id=sid)
+    for n in range(600):
+        source.update_session_state("big", {"n": n})
+    lines = list(source.export())
+
+    report = other_db.import_lines(lines)
+
+    assert report.events == len(lines) > 600
+    assert other_db.verify().ok
+    assert list(other_db.export()) == lines
