@@ -1,36 +1,44 @@
 """Audit: prove a session log was not altered, and move logs between stores.
 
-``verify`` reads a session's records straight from the database and walks
-its hash chain with :func:`kern.domain.chain.verify_records`.
+``verify`` reads a session's records straight from the database, walks its
+hash chain with :func:`kern.domain.chain.verify_records`, then compares the
+listing row with what the log folds to (owner, version, deleted flag, names,
+times): an edited row fails verify like an edited event.
 
 ``export`` writes each stored event as one JSON line,
 ``{"session_id", "version", "topic", "payload"}``, where ``payload`` is the
 stored JSON object itself (hash included), so ``encode_json(payload)`` gives
-back the stored bytes exactly. ``import_lines`` reads such lines, checks
-every chain and that no session exists yet, and only then writes each
-session in one atomic append: an import is refused whole, never half done
-(unless another writer creates one of its sessions meanwhile).
+back the stored bytes exactly. ``import_lines`` reads such lines and checks
+all of them first: the session and version come from the line's envelope
+only, every chain must verify, and every log must be one Kern could have
+written (:mod:`kern.domain.session_log`). Then one ``append_records`` call
+writes every session in one transaction: an import is refused whole, never
+half done. Import is an admin operation: the sessions keep the owners their
+logs name.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from kern.application.ports import AppendConflict, SessionStore
 from kern.application.timetravel import owned_by
-from kern.domain.chain import VerifyReport, verify_records
+from kern.domain.chain import SessionVerification, VerifyReport, verify_records
 from kern.domain.encoding import encode_json
 from kern.domain.errors import (
     InvalidInputError,
     LogIntegrityError,
     SessionExistsError,
     SessionNotFoundError,
+    UnreadableEventError,
 )
 from kern.domain.identity import validate_session_id
-from kern.domain.records import Record
+from kern.domain.records import Record, decode_record
+from kern.domain.session_log import log_problem
+from kern.projections.listing import LISTING_TOPICS, listing_mismatch
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as work advances: sessions for verify and export,
@@ -39,27 +47,43 @@ events for import."""
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import wrote: the sessions, in order, and how many events."""
+    """What an import wrote: the sessions, in order, and how many events; and the
+    sessions it skipped because they were already stored exactly as in the file."""
 
     sessions: list[str]
     events: int
+    skipped: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"sessions": list(self.sessions), "events": self.events}
+        return {
+            "sessions": list(self.sessions),
+            "events": self.events,
+            "skipped": list(self.skipped),
+        }
 
 
 # -- verify ----------------------------------------------------------------------
 
 
 def verify(
-    store: SessionStore, session_id: str | None = None, progress: Progress | None = None
+    store: SessionStore,
+    session_id: str | None = None,
+    progress: Progress | None = None,
+    user_id: str | None = None,
 ) -> VerifyReport:
-    """Verify one session (SessionNotFoundError if it has no events) or all of them."""
+    """Verify one session (SessionNotFoundError if it has no events) or all of them.
+
+    With ``user_id``, only that user's sessions (the owner the log itself
+    names): another user's session_id raises SessionNotFoundError, as if it
+    did not exist, and "all" means all of theirs.
+    """
     if session_id is not None:
         session_id = validate_session_id(session_id)
         records = store.read_records(session_id)
         if not records and session_id not in store.session_ids():
+            raise SessionNotFoundError.of(session_id)
+        if not _visible(store, session_id, records, user_id):
             raise SessionNotFoundError.of(session_id)
         ids, preread = [session_id], {session_id: records}
     else:
@@ -68,9 +92,47 @@ def verify(
     _report(progress, 0, len(ids))
     for done, sid in enumerate(ids, start=1):
         records = preread[sid] if sid in preread else store.read_records(sid)
-        results.append(verify_records(sid, records, store.indexed_version(sid)))
+        if sid in preread or _visible(store, sid, records, user_id):
+            results.append(verify_session(store, sid, records))
         _report(progress, done, len(ids))
     return VerifyReport(results)
+
+
+def verify_session(
+    store: SessionStore, session_id: str, records: list[Record]
+) -> SessionVerification:
+    """The chain of ``records`` (the session's log as stored), then its listing row
+    against what the log folds to (owner, version, deleted flag, names, times)."""
+    row = store.listing_row(session_id)
+    result = verify_records(session_id, records, row.version if row is not None else None)
+    if not result.ok:
+        return result
+    # The chain held, so every record decodes; the row needs only these events.
+    events = [
+        decode_record(r)
+        for position, r in enumerate(records)
+        if position == 0 or position == len(records) - 1 or r.topic in LISTING_TOPICS
+    ]
+    mismatch = listing_mismatch(row, events)
+    if mismatch is None:
+        return result
+    return SessionVerification(session_id, False, len(records), *mismatch)
+
+
+def _visible(
+    store: SessionStore, session_id: str, records: list[Record], user_id: str | None
+) -> bool:
+    """Whether ``user_id`` may read the session: its owner is the user_id of the
+    log's SessionStarted, or, when that cannot be read, of its listing row."""
+    if user_id is None:
+        return True
+    owner: str | None
+    try:
+        owner = decode_record(records[0]).user_id
+    except (IndexError, UnreadableEventError):
+        row = store.listing_row(session_id)
+        owner = row.user_id if row is not None else None
+    return owner == user_id
 
 
 # -- export ----------------------------------------------------------------------
@@ -146,28 +208,73 @@ class _Stream(NamedTuple):
     records: list[Record]
     line_numbers: list[int]
 
+    def line_of(self, version: int) -> int:
+        """The line that held ``version`` (the last line for a version past the end)."""
+        return self.line_numbers[min(max(version, 1), len(self.line_numbers)) - 1]
+
+
+ENVELOPE = ("session_id", "version")
+"""The keys that belong to a line's envelope, never to its payload: Kern stores
+them as columns, so an event's stored payload never holds them."""
+
 
 def import_lines(
-    store: SessionStore, lines: Iterable[str], progress: Progress | None = None
+    store: SessionStore,
+    lines: Iterable[str],
+    progress: Progress | None = None,
+    *,
+    skip_existing: bool = False,
 ) -> ImportReport:
-    """Import exported lines; nothing is written unless every session checks out."""
+    """Import exported lines: all of them in one transaction, or nothing.
+
+    Every line and every session is checked before anything is written (see
+    the module doc). With ``skip_existing``, a session already stored with
+    exactly the same records is skipped and reported as such; a different
+    stored session with the same id is still refused (SessionExistsError).
+    """
     streams = _read_streams(lines)
     for session_id, stream in streams.items():
-        _check_chain(session_id, stream)
-    for session_id in streams:
-        if store.read_records(session_id):
-            raise _exists(session_id)
-    total = sum(len(s.records) for s in streams.values())
-    done = 0
-    _report(progress, done, total)
-    for session_id, stream in streams.items():
-        try:
-            store.append_records(stream.records)
-        except AppendConflict:
-            raise _exists(session_id) from None
-        done += len(stream.records)
-        _report(progress, done, total)
-    return ImportReport(list(streams), total)
+        _check_session(session_id, stream)
+    skipped = [
+        sid for sid, stream in streams.items() if _stored_same(store, sid, stream, skip_existing)
+    ]
+    todo = {sid: stream for sid, stream in streams.items() if sid not in skipped}
+    total = sum(len(s.records) for s in todo.values())
+    _report(progress, 0, total)
+    records = [record for stream in todo.values() for record in stream.records]
+    try:
+        store.append_records(records)
+    except AppendConflict:
+        # Either another writer created one of these sessions meanwhile (nothing
+        # of this import was written), or this append committed and its
+        # acknowledgement was lost: then every session reads back as appended.
+        taken = _taken(store, todo)
+        if taken is not None:
+            raise _exists(taken) from None
+    _report(progress, total, total)
+    return ImportReport(list(todo), total, skipped)
+
+
+def _taken(store: SessionStore, streams: dict[str, _Stream]) -> str | None:
+    """After a conflict: None when every session reads back exactly as appended
+    (the append committed), else the session another writer took (the first
+    stored otherwise, or failing that the first stored at all)."""
+    found = {sid: store.read_records(sid) for sid in streams}
+    if all(found[sid] == stream.records for sid, stream in streams.items()):
+        return None
+    differing = [sid for sid in streams if found[sid] and found[sid] != streams[sid].records]
+    return (differing or [sid for sid in streams if found[sid]] or list(streams))[0]
+
+
+def _stored_same(store: SessionStore, session_id: str, stream: _Stream, skip: bool) -> bool:
+    """Whether the session is stored already with the same records (and may be
+    skipped); SessionExistsError when it is stored otherwise, or ``skip`` is off."""
+    stored = store.read_records(session_id)
+    if not stored:
+        return False
+    if skip and stored == stream.records:
+        return True
+    raise _exists(session_id, differs=skip)
 
 
 def _read_streams(lines: Iterable[str]) -> dict[str, _Stream]:
@@ -200,12 +307,20 @@ def _parse_line(line: str, number: int) -> tuple[str, Record]:
         raise InvalidInputError(f"line {number}: expected a JSON object")
     session_id, version = data.get("session_id"), data.get("version")
     topic, payload = data.get("topic"), data.get("payload")
-    if not isinstance(session_id, str) or not session_id.strip():
-        raise InvalidInputError(f"line {number}: session_id must be a non-empty string")
+    try:
+        session_id = validate_session_id(session_id)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"line {number}: {exc}") from None
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidInputError(f"line {number}: version must be a positive integer")
     if not isinstance(topic, str) or not isinstance(payload, dict):
         raise InvalidInputError(f"line {number}: topic must be a string and payload an object")
+    squatted = [key for key in ENVELOPE if key in payload]
+    if squatted:
+        raise InvalidInputError(
+            f"line {number}: the payload holds {', '.join(map(repr, squatted))}, which only "
+            "the line's envelope may give; Kern never stores them in a payload"
+        )
     try:
         state = encode_json(payload)
     except ValueError as exc:
@@ -213,25 +328,45 @@ def _parse_line(line: str, number: int) -> tuple[str, Record]:
     return session_id, Record(session_id, version, topic, state)
 
 
-def _check_chain(session_id: str, stream: _Stream) -> None:
-    """LogIntegrityError naming the first bad version (and its line) of ``stream``."""
+def _check_session(session_id: str, stream: _Stream) -> None:
+    """LogIntegrityError naming the first bad version (and its line) of ``stream``:
+    its hash chain must verify, every event decode as the line's session and
+    version, and the whole log be one Kern could have written."""
     result = verify_records(session_id, stream.records)
-    if result.ok:
-        return
-    assert result.first_bad_version is not None and result.problem is not None
-    line = stream.line_numbers[min(result.first_bad_version, len(stream.line_numbers)) - 1]
-    raise LogIntegrityError(
-        f"session {session_id!r} does not verify at version {result.first_bad_version} "
-        f"(line {line}): {result.problem}",
+    if not result.ok:
+        assert result.first_bad_version is not None and result.problem is not None
+        raise _integrity(session_id, stream, result.first_bad_version, result.problem)
+    events = []
+    for record in stream.records:
+        try:
+            event = decode_record(record)
+        except UnreadableEventError as exc:
+            raise _integrity(session_id, stream, record.version, f"unreadable: {exc}") from None
+        if (event.session_id, event.version) != (record.session_id, record.version):
+            problem = "the event does not read as its line's session and version"
+            raise _integrity(session_id, stream, record.version, problem)
+        events.append(event)
+    found = log_problem(events)
+    if found is not None:
+        raise _integrity(
+            session_id, stream, found.version, f"not a Kern session log: {found.problem}"
+        )
+
+
+def _integrity(session_id: str, stream: _Stream, version: int, problem: str) -> LogIntegrityError:
+    return LogIntegrityError(
+        f"session {session_id!r} does not verify at version {version} "
+        f"(line {stream.line_of(version)}): {problem}",
         session_id=session_id,
-        version=result.first_bad_version,
-        problem=result.problem,
+        version=version,
+        problem=problem,
     )
 
 
-def _exists(session_id: str) -> SessionExistsError:
+def _exists(session_id: str, *, differs: bool = False) -> SessionExistsError:
+    what = "already exists with other events" if differs else "already exists"
     return SessionExistsError(
-        f"session {session_id!r} already exists; an import never overwrites a session",
+        f"session {session_id!r} {what}; an import never overwrites a session",
         session_id=session_id,
     )
 

@@ -61,7 +61,10 @@ def fork_session(
     try:
         store.append(events)
     except AppendConflict:
-        raise _exists(new_session_id) from None
+        # Taken by another writer meanwhile, or this append committed and its
+        # acknowledgement was lost: then the fork reads back exactly as appended.
+        if store.read(new_session_id) != events:
+            raise _exists(new_session_id) from None
     return events
 
 

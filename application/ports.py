@@ -108,9 +108,14 @@ class SessionStore(ABC):
         return records[-1] if records else None
 
     @abstractmethod
+    def listing_row(self, session_id: str) -> SessionSummary | None:
+        """The session's row in the listing index as stored, deleted or not (None if absent)."""
+
+    @abstractmethod
     def append_records(self, records: Sequence[Record]) -> None:
-        """Insert stored records of one new session as they are (AppendConflict if
-        any of their versions exists)."""
+        """Insert stored records of one or more new sessions as they are, with each
+        session's listing row, in one transaction: all of them or, with
+        AppendConflict when any of their versions exists, none."""
 
     @abstractmethod
     def version_at(self, session_id: str, when: datetime) -> int:

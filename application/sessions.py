@@ -344,21 +344,33 @@ class KernDb:
         progress: audit.Progress | None = None,
         anchors: anchoring.Anchors | None = None,
         public_key: Ed25519PublicKey | None = None,
+        user_id: str | None = None,
     ) -> VerifyReport:
         """Check the hash chain of one session (or every session, deleted ones
-        too) from the records as stored; the report names the first bad version.
+        too) from the records as stored, and its listing row against the log;
+        the report names the first bad version.
+
+        With ``user_id``, only that user's sessions: another user's session_id
+        raises SessionNotFoundError, as if it did not exist.
 
         With ``anchors`` (signed by :meth:`anchor`) and the signer's
         ``public_key``, also fail every session whose log no longer reaches its
         anchored head: truncated, rewritten, or gone. A signature that does not
-        verify raises AnchorSignatureError before anything is checked."""
+        verify raises AnchorSignatureError before anything is checked. Anchors
+        cover every user's sessions, so that check is an admin operation: it
+        takes no ``user_id``."""
+        user_id = self.user(user_id)
         trusted = None
         if anchors is not None or public_key is not None:
             if anchors is None or public_key is None:
                 raise InvalidInputError("verify needs both anchors and public_key, or neither")
+            if user_id is not None:
+                raise InvalidInputError(
+                    "verify against anchors checks every user's sessions: call it without user_id"
+                )
             trusted = anchoring.trusted(anchors, public_key)
         try:
-            report = audit.verify(self.store, session_id, progress)
+            report = audit.verify(self.store, session_id, progress, user_id)
         except SessionNotFoundError:
             # An anchored session that is gone is a finding, not a lookup error.
             if trusted is None or session_id is None or trusted.head(session_id) is None:
@@ -371,7 +383,9 @@ class KernDb:
     def anchor(self, private_key: Ed25519PrivateKey) -> SignedAnchors:
         """Every session's head (last version and its hash), signed with
         ``private_key``: keep it outside the database, and pass it to
-        :meth:`verify` later with the public key."""
+        :meth:`verify` later with the public key. An admin operation (it reads
+        every user's sessions), refused on a strict_users store."""
+        self._admin("anchor")
         return anchoring.anchor(self.store, private_key)
 
     def export(
@@ -388,14 +402,27 @@ class KernDb:
         return audit.export(self.store, session_id, progress, self.user(user_id))
 
     def import_lines(
-        self, lines: Iterable[str], *, progress: audit.Progress | None = None
+        self,
+        lines: Iterable[str],
+        *,
+        progress: audit.Progress | None = None,
+        skip_existing: bool = False,
     ) -> audit.ImportReport:
-        """Import exported lines: every chain must verify and no session may exist
-        (LogIntegrityError, SessionExistsError); each session lands atomically.
-        An admin operation: it writes sessions of any user, so a strict_users
-        store refuses it."""
+        """Import exported lines, all in one transaction or nothing: every line
+        must parse, every chain verify and every log be one Kern could have
+        written (InvalidInputError, LogIntegrityError, naming the line), and no
+        session may exist (SessionExistsError). With ``skip_existing``, a
+        session stored with exactly the same records is skipped and reported.
+
+        An admin operation: it takes no ``user_id``, and the imported sessions
+        keep the owners their logs name. Give it only to whoever may write
+        every user's sessions; a strict_users store refuses it."""
         self._admin("import")
-        return audit.import_lines(self.store, lines, progress)
+        if not isinstance(skip_existing, bool):
+            raise InvalidInputError(
+                f"skip_existing must be True or False, got {type(skip_existing).__name__}"
+            )
+        return audit.import_lines(self.store, lines, progress, skip_existing=skip_existing)
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -86,6 +86,41 @@ def listing_update(events: Sequence[SessionEvent]) -> dict[str, Any]:
     return update
 
 
+LISTING_TOPICS = frozenset(cls.topic() for cls in (SessionStarted, SessionRenamed, SessionDeleted))
+"""The events that set listing columns besides ``version`` and ``updated_at``
+(which the last event sets): folding a log's listing row needs only these."""
+
+_STARTED_COLUMNS = ("user_id", "workflow_id", "workflow_name", "created_at")
+
+
+def listing_mismatch(
+    row: SessionSummary | None, events: Sequence[SessionEvent]
+) -> tuple[int, str] | None:
+    """Where the stored listing ``row`` departs from what ``events`` (a session's
+    log, or at least its SessionStarted, renames, tombstone and last event) fold
+    to: the version to blame and the problem, or None when they agree.
+
+    Columns set by SessionStarted are blamed on version 1, the others on the
+    log's last version. Timestamps agree within a microsecond, their precision.
+    """
+    last = events[-1].version
+    if row is None:
+        return last, "the listing has no row for the session: it is hidden from listings"
+    expected = listing_update(events)
+    for column in INDEX_COLUMNS:
+        found, wanted = getattr(row, column), expected.get(column)
+        if column in ("created_at", "updated_at") and wanted is not None:
+            same = math.isclose(found, wanted, rel_tol=0.0, abs_tol=1e-6)
+        else:
+            same = found == wanted
+        if not same:
+            return (1 if column in _STARTED_COLUMNS else last), (
+                f"the listing row does not match the log: its {column} is {found!r}, "
+                f"the log's is {wanted!r}"
+            )
+    return None
+
+
 def name_key(name: str) -> str:
     """The form names are compared in: case-folded, so matching ignores case."""
     return name.casefold()

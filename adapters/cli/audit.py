@@ -36,7 +36,11 @@ def verify(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     anchors, public_key = _anchor_options(args)
     with out.progress("Verifying sessions") as progress:
         report = db.verify(
-            args.session_id, progress=progress, anchors=anchors, public_key=public_key
+            args.session_id,
+            progress=progress,
+            anchors=anchors,
+            public_key=public_key,
+            user_id=args.user,
         )
     if out.as_json:
         out.json(report)
@@ -99,7 +103,7 @@ def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     to_stdout = target in (None, STDIO)
     # Lines on a terminal would tangle with a bar drawn on the same terminal.
     with out.progress("Exporting sessions", enabled=not (to_stdout and _is_tty())) as progress:
-        lines = db.export(args.session_id, progress=progress)
+        lines = db.export(args.session_id, progress=progress, user_id=args.user)
         if to_stdout:
             for line in lines:
                 sys.stdout.write(line.rstrip("\n") + "\n")
@@ -136,19 +140,23 @@ def _write_atomically(path: Path, lines: Iterator[str]) -> tuple[int, int]:
 
 
 def import_(db: KernDb, args: argparse.Namespace, out: Output) -> int:
-    """``kern import FILE``: add the exported sessions; refuses a broken chain or an
-    existing session, writing nothing of that session."""
+    """``kern import FILE [--skip-existing]``: add the exported sessions, all or
+    nothing; refuses a broken chain, a log Kern could not have written or an
+    existing session (with --skip-existing, an identical one is skipped)."""
     with _open_input(args.file) as stream, out.progress("Importing sessions") as progress:
-        report = db.import_lines(stream, progress=progress)
+        report = db.import_lines(stream, progress=progress, skip_existing=args.skip_existing)
     if out.as_json:
         out.json(report)
         return 0
-    grid = table("imported session_id")
+    grid = table("session_id", "result")
     for session_id in report.sessions:
-        add_row(grid, session_id)
+        add_row(grid, session_id, "imported")
+    for session_id in report.skipped:
+        add_row(grid, session_id, "skipped: already stored, identical")
+    skipped = f", skipped {len(report.skipped)} identical one(s)" if report.skipped else ""
     out.print(
         grid,
-        f"Imported {report.events} event(s) of {len(report.sessions)} session(s); "
+        f"Imported {report.events} event(s) of {len(report.sessions)} session(s){skipped}; "
         "every hash chain verified",
     )
     return 0

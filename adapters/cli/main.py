@@ -16,7 +16,7 @@ environment is the default)::
     kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
     kern keygen PRIVATE_PEM PUBLIC_PEM             a new Ed25519 key pair for anchors
     kern --db ... export [ID] [-o FILE]            JSON lines, one per event
-    kern --db ... import FILE                      add exported sessions (never overwrites)
+    kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
 
@@ -55,9 +55,9 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "events": (events, False, True),
     "history": (history, False, True),
     "step": (step, False, True),
-    "verify": (verify, False, False),
+    "verify": (verify, False, True),
     "anchor": (anchor, False, False),
-    "export": (export, False, False),
+    "export": (export, False, True),
     "import": (import_, True, False),
     "replay": (replay, False, True),
     "fork": (fork, False, True),
@@ -101,7 +101,10 @@ def _run(args: argparse.Namespace) -> int:
     if not target:
         raise UsageError("--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)")
     if args.user is not None and not takes_user:
-        raise UsageError(f"--user does not apply to {args.command}: it reads every session")
+        raise UsageError(
+            f"--user does not apply to {args.command}: it is an admin operation on every user's "
+            "sessions"
+        )
     out = Output(as_json=args.json, progress=not args.no_progress)
     with open_db(target, schema=args.schema, table=args.table, create=create) as db:
         return handler(db, args, out)
@@ -223,6 +226,11 @@ def _audit_commands(add: _Add) -> None:
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
+    import_parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip a session already stored with the very same events (resume an import)",
+    )
 
 
 def _fork_commands(add: _Add) -> None:

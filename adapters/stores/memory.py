@@ -40,12 +40,13 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         with self.lock:
             ids = super().insert_events(stored_events)
             listing: dict[str, Any] | None = kwargs.get("listing")
-            if listing is not None:
-                current = self.index.get(listing["session_id"])
+            listings: list[dict[str, Any]] = kwargs.get("listings") or []
+            for row in [listing] if listing is not None else listings:
+                current = self.index.get(row["session_id"])
                 if current is None:
-                    self.index[listing["session_id"]] = SessionSummary(**listing)
+                    self.index[row["session_id"]] = SessionSummary(**row)
                 else:
-                    self.index[listing["session_id"]] = dataclasses.replace(current, **listing)
+                    self.index[row["session_id"]] = dataclasses.replace(current, **row)
         return ids
 
     def select_events(
@@ -94,6 +95,11 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             row = recorder.index.get(session_id)
         return row.version if row else None
+
+    def listing_row(self, session_id: str) -> SessionSummary | None:
+        recorder = self.recorder
+        with recorder.lock:
+            return recorder.index.get(session_id)
 
     def session_ids(self) -> list[str]:
         recorder = self.recorder

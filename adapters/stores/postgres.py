@@ -82,6 +82,10 @@ def parse_db_url(db_url: str) -> dict[str, Any]:
     return params
 
 
+IMPORT_BATCH = 500
+"""Events inserted per statement when an import writes many sessions at once."""
+
+
 class _IndexedPostgresRecorder(PostgresApplicationRecorder):
     """eventsourcing's postgres recorder, for its datastore (the connection pool)
     and its table name; Kern reads and appends with statements of its own.
@@ -155,6 +159,10 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         """
         if not stored_events:
             return None
+        listings: list[dict[str, Any]] | None = kwargs.get("listings")
+        if listings is not None:
+            self._insert_sessions(stored_events, listings)
+            return None
         listing: dict[str, Any] | None = kwargs.get("listing")
         row = dict(listing) if listing is not None else None
         if row is not None and "session_name" in row:
@@ -172,6 +180,23 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             conn.execute(statement, params, prepare=False)
         return None
+
+    def _insert_sessions(
+        self, stored_events: Sequence[StoredEvent], listings: list[dict[str, Any]]
+    ) -> None:
+        """Several sessions' events and listing rows (an import) in one transaction,
+        the events in batches of :data:`IMPORT_BATCH` rows per statement."""
+        with self.datastore.transaction(commit=True) as curs:
+            for start in range(0, len(stored_events), IMPORT_BATCH):
+                batch = stored_events[start : start + IMPORT_BATCH]
+                params: list[Any] = []
+                for e in batch:
+                    params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+                curs.execute(self._append_statement(len(batch), None), params)
+            for listing in listings:
+                row = dict(listing)
+                row["session_name_key"] = name_key(row["session_name"])
+                curs.execute(self._listing_statement(row), list(row.values()))
 
     def _append_statement(self, count: int, row: dict[str, Any] | None) -> bytes:
         """The statement appending ``count`` events and writing the listing row
@@ -421,6 +446,15 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         )
         rows = self._fetch(f"read the listing of {session_id!r}", statement, [session_id])
         return int(rows[0]["version"]) if rows else None
+
+    def listing_row(self, session_id: str) -> SessionSummary | None:
+        statement = sql.SQL("SELECT {} FROM {}.{} WHERE session_id = %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, INDEX_COLUMNS)),
+            sql.Identifier(self.schema),
+            sql.Identifier(self.names.index),
+        )
+        rows = self._fetch(f"read the listing of {session_id!r}", statement, [session_id])
+        return SessionSummary(**{k: rows[0][k] for k in INDEX_COLUMNS}) if rows else None
 
     def session_ids(self) -> list[str]:
         statement = sql.SQL(

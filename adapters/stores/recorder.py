@@ -201,20 +201,26 @@ class RecorderStore(SessionStore, Generic[R]):
         return [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
 
     def append_records(self, records: Sequence[Record]) -> None:
+        """All the sessions' records and listing rows go to the recorder in one
+        ``insert_events`` call (``listings=``), which writes them in one transaction."""
         self.check_open()
         events = [decode_record(r) for r in records]
         if not events:
             return
+        sessions: dict[str, list[SessionEvent]] = {}
+        for event in events:
+            sessions.setdefault(event.session_id, []).append(event)
         stored = [stored_event(r) for r in records]
-        listing = listing_update(events)
+        listings = [listing_update(session) for session in sessions.values()]
         recorder = self.recorder
         try:
-            self.attempt(lambda: recorder.insert_events(stored, listing=listing))
+            self.attempt(lambda: recorder.insert_events(stored, listings=listings))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
-            what = f"could not import session {events[0].session_id!r}"
-            raise self.store_error(what, exc) from exc
+            names = ", ".join(repr(sid) for sid in list(sessions)[:3])
+            more = f" and {len(sessions) - 3} more" if len(sessions) > 3 else ""
+            raise self.store_error(f"could not import session(s) {names}{more}", exc) from exc
 
     def version_at(self, session_id: str, when: datetime) -> int:
         """Binary search over point reads by primary key: a stream's timestamps

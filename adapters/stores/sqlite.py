@@ -79,16 +79,18 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert the events and write the listing row given as ``listing=`` in one
-        transaction (IntegrityError, and nothing written, if a version exists)."""
+        """Insert the events and write the listing row given as ``listing=`` (or the
+        rows of several sessions, ``listings=``) in one transaction (IntegrityError,
+        and nothing written, if a version exists)."""
         rows = [
             (str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored_events
         ]
         with self.datastore.transaction(commit=True) as c:
             c.executemany(self.append_statement, rows)
             listing: dict[str, Any] | None = kwargs.get("listing")
-            if listing is not None:
-                self._write_listing(c, dict(listing))
+            listings: list[dict[str, Any]] = kwargs.get("listings") or []
+            for row in [listing] if listing is not None else listings:
+                self._write_listing(c, dict(row))
         return None
 
     def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:
@@ -205,6 +207,19 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         sql = f"SELECT version FROM {self.recorder.index_table} WHERE session_id = ?"
         rows = self._rows(f"read the listing of {session_id!r}", sql, [session_id])
         return int(rows[0]["version"]) if rows else None
+
+    def listing_row(self, session_id: str) -> SessionSummary | None:
+        sql = (
+            f"SELECT {', '.join(INDEX_COLUMNS)} FROM {self.recorder.index_table} "
+            "WHERE session_id = ?"
+        )
+        rows = self._rows(f"read the listing of {session_id!r}", sql, [session_id])
+        if not rows:
+            return None
+        row = rows[0]
+        return SessionSummary(
+            **{k: row[k] for k in INDEX_COLUMNS} | {"deleted": bool(row["deleted"])}
+        )
 
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"

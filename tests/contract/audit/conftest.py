@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +61,9 @@ class Tamper(Protocol):
     def delete(self, session_id: str, version: int) -> None:
         """Remove the event stored at ``version``."""
 
+    def set_row(self, session_id: str, **columns: Any) -> None:
+        """Overwrite columns of the session's listing row."""
+
     def reopen(self) -> KernDb:
         """A new KernDb over the same database (nothing cached)."""
         ...
@@ -83,6 +86,10 @@ class MemoryTamper:
 
     def delete(self, session_id: str, version: int) -> None:
         del self._recorder()._stored_events_index[session_id][version]
+
+    def set_row(self, session_id: str, **columns: Any) -> None:
+        index = self._recorder().index
+        index[session_id] = replace(index[session_id], **columns)
 
     def reopen(self) -> KernDb:
         return KernDb(self.db.store)
@@ -115,6 +122,15 @@ class SqliteTamper:
             [session_id, version],
         )
 
+    def set_row(self, session_id: str, **columns: Any) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        with sqlite3.connect(self.db.db_file) as connection:
+            connection.execute(
+                f"UPDATE {self.db.session_table}_index SET {assignments} WHERE session_id = ?",
+                [*columns.values(), session_id],
+            )
+        connection.close()
+
     def reopen(self) -> KernDb:
         return SqliteDb(db_file=self.db.db_file, session_table=self.db.session_table)
 
@@ -146,6 +162,15 @@ class PostgresTamper:
             "DELETE FROM {table} WHERE originator_id = %s AND originator_version = %s",
             [session_id, version],
         )
+
+    def set_row(self, session_id: str, **columns: Any) -> None:
+        statement = sql.SQL("UPDATE {}.{} SET {} WHERE session_id = %s").format(
+            sql.Identifier(self.db.db_schema),
+            sql.Identifier(f"{self.db.session_table}_index"),
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns),
+        )
+        with psycopg.connect(POSTGRES_URL) as connection:
+            connection.execute(statement, [*columns.values(), session_id])
 
     def reopen(self) -> KernDb:
         return PostgresDb(
@@ -181,6 +206,10 @@ class Tampering:
 
     def delete(self, session_id: str, version: int) -> None:
         self.tamper.delete(session_id, version)
+
+    def set_row(self, session_id: str, **columns: Any) -> None:
+        """Overwrite columns of the session's listing row, as an attacker with SQL would."""
+        self.tamper.set_row(session_id, **columns)
 
     def fresh(self) -> KernDb:
         """A new KernDb over the tampered database."""

@@ -60,12 +60,13 @@ def test_verify_of_one_session_draws_no_bar(seeded: Target) -> None:
     assert seeded.kern("verify", "research").err == ""
 
 
-def test_verify_refuses_the_user_option(seeded: Target) -> None:
-    result = seeded.kern("--user", "alice", "verify")
-    assert (result.status, result.err) == (
-        2,
-        "kern: error: --user does not apply to verify: it reads every session\n",
-    )
+def test_import_refuses_the_user_option(seeded: Target, tmp_path: Path) -> None:
+    """Import is an admin operation: it writes whatever owners the file names."""
+    exported = tmp_path / "notes.jsonl"
+    seeded.kern("export", "notes", "-o", str(exported))
+    result = seeded.kern("--user", "alice", "import", str(exported))
+    assert result.status == 2
+    assert result.err.startswith("kern: error: --user does not apply to import: it is an admin")
 
 
 # -- tampering with a SQLite file ------------------------------------------------------------
@@ -204,14 +205,14 @@ def test_import_json_reports_sessions_and_events(seeded: Target, tmp_path: Path)
     result = run_kern(
         seeded.capsys, "--db", str(tmp_path / "other.db"), "import", str(exported), "--json"
     )
-    assert result.json() == {"sessions": ["notes"], "events": 6}
+    assert result.json() == {"sessions": ["notes"], "events": 6, "skipped": []}
 
 
 def test_import_from_stdin(seeded: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     exported = seeded.kern("export", "notes").out
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(exported))
     result = run_kern(seeded.capsys, "--db", str(tmp_path / "in.db"), "import", "-", "--json")
-    assert result.json() == {"sessions": ["notes"], "events": 6}
+    assert result.json() == {"sessions": ["notes"], "events": 6, "skipped": []}
 
 
 def test_import_never_overwrites_an_existing_session(seeded: Target, tmp_path: Path) -> None:
@@ -266,3 +267,43 @@ def test_import_into_postgres_of_a_sqlite_export(
     assert [entry.hash for entry in target.db.get_log(session_id)] == [
         line["payload"]["hash"] for line in lines
     ]
+
+
+# -- users and resumed imports ------------------------------------------------------
+
+
+def test_export_as_a_user_gives_only_their_sessions(seeded: Target) -> None:
+    result = seeded.kern("--user", "bob", "export")
+    assert result.status == 0
+    assert {line["session_id"] for line in result.json_lines()} == {"notes"}
+
+
+def test_export_of_another_users_session_is_not_found(seeded: Target) -> None:
+    result = seeded.kern("--user", "bob", "export", "research")
+    assert result.status == 1
+    assert "'research'" in result.err and "not found" in result.err
+
+
+def test_verify_as_a_user_covers_only_theirs(seeded: Target) -> None:
+    sessions = seeded.kern("--user", "alice", "verify", "--json").json()["sessions"]
+    assert [s["session_id"] for s in sessions] == ["research"]
+    assert seeded.kern("--user", "alice", "verify", "notes").status == 1
+
+
+def test_import_skip_existing_reports_the_skipped_sessions(seeded: Target, tmp_path: Path) -> None:
+    exported = tmp_path / "all.jsonl"
+    seeded.kern("export", "-o", str(exported))
+    other = str(tmp_path / "other.db")
+    notes = seeded.kern("export", "notes").out
+    (tmp_path / "notes.jsonl").write_text(notes, encoding="utf-8")
+    run_kern(seeded.capsys, "--db", other, "import", str(tmp_path / "notes.jsonl"))
+
+    result = run_kern(seeded.capsys, "--db", other, "import", str(exported), "--skip-existing")
+
+    assert result.status == 0
+    assert "skipped: already stored, identical" in result.out
+    assert "skipped 1 identical one(s)" in result.out
+    as_json = run_kern(
+        seeded.capsys, "--db", other, "import", str(exported), "--skip-existing", "--json"
+    ).json()
+    assert as_json == {"sessions": [], "events": 0, "skipped": ["research", "notes"]}

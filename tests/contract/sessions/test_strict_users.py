@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
@@ -52,6 +53,8 @@ UNSCOPED: dict[str, Callable[[KernDb], Any]] = {
     "export": lambda db: list(db.export("s1")),
     "read_feed": lambda db: db.read_feed(),
     "import": lambda db: db.import_lines([]),
+    "verify": lambda db: db.verify(),
+    "anchor": lambda db: db.anchor(Ed25519PrivateKey.generate()),
     "workflow-get_sessions": lambda db: Workflow(name="W", db=db).get_sessions(),
 }
 
@@ -82,6 +85,7 @@ def test_every_call_that_names_its_user_works(strict: KernDb) -> None:
         strict.get_events("s1", user_id="alice")
     )
     assert strict.get_session("s1", user_id="bob") is None
+    assert strict.verify(user_id="alice").ok
     assert strict.delete_session("s1", user_id="alice") is True
 
 

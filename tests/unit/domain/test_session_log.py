@@ -1,0 +1,58 @@
+"""The rules a log from outside must meet to be a Kern session log."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from kern.db.in_memory import InMemoryDb
+from kern.domain.events import SessionDeleted, SessionEvent
+from kern.domain.session_log import LogProblem, log_problem
+from kern.workflow import Workflow
+from tests.conftest import echo, shout
+
+
+def a_log(user_id: str | None = "alice") -> list[SessionEvent]:
+    db = InMemoryDb()
+    Workflow(db=db, steps=[echo, shout], user_id=user_id).run(input="hi", session_id="s")
+    db.rename_session("s", "named")
+    return db.get_events("s")
+
+
+def test_every_log_kern_writes_meets_the_rules() -> None:
+    assert log_problem(a_log()) is None
+    assert log_problem(a_log(user_id=None)) is None
+
+
+def test_an_empty_log_is_not_a_session() -> None:
+    assert log_problem([]) == LogProblem(1, "the log has no events")
+
+
+def test_unscoped_writes_keep_the_owner() -> None:
+    """Events with user_id None are what an unscoped caller writes to anyone's session."""
+    log = a_log()
+    log[-1] = replace(log[-1], user_id=None)
+    assert log_problem(log) is None
+
+
+def test_an_unowned_session_takes_no_users_events() -> None:
+    log = a_log(user_id=None)
+    log[2] = replace(log[2], user_id="bob")
+    assert log_problem(log) == LogProblem(3, "user_id 'bob' is not the session owner's (None)")
+
+
+def test_nothing_follows_the_tombstone() -> None:
+    log = a_log()
+    last = log[-1]
+    tombstone = SessionDeleted(session_id="s", version=last.version + 1, timestamp=last.timestamp)
+    after = replace(last, version=last.version + 2)
+    assert log_problem([*log, tombstone]) is None
+    assert log_problem([*log, tombstone, after]) == LogProblem(
+        after.version, "SessionRenamed after the session was deleted"
+    )
+
+
+def test_timestamps_never_go_back() -> None:
+    log = a_log()
+    log[3] = replace(log[3], timestamp=log[2].timestamp - timedelta(seconds=1))
+    assert log_problem(log) == LogProblem(4, "the timestamp goes back before the previous event's")
