@@ -71,12 +71,20 @@ def _listing_sql(db: KernDb, statement: str, params: list[Any]) -> None:
 
 
 def set_listed_version(db: KernDb, session_id: str, version: int) -> None:
-    """Make the listing row agree with a truncated log."""
+    """Make the listing row agree with a truncated log, as a careful attacker would:
+    its version and its last change both those of the new last event."""
+    updated_at = db.store.read(session_id, upto=version)[-1].timestamp.timestamp()
     if isinstance(db.store, InMemoryStore):
         index = db.store.recorder.index
-        index[session_id] = dataclasses.replace(index[session_id], version=version)
+        index[session_id] = dataclasses.replace(
+            index[session_id], version=version, updated_at=updated_at
+        )
         return
-    _listing_sql(db, "UPDATE {index} SET version = ? WHERE session_id = ?", [version, session_id])
+    _listing_sql(
+        db,
+        "UPDATE {index} SET version = ?, updated_at = ? WHERE session_id = ?",
+        [version, updated_at, session_id],
+    )
 
 
 def remove_listing(db: KernDb, session_id: str) -> None:
