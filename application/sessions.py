@@ -166,7 +166,8 @@ class KernDb:
         is 1-based and needs limit; sort_by defaults to created_at, sort_order
         to "desc".
         """
-        self.user(user_id)
+        if user_id is None:
+            self.user(user_id)  # only the strict_users check: SessionQuery checks the rest
         # The arguments are the query's fields: SessionQuery checks them all.
         query = SessionQuery.build(**{k: v for k, v in locals().items() if k != "self"})
         sessions = []

@@ -61,8 +61,9 @@ def test_verify_with_anchors_passes_on_an_untouched_database(
 def test_verify_reports_a_log_cut_short_behind_the_chain(
     seeded_sqlite: Target, keys: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """The last event of "notes" deleted and its listing row fixed: the chain alone
-    passes, the anchors fail it (exit status 1, the session named)."""
+    """The last event of "notes" deleted and its listing row fixed to match (version
+    and last change): the chain alone passes, the anchors fail it (exit status 1,
+    the session named)."""
     path = tmp_path / "anchors.json"
     assert seeded_sqlite.kern("anchor", "-o", str(path), "--key", str(keys[0])).status == 0
     db_file = seeded_sqlite.options[1]
@@ -72,7 +73,11 @@ def test_verify_reports_a_log_cut_short_behind_the_chain(
             "DELETE FROM kern_sessions_events WHERE originator_id = 'notes' "
             "AND originator_version = 6"
         )
-        connection.execute("UPDATE kern_sessions_index SET version = 5 WHERE session_id = 'notes'")
+        fifth = seeded_sqlite.db.get_events("notes")[4].timestamp.timestamp()
+        connection.execute(
+            "UPDATE kern_sessions_index SET version = 5, updated_at = ? WHERE session_id = 'notes'",
+            [fifth],
+        )
     connection.close()
     assert seeded_sqlite.kern("verify").status == 0
 
