@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +50,10 @@ from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
 APPLICATION_NAME = "kern"
 FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
 """The first half of every log's feed lock key (``feed_lock_key``)."""
+WRITER_LOCK_CLASS = 0x4B657277  # "Kerw"
+"""The first half of every session's writer-queue lock key (``PostgresStore.writing``)."""
+TURN_TIMEOUT = "10s"
+"""How long a writer waits for its turn at a session before going ahead without it."""
 _SQL_CONDITIONS = {
     "=": "{column} = %s",
     ">=": "{column} >= %s",
@@ -334,6 +338,35 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
                 raise self._unavailable(exc) from None
             raise
         return recorder
+
+    @contextlib.contextmanager
+    def writing(self, session_id: str) -> Iterator[None]:
+        """A turn at the session: a transaction-level advisory lock on (WRITER_LOCK_CLASS,
+        a hash of the log and the session), held on a connection of its own while the
+        block reads, decides and appends on others. PostgreSQL grants it in the order
+        writers asked, so writers of a busy session queue. A writer that cannot get
+        it (TURN_TIMEOUT passed, a lost connection, a pool of one connection) goes ahead
+        without it: the append's version check still decides; and the lock goes away
+        with its connection, so a writer that dies in its turn blocks nobody."""
+        datastore = self.recorder.datastore
+        name = f"{self.schema}.{self.names.events}:{session_id}".encode()
+        key = (WRITER_LOCK_CLASS, zlib.crc32(name) & 0x7FFFFFFF)
+        entered = done = False
+        try:
+            if datastore.pool.max_size > 1:
+                with datastore.get_connection() as conn, conn.transaction():
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", [TURN_TIMEOUT])
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+                    entered = True
+                    yield
+                    done = True
+        except (PersistenceError, psycopg.Error):
+            if entered and not done:
+                raise
+            # No turn (or its release failed after the block: the lock went with the
+            # connection); the version check decides.
+        if not entered:
+            yield
 
     def _check_idle_connections(self) -> None:
         """After a failure: replace the pool's idle connections the server dropped."""

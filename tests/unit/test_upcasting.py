@@ -18,7 +18,7 @@ import pytest
 from kern.application.audit import export_line
 from kern.db.in_memory import InMemoryDb
 from kern.domain.encoding import encode_json, link_hash
-from kern.domain.events import SessionRenamed
+from kern.domain.events import SessionEvent, SessionRenamed
 from kern.domain.records import UPCASTERS, Record, decode_record
 from kern.errors import UnreadableEventError
 from kern.workflow import Workflow
@@ -66,7 +66,8 @@ def renamed_is_version_2(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, Upca
     monkeypatch.setattr(SessionRenamed, "schema_version", 2)
 
     def register(version: int, upcaster: Upcaster) -> None:
-        monkeypatch.setitem(UPCASTERS, (SessionRenamed, version), upcaster)
+        key: tuple[type[SessionEvent], int] = (SessionRenamed, version)
+        monkeypatch.setitem(UPCASTERS, key, upcaster)
 
     return register
 
