@@ -94,7 +94,7 @@ def test_four_processes_running_one_session_all_land(target: Target, tmp_path: P
 
 @pytest.mark.slow
 def test_sixteen_processes_running_one_session_all_land(target: Target, tmp_path: Path) -> None:
-    """16 processes, 4 runs each, one session, all 16 meeting inside their first run:
+    """16 processes, 8 runs each, one session, all 16 meeting inside runs 0 and 4:
     contention costs waiting, never a ConcurrencyError or a run left RUNNING."""
     workers, runs = 16, 8
     total = run_processes(target, tmp_path, workers, ["shared"], runs)
