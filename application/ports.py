@@ -9,8 +9,9 @@ the same transaction as the append. The stores themselves live in
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -49,6 +50,18 @@ class SessionStore(ABC):
     @abstractmethod
     def append(self, events: Sequence[SessionEvent]) -> None:
         """Append events of one session atomically, or raise AppendConflict."""
+
+    @contextlib.contextmanager
+    def writing(self, session_id: str) -> Iterator[None]:
+        """Wait for this writer's turn at the session, and hold it inside the block.
+
+        The unit of work enters it after a conflict, around reading the newest
+        events, deciding and appending, so writers of one busy session queue
+        instead of colliding again and again. A turn is only a courtesy: the
+        append's version check still decides, so a store may let a writer in
+        at once (this default), or after a wait it gives up on.
+        """
+        yield
 
     @abstractmethod
     def read(

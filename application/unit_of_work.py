@@ -14,10 +14,17 @@ is written, unless they rested on stale events, in which case it decides again.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, NamedTuple, TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+from tenacity.stop import stop_base
 
 from kern.application.cache import CachedStream
 from kern.application.ports import AppendConflict, SessionStore
@@ -27,8 +34,18 @@ from kern.domain.events import SessionEvent
 
 T = TypeVar("T")
 
-MAX_ATTEMPTS = 100
-"""Decisions tried on one session before :class:`ConcurrencyError`."""
+BUDGET = 60.0
+"""Seconds a writer keeps deciding again on a busy session before :class:`ConcurrencyError`."""
+
+MAX_ATTEMPTS = 10_000
+"""Decisions tried on one session at most, whatever the clock says (a clock that
+stands still, as under freezegun, cannot make a writer try forever)."""
+
+FIRST_PAUSE = 0.002
+"""The longest pause after a first conflict, in seconds; it doubles with each
+further conflict, up to LONGEST_PAUSE, and the pause is drawn at random below it."""
+
+LONGEST_PAUSE = 0.5
 
 
 class Executed(NamedTuple, Generic[T]):
@@ -49,28 +66,58 @@ class _Conflict(_TryAgain):
 
 
 def _pause(state: RetryCallState) -> float:
-    """No pause after a stale decision; after a conflict, a random one that grows
-    with the attempts (up to 50 ms), so racing writers spread out."""
+    """No pause after a stale decision; after a conflict, a random one below a
+    ceiling that doubles with the attempts (exponential backoff, full jitter),
+    so many writers racing for one session spread out instead of colliding again."""
     failed = state.outcome.exception() if state.outcome is not None else None
     if isinstance(failed, _Conflict):
-        return random.uniform(0, 0.002 * min(state.attempt_number, 25))
+        ceiling = FIRST_PAUSE * 2 ** min(state.attempt_number - 1, 30)
+        return random.uniform(0, min(LONGEST_PAUSE, ceiling))
     return 0.0
+
+
+class _OutOfTime(stop_base):
+    """Stop once BUDGET seconds have passed since ``started`` (BUDGET is read at
+    each check, so a test can shorten it)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() - self.started >= BUDGET
 
 
 def execute(
     store: SessionStore, session_id: str, decide: Callable[[SessionAggregate], T]
 ) -> Executed[T]:
-    """Run ``decide`` on the session and append what it recorded (see the module doc)."""
+    """Run ``decide`` on the session and append what it recorded (see the module doc).
+
+    After a conflict, the next decisions are taken in the session's writer
+    queue (:meth:`SessionStore.writing`, where the store has one), so that
+    writers of one busy session take turns instead of colliding again."""
     cached = store.stream(session_id)
+    started = time.monotonic()
 
     def gave_up(state: RetryCallState) -> Executed[T]:
         raise ConcurrencyError(
-            f"session {session_id!r} kept changing under this writer; "
-            f"gave up after {state.attempt_number} attempts"
+            f"session {session_id!r} kept changing under this writer; gave up after "
+            f"{state.attempt_number} attempts in {time.monotonic() - started:.1f} s"
         )
 
+    def attempt() -> Executed[T]:
+        if not conflicted:
+            try:
+                return _attempt(store, cached, decide)
+            except _Conflict:
+                conflicted.append(True)
+                raise
+        with store.writing(session_id):
+            store.refresh(cached)  # what the writers ahead in the queue appended
+            return _attempt(store, cached, decide)
+
+    conflicted: list[bool] = []
     retrying = Retrying(
-        stop=stop_after_attempt(MAX_ATTEMPTS),
+        stop=stop_after_attempt(MAX_ATTEMPTS) | _OutOfTime(started),
         wait=_pause,
         retry=retry_if_exception_type(_TryAgain),
         retry_error_callback=gave_up,
@@ -78,7 +125,7 @@ def execute(
     with cached.lock:
         if cached.version == 0:
             store.refresh(cached)
-        return retrying(_attempt, store, cached, decide)
+        return retrying(attempt)
 
 
 def _attempt(

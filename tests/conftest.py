@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg
+import psycopg.errors
 import pytest
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 
 from kern.workflow import StepInput
 
@@ -69,6 +71,35 @@ def postgres_schema() -> Iterator[str]:
 def postgres_table() -> str:
     """A session_table name not used before in this test run."""
     return f"t{os.getpid()}_{next(_tables)}"
+
+
+SERVER_RESTARTED: list[type[BaseException] | str] = [
+    psycopg.errors.ConnectionException,  # SQLSTATE class 08
+    psycopg.errors.AdminShutdown,  # 57P01
+    psycopg.errors.CrashShutdown,  # 57P02
+    psycopg.errors.CannotConnectNow,  # 57P03
+    PoolTimeout,
+    # Lost connections without a SQLSTATE, and Kern's StoreUnavailableError naming one
+    # (raised "from None", so only its text tells):
+    r"server closed the connection unexpectedly",
+    r"consuming input failed",
+    r"the database system is (starting up|shutting down|in recovery mode)",
+    r"terminating connection due to administrator command",
+    r"StoreUnavailableError: .*(Connection refused|connection failed)",
+]
+"""What a restart of the shared server by someone else looks like in a failed test:
+a connection-level error anywhere along its chain (rerunfailures follows __cause__
+and __context__), and nothing else."""
+
+
+# trylast: after tests/postgres/conftest.py has marked its tests ``postgres``.
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run a postgres-marked test once more when it failed because the shared server
+    went away under it (restarted by another client); any other failure stands."""
+    for item in items:
+        if item.get_closest_marker("postgres") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=SERVER_RESTARTED))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -47,6 +48,12 @@ from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 
 APPLICATION_NAME = "kern"
+FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
+"""The first half of every log's feed lock key (``feed_lock_key``)."""
+WRITER_LOCK_CLASS = 0x4B657277  # "Kerw"
+"""The first half of every session's writer-queue lock key (``PostgresStore.writing``)."""
+TURN_TIMEOUT = "10s"
+"""How long a writer waits for its turn at a session before going ahead without it."""
 _SQL_CONDITIONS = {
     "=": "{column} = %s",
     ">=": "{column} >= %s",
@@ -209,28 +216,51 @@ class _IndexedPostgresRecorder(PostgresApplicationRecorder):
         return statement
 
     def _compose_append(self, count: int, row: dict[str, Any] | None) -> sql.Composed:
+        # Every write of the statement is gated on ``in_flight``, the feed's lock
+        # (see feed_lock_key): the lock is taken before the first row is written,
+        # so before the transaction has an id, and held until it ends.
+        in_flight = sql.SQL(
+            "WITH in_flight AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({}, {}))"
+        ).format(*map(sql.Literal, self.feed_lock_key))
         # %b sends the state as binary bytea (hex text would double its size).
         insert = sql.SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) VALUES "
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM (VALUES "
         ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
-        insert += sql.SQL(", ").join([sql.SQL("(%s, %s, %s, %b)")] * count)
+        insert += sql.SQL(", ").join([sql.SQL("(%s, %s::bigint, %s, %b)")] * count)
+        insert += sql.SQL(") AS appended WHERE EXISTS (SELECT FROM in_flight)")
         if row is None:
-            return insert
+            return sql.SQL("{} {}").format(in_flight, insert)
         # A data-modifying WITH runs to completion whatever the outer statement
         # reads, and the two stand or fall together: a version conflict on the
         # events aborts the listing write too.
-        return sql.SQL("WITH appended AS ({}) {}").format(insert, self._listing_statement(row))
+        return sql.SQL("{}, appended AS ({}) {}").format(
+            in_flight, insert, self._listing_statement(row)
+        )
+
+    @property
+    def feed_lock_key(self) -> tuple[int, int]:
+        """The two-int advisory lock key every append to this log holds, shared,
+        for its whole transaction: (a constant of Kern's, a hash of the log's
+        qualified name). The feed reads its holders from ``pg_locks`` to know
+        which appends are still in flight (:meth:`PostgresStore.read_feed`)."""
+        name = f"{self.datastore.schema}.{self.events_table_name}".encode()
+        return FEED_LOCK_CLASS, zlib.crc32(name) & 0x7FFFFFFF
 
     def _listing_statement(self, row: dict[str, Any]) -> sql.Composed:
         schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
         if "created_at" in row:
-            return sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
+            return sql.SQL(
+                "INSERT INTO {}.{} ({}) SELECT {} WHERE EXISTS (SELECT FROM in_flight)"
+            ).format(
                 schema,
                 idx,
                 sql.SQL(", ").join(map(sql.Identifier, row)),
                 sql.SQL(", ").join(sql.Placeholder() * len(row)),
             )
-        return sql.SQL("UPDATE {}.{} SET {} WHERE session_id = %s").format(
+        return sql.SQL(
+            "UPDATE {}.{} SET {} WHERE session_id = %s AND EXISTS (SELECT FROM in_flight)"
+        ).format(
             schema,
             idx,
             sql.SQL(", ").join(
@@ -338,6 +368,35 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             raise
         return recorder
 
+    @contextlib.contextmanager
+    def writing(self, session_id: str) -> Iterator[None]:
+        """A turn at the session: a transaction-level advisory lock on (WRITER_LOCK_CLASS,
+        a hash of the log and the session), held on a connection of its own while the
+        block reads, decides and appends on others. PostgreSQL grants it in the order
+        writers asked, so writers of a busy session queue. A writer that cannot get
+        it (TURN_TIMEOUT passed, a lost connection, a pool of one connection) goes ahead
+        without it: the append's version check still decides; and the lock goes away
+        with its connection, so a writer that dies in its turn blocks nobody."""
+        datastore = self.recorder.datastore
+        name = f"{self.schema}.{self.names.events}:{session_id}".encode()
+        key = (WRITER_LOCK_CLASS, zlib.crc32(name) & 0x7FFFFFFF)
+        entered = done = False
+        try:
+            if datastore.pool.max_size > 1:
+                with datastore.get_connection() as conn, conn.transaction():
+                    conn.execute("SELECT set_config('lock_timeout', %s, true)", [TURN_TIMEOUT])
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+                    entered = True
+                    yield
+                    done = True
+        except (PersistenceError, psycopg.Error):
+            if entered and not done:
+                raise
+            # No turn (or its release failed after the block: the lock went with the
+            # connection); the version check decides.
+        if not entered:
+            yield
+
     def _check_idle_connections(self) -> None:
         """After a failure: replace the pool's idle connections the server dropped."""
         datastore = self._datastore
@@ -413,18 +472,27 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
         """Appends do not lock the table, so notification ids are handed out in
         insert order, not commit order: a follower reading by id alone could
         pass an id whose transaction commits later. The feed orders by the
-        appending transaction's id first and serves only rows of transactions
-        older than every transaction still running (the snapshot's xmin), so no
-        row can ever appear before a position already served."""
+        appending transaction's id first and serves only rows below the
+        horizon (:meth:`_feed_horizon`): the oldest Kern append still in
+        flight, so no row can ever appear before a position already served,
+        and no other transaction on the server holds the feed back."""
         tx, seq = after if after is not None else FeedPosition(0, 0)
-        statement = sql.SQL(
-            "SELECT transaction_id::text::bigint AS tx, notification_id, originator_id, "
-            "originator_version, topic, state FROM {}.{} "
-            "WHERE (transaction_id, notification_id) > (%s::text::xid8, %s) "
-            "AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) "
-            "ORDER BY transaction_id, notification_id LIMIT %s"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.events))
-        rows = self._fetch("read the feed", statement, [str(tx), seq, limit])
+        horizon, page = self._feed_statements()
+        datastore = self.recorder.datastore
+
+        def fetch() -> list[DictRow]:
+            # Two statements on an autocommit connection: each its own
+            # transaction, so the page's snapshot is taken after the horizon
+            # was read, whatever the server's default isolation level.
+            with datastore.get_connection() as conn:
+                row = conn.execute(horizon, self.recorder.feed_lock_key).fetchone()
+                assert row is not None
+                return conn.execute(page, [str(tx), seq, row["horizon"], limit]).fetchall()
+
+        try:
+            rows = self.retry(fetch)
+        except PersistenceError as exc:
+            raise self.store_error(f"could not read the feed at {self.where}", exc) from exc
         return [
             FeedEntry(
                 FeedPosition(int(row["tx"]), int(row["notification_id"])),
@@ -439,6 +507,40 @@ class PostgresStore(RecorderStore[_IndexedPostgresRecorder]):
             )
             for row in rows
         ]
+
+    def _feed_statements(self) -> tuple[sql.SQL, sql.Composed]:
+        """The feed's horizon, then a page of the log below it (see :meth:`read_feed`).
+
+        The horizon is the lowest transaction id among the appends to this log
+        still in flight, found as the holders of the log's feed lock in
+        ``pg_locks`` (each append takes it before its transaction has an id,
+        :meth:`_IndexedPostgresRecorder.feed_lock_key`), and otherwise the
+        first transaction id not yet handed out when the horizon was read. An
+        append that had an id then is either still holding the lock (and is
+        the horizon, or above it) or has committed before the page's snapshot
+        is taken; an append that gets an id later gets one above the horizon.
+        ``pg_locks`` shows 32-bit transaction ids: they are matched against
+        the snapshot's in-progress ids, which are 64-bit, like the log's.
+        """
+        horizon = sql.SQL(
+            "SELECT coalesce(min(x), pg_snapshot_xmax(pg_current_snapshot()))::text AS horizon "
+            "FROM pg_snapshot_xip(pg_current_snapshot()) AS x "
+            "WHERE x::text::bigint %% 4294967296 IN ("
+            "SELECT t.transactionid::text::bigint FROM pg_locks a JOIN pg_locks t "
+            "ON t.virtualtransaction = a.virtualtransaction "
+            "WHERE a.locktype = 'advisory' AND a.classid = %s::oid AND a.objid = %s::oid "
+            "AND a.objsubid = 2 "
+            "AND a.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted)"
+        )
+        page = sql.SQL(
+            "SELECT transaction_id::text::bigint AS tx, notification_id, originator_id, "
+            "originator_version, topic, state FROM {}.{} "
+            "WHERE (transaction_id, notification_id) > (%s::text::xid8, %s) "
+            "AND transaction_id < %s::xid8 "
+            "ORDER BY transaction_id, notification_id LIMIT %s"
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.events))
+        return horizon, page
 
     def indexed_version(self, session_id: str) -> int | None:
         statement = sql.SQL("SELECT version FROM {}.{} WHERE session_id = %s").format(

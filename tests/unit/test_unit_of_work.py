@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -50,6 +51,67 @@ def test_gives_up_with_concurrency_error_after_the_last_attempt(
         db.execute("s1", decide)
     assert len(decisions) == 5
     assert db.get_events("s1") == []
+
+
+@pytest.fixture
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Conflicts retried at once: these tests count attempts, they do not wait."""
+    monkeypatch.setattr(unit_of_work, "FIRST_PAUSE", 0.0)
+
+
+def conflicting(db: InMemoryDb, times: int) -> list[int]:
+    """Make ``db``'s next ``times`` appends conflict, as if another writer won each
+    race; returns the list the refused appends are counted in."""
+    real_append, refused = db.store.append, cast(list[int], [])
+
+    def append(events: Sequence[SessionEvent]) -> None:
+        if len(refused) < times:
+            refused.append(len(events))
+            raise AppendConflict("another writer")
+        real_append(events)
+
+    cast(Any, db.store).append = append
+    return refused
+
+
+def test_a_writer_that_loses_more_than_a_hundred_races_still_lands(no_pauses: None) -> None:
+    """Contention costs time, not the write: the retry is bounded by BUDGET seconds
+    (and a large attempt count), not by the 100 attempts it once had."""
+    db = InMemoryDb()
+    refused = conflicting(db, 150)
+    db.execute("s1", start)
+    assert len(refused) == 150
+    assert [e.version for e in db.get_events("s1")] == [1]
+
+
+def test_gives_up_with_concurrency_error_once_the_time_budget_is_spent(
+    monkeypatch: pytest.MonkeyPatch, no_pauses: None
+) -> None:
+    db = InMemoryDb()
+    monkeypatch.setattr(unit_of_work, "BUDGET", 0.05)
+    refused = conflicting(db, 10**9)
+    with pytest.raises(ConcurrencyError, match=r"gave up after \d+ attempts in 0\.\d s"):
+        db.execute("s1", start)
+    assert len(refused) > 1
+    assert db.get_events("s1") == []
+
+
+def test_after_a_conflict_the_writer_decides_again_in_its_turn(no_pauses: None) -> None:
+    """The first decision is optimistic; after a conflict the next ones are taken
+    inside the store's writer queue for the session (SessionStore.writing)."""
+    db = InMemoryDb()
+    refused = conflicting(db, 2)
+    turns: list[str] = []
+
+    @contextlib.contextmanager
+    def writing(session_id: str) -> Iterator[None]:
+        turns.append(session_id)
+        yield
+
+    cast(Any, db.store).writing = writing
+    db.execute("s1", start)
+    assert len(refused) == 2
+    assert turns == ["s1", "s1"]  # the two decisions after a conflict, not the first
 
 
 def test_a_conflict_that_already_landed_is_not_written_twice(

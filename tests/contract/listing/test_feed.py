@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -10,15 +11,25 @@ from kern.db import FeedPosition, KernDb
 from kern.errors import InvalidQueryError
 from kern.workflow import Workflow
 
+DEADLINE = 60.0  # seconds; only reached when an event never shows up
 
-def follow(db: KernDb, page: int = 3) -> list[tuple[FeedPosition, str, int]]:
-    """Page through the whole feed; (position, session_id, version) of each event."""
+
+def follow(db: KernDb, expected: int, page: int = 3) -> list[tuple[FeedPosition, str, int]]:
+    """Page through the feed until ``expected`` events were served (an empty page only
+    means "nothing more yet"), then check nothing follows; (position, session_id,
+    version) of each event."""
     seen: list[tuple[FeedPosition, str, int]] = []
-    after = None
-    while entries := db.read_feed(after, limit=page):
+    after, deadline = None, time.monotonic() + DEADLINE
+    while len(seen) < expected and time.monotonic() < deadline:
+        entries = db.read_feed(after, limit=page)
         seen += [(e.position, e.event.session_id, e.event.version) for e in entries]
-        after = entries[-1].position
+        after = entries[-1].position if entries else after
+    assert db.read_feed(after) == []
     return seen
+
+
+def stored(db: KernDb, *session_ids: str) -> int:
+    return sum(len(db.get_events(session_id)) for session_id in session_ids)
 
 
 def test_feed_serves_every_event_once_in_increasing_positions(
@@ -28,7 +39,7 @@ def test_feed_serves_every_event_once_in_increasing_positions(
     for n in range(3):
         for session in ("a", "b"):
             workflow.run(f"hello {n}", session_id=session)
-    seen = follow(db)
+    seen = follow(db, stored(db, "a", "b"))
     positions = [position for position, _, _ in seen]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     for session in ("a", "b"):
@@ -41,7 +52,7 @@ def test_feed_after_the_last_position_is_empty_until_something_is_appended(
 ) -> None:
     workflow = make_workflow()
     workflow.run("one", session_id="a")
-    last = follow(db)[-1][0]
+    last = follow(db, stored(db, "a"))[-1][0]
     assert db.read_feed(last) == []
     workflow.run("two", session_id="b")
     newer = db.read_feed(last)

@@ -93,6 +93,20 @@ def test_four_processes_running_one_session_all_land(target: Target, tmp_path: P
 
 
 @pytest.mark.slow
+def test_sixteen_processes_running_one_session_all_land(target: Target, tmp_path: Path) -> None:
+    """16 processes, 8 runs each, one session, all 16 meeting inside runs 0 and 4:
+    contention costs waiting, never a ConcurrencyError or a run left RUNNING."""
+    workers, runs = 16, 8
+    total = run_processes(target, tmp_path, workers, ["shared"], runs)
+
+    assert total.errors == []
+    assert len(total.succeeded) == workers * runs
+    with target.open() as db:
+        check_runs_landed(db, "shared", total.run_ids("shared"))
+        assert db.verify("shared").ok
+
+
+@pytest.mark.slow
 def test_processes_writing_many_sessions_at_once_lose_nothing(
     target: Target, tmp_path: Path
 ) -> None:
