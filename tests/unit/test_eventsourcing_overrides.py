@@ -16,11 +16,11 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from kern.adapters.stores.memory import InMemoryStore, _IndexedPOPORecorder
-from kern.adapters.stores.postgres import _IndexedPostgresRecorder
+from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
 from kern.adapters.stores.recorder import RecorderStore
 from kern.adapters.stores.sqlite import SqliteStore, _IndexedSQLiteRecorder
 
-RECORDERS = [_IndexedPOPORecorder, _IndexedSQLiteRecorder, _IndexedPostgresRecorder]
+RECORDERS = [_IndexedPOPORecorder, _IndexedSQLiteRecorder, PostgresLogRecorder]
 
 
 def library_bases(cls: type) -> list[type]:

@@ -1,0 +1,208 @@
+"""The recorder behind the PostgreSQL store: Kern's own statements on eventsourcing's pool.
+
+It reads a session's events by primary key, appends them and writes the
+listing row in one statement (one round trip, no table lock), inserts an
+import's sessions in batches, and holds the feed lock every append takes
+(see :meth:`kern.adapters.stores.postgres.PostgresStore.read_feed`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import sql
+
+from kern.projections.listing import name_key
+
+FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
+"""The first half of every log's feed lock key (``feed_lock_key``)."""
+
+IMPORT_BATCH = 500
+"""Events inserted per statement when an import writes many sessions at once."""
+
+
+class PostgresLogRecorder(PostgresApplicationRecorder):
+    """eventsourcing's postgres recorder, for its datastore (the connection pool)
+    and its table name; Kern reads and appends with statements of its own.
+
+    Only public methods are overridden. Each runs its statement once: the
+    store tries it again over lost connections (:mod:`kern.adapters.stores.retry`).
+    The tables come from :mod:`kern.adapters.stores.postgres_migrations`.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
+        super().__init__(datastore, events_table_name=events_table)
+        self.index_table = index_table
+        self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
+        self._selects: dict[tuple[bool, ...], bytes] = {}
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The stream's events with gt < version <= lte, in version order (``desc``:
+        newest first), at most ``limit``: one range scan of the primary key."""
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        statement = self._selects.get(shape)
+        if statement is None:
+            statement = self._compose_select(*shape).as_bytes(None)
+            self._selects[shape] = statement
+        params = [str(originator_id), *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def _compose_select(self, gt: bool, lte: bool, desc: bool, limit: bool) -> sql.Composed:
+        statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        if gt:
+            statement += sql.SQL(" AND originator_version > %s")
+        if lte:
+            statement += sql.SQL(" AND originator_version <= %s")
+        statement += sql.SQL(
+            " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+        )
+        if limit:
+            statement += sql.SQL(" LIMIT %s")
+        return statement
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events and write the listing row (``listing=``) in one statement: one round
+        trip, one implicit transaction, no table lock.
+
+        eventsourcing's own insert locks the whole table (to hand out gap-free
+        notification ids in commit order), which serialises writers of unrelated
+        sessions. Kern reads streams by primary key, where the expected-version
+        check is the key itself, so it does not need that lock.
+        """
+        if not stored_events:
+            return None
+        listings: list[dict[str, Any]] | None = kwargs.get("listings")
+        if listings is not None:
+            self._insert_sessions(stored_events, listings)
+            return None
+        listing: dict[str, Any] | None = kwargs.get("listing")
+        row = dict(listing) if listing is not None else None
+        if row is not None and "session_name" in row:
+            row["session_name_key"] = name_key(row["session_name"])
+        statement = self._append_statement(len(stored_events), row)
+        params: list[Any] = []
+        for e in stored_events:
+            params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+        if row is not None:
+            if "created_at" in row:
+                params += row.values()
+            else:
+                params += [v for k, v in row.items() if k != "session_id"]
+                params.append(row["session_id"])
+        with self.datastore.get_connection() as conn:
+            conn.execute(statement, params, prepare=False)
+        return None
+
+    def _insert_sessions(
+        self, stored_events: Sequence[StoredEvent], listings: list[dict[str, Any]]
+    ) -> None:
+        """Several sessions' events and listing rows (an import) in one transaction,
+        the events in batches of :data:`IMPORT_BATCH` rows per statement."""
+        with self.datastore.transaction(commit=True) as curs:
+            for start in range(0, len(stored_events), IMPORT_BATCH):
+                batch = stored_events[start : start + IMPORT_BATCH]
+                params: list[Any] = []
+                for e in batch:
+                    params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+                curs.execute(self._append_statement(len(batch), None), params)
+            for listing in listings:
+                row = dict(listing)
+                row["session_name_key"] = name_key(row["session_name"])
+                # Gated on the feed lock like every append's writes (the batches
+                # above took it already: it is held until the transaction ends).
+                statement = sql.SQL("{} {}").format(self._in_flight(), self._listing_statement(row))
+                curs.execute(statement, list(row.values()))
+
+    def _append_statement(self, count: int, row: dict[str, Any] | None) -> bytes:
+        """The statement appending ``count`` events and writing the listing row
+        (columns of ``row``), composed once per shape."""
+        shape = (count, tuple(row) if row is not None else None)
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._compose_append(count, row).as_bytes(None)
+            self._statements[shape] = statement
+        return statement
+
+    def _in_flight(self) -> sql.Composed:
+        """``WITH in_flight``: the feed's lock (see feed_lock_key), taken before the
+        first row is written, so before the transaction has an id, and held until
+        it ends. Every write is gated on it (``WHERE EXISTS (SELECT FROM in_flight)``)."""
+        return sql.SQL(
+            "WITH in_flight AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({}, {}))"
+        ).format(*map(sql.Literal, self.feed_lock_key))
+
+    def _compose_append(self, count: int, row: dict[str, Any] | None) -> sql.Composed:
+        in_flight = self._in_flight()
+        # %b sends the state as binary bytea (hex text would double its size).
+        insert = sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM (VALUES "
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        insert += sql.SQL(", ").join([sql.SQL("(%s, %s::bigint, %s, %b)")] * count)
+        insert += sql.SQL(") AS appended WHERE EXISTS (SELECT FROM in_flight)")
+        if row is None:
+            return sql.SQL("{} {}").format(in_flight, insert)
+        # A data-modifying WITH runs to completion whatever the outer statement
+        # reads, and the two stand or fall together: a version conflict on the
+        # events aborts the listing write too.
+        return sql.SQL("{}, appended AS ({}) {}").format(
+            in_flight, insert, self._listing_statement(row)
+        )
+
+    @property
+    def feed_lock_key(self) -> tuple[int, int]:
+        """The two-int advisory lock key every append to this log holds, shared,
+        for its whole transaction: (a constant of Kern's, a hash of the log's
+        qualified name). The feed reads its holders from ``pg_locks`` to know
+        which appends are still in flight (:meth:`PostgresStore.read_feed`)."""
+        name = f"{self.datastore.schema}.{self.events_table_name}".encode()
+        return FEED_LOCK_CLASS, zlib.crc32(name) & 0x7FFFFFFF
+
+    def _listing_statement(self, row: dict[str, Any]) -> sql.Composed:
+        schema, idx = sql.Identifier(self.datastore.schema), sql.Identifier(self.index_table)
+        if "created_at" in row:
+            return sql.SQL(
+                "INSERT INTO {}.{} ({}) SELECT {} WHERE EXISTS (SELECT FROM in_flight)"
+            ).format(
+                schema,
+                idx,
+                sql.SQL(", ").join(map(sql.Identifier, row)),
+                sql.SQL(", ").join(sql.Placeholder() * len(row)),
+            )
+        return sql.SQL(
+            "UPDATE {}.{} SET {} WHERE session_id = %s AND EXISTS (SELECT FROM in_flight)"
+        ).format(
+            schema,
+            idx,
+            sql.SQL(", ").join(
+                sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row if c != "session_id"
+            ),
+        )
