@@ -92,6 +92,12 @@ a connection-level error anywhere along its chain (rerunfailures follows __cause
 and __context__), and nothing else."""
 
 
+RESTART_RERUNS = 2
+RESTART_WAIT = 10
+"""A restart seen here took 2 to 21 s: a test it broke waits this long (seconds)
+before each of its reruns, so the server is back when the test runs again."""
+
+
 # trylast: after tests/postgres/conftest.py has marked its tests ``postgres``.
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -99,7 +105,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     went away under it (restarted by another client); any other failure stands."""
     for item in items:
         if item.get_closest_marker("postgres") and not item.get_closest_marker("flaky"):
-            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=SERVER_RESTARTED))
+            item.add_marker(
+                pytest.mark.flaky(
+                    reruns=RESTART_RERUNS, reruns_delay=RESTART_WAIT, only_rerun=SERVER_RESTARTED
+                )
+            )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
