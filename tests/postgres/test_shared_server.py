@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.conftest import RESTART_RERUNS, RESTART_WAIT
+
 _runs: list[str] = []
 
 
@@ -25,7 +27,8 @@ def test_a_test_whose_server_connection_was_terminated_is_run_once_more(
 
 def test_postgres_tests_are_rerun_only_for_a_lost_server(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("flaky")
-    assert marker is not None and marker.kwargs["reruns"] == 1
+    assert marker is not None and marker.kwargs["reruns"] == RESTART_RERUNS
+    assert marker.kwargs["reruns_delay"] == RESTART_WAIT
     patterns = marker.kwargs["only_rerun"]
     assert psycopg.errors.AdminShutdown in patterns
     assert psycopg.errors.UniqueViolation not in patterns
