@@ -103,12 +103,13 @@ class SessionStore(ABC):
     def session_ids(self) -> list[str]:
         """Every session in the store, deleted ones too, oldest first."""
 
-    @abstractmethod
     def indexed_version(self, session_id: str) -> int | None:
         """The last version the listing index recorded for the session (None if absent).
 
         Written in the same transaction as the events, so a log shorter than
         this lost events at its end."""
+        row = self.listing_row(session_id)
+        return row.version if row is not None else None
 
     @abstractmethod
     def read_records(self, session_id: str) -> list[Record]:

@@ -90,12 +90,6 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             rows = list(recorder.index.values())
         return query.apply(rows)
 
-    def indexed_version(self, session_id: str) -> int | None:
-        recorder = self.recorder
-        with recorder.lock:
-            row = recorder.index.get(session_id)
-        return row.version if row else None
-
     def listing_row(self, session_id: str) -> SessionSummary | None:
         recorder = self.recorder
         with recorder.lock:

@@ -360,13 +360,6 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         ).format(sql.Identifier(self.schema), sql.Identifier(self.names.events))
         return horizon, page
 
-    def indexed_version(self, session_id: str) -> int | None:
-        statement = sql.SQL("SELECT version FROM {}.{} WHERE session_id = %s").format(
-            sql.Identifier(self.schema), sql.Identifier(self.names.index)
-        )
-        rows = self._fetch(f"read the listing of {session_id!r}", statement, [session_id])
-        return int(rows[0]["version"]) if rows else None
-
     def listing_row(self, session_id: str) -> SessionSummary | None:
         statement = sql.SQL("SELECT {} FROM {}.{} WHERE session_id = %s").format(
             sql.SQL(", ").join(map(sql.Identifier, INDEX_COLUMNS)),

@@ -225,8 +225,8 @@ class RecorderStore(SessionStore, Generic[R]):
     def version_at(self, session_id: str, when: datetime) -> int:
         """Binary search over point reads by primary key: a stream's timestamps
         never decrease, so this reads about log2(n) events, never the stream."""
-        last = self._records(session_id, desc=True, limit=1)
-        low, high = 0, last[0].originator_version if last else 0
+        last = self.last_record(session_id)
+        low, high = 0, last.version if last is not None else 0
         while low < high:
             middle = (low + high + 1) // 2
             (record,) = self._records(session_id, after=middle - 1, upto=middle)

@@ -203,11 +203,6 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             for row in self._rows("list sessions", sql, params)
         ]
 
-    def indexed_version(self, session_id: str) -> int | None:
-        sql = f"SELECT version FROM {self.recorder.index_table} WHERE session_id = ?"
-        rows = self._rows(f"read the listing of {session_id!r}", sql, [session_id])
-        return int(rows[0]["version"]) if rows else None
-
     def listing_row(self, session_id: str) -> SessionSummary | None:
         sql = (
             f"SELECT {', '.join(INDEX_COLUMNS)} FROM {self.recorder.index_table} "
