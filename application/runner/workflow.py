@@ -84,7 +84,10 @@ class Workflow:
         # Without a db, runs still keep their history, in this process only.
         self.db: KernDb = db if db is not None else self.new_scratch_db()
         self.steps = list(steps or [])
-        self._resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
+        self._steps_seen: tuple[int, ...] | None = None
+        self._resolved_steps: list[ResolvedStep] = []
+        self._fingerprint = ""
+        self._resolve()  # a step Kern cannot run is refused here, before any run
         self.session_id = session_id
         self.user_id = user_id
         self.session_state = dict(session_state) if session_state is not None else None
@@ -129,8 +132,25 @@ class Workflow:
 
     @property
     def fingerprint(self) -> str:
-        """``sha256:...`` of the steps' names, kinds and code (see kern.application.provenance)."""
-        return step_fingerprint(self._resolved)
+        """``sha256:...`` of the steps' names, kinds and code (see kern.application.provenance).
+
+        Computed once per set of steps: reading every step's source on every
+        run cost a tenth of a run."""
+        self._resolve()
+        return self._fingerprint
+
+    @property
+    def _resolved(self) -> list[ResolvedStep]:
+        """The steps as the runner runs them, resolved again when ``steps`` changed."""
+        self._resolve()
+        return self._resolved_steps
+
+    def _resolve(self) -> None:
+        seen = tuple(id(step) for step in self.steps)
+        if seen != self._steps_seen:
+            resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
+            self._resolved_steps, self._fingerprint = resolved, step_fingerprint(resolved)
+            self._steps_seen = seen
 
     # -- sessions ----------------------------------------------------------------
 

@@ -1,0 +1,39 @@
+"""The workflow fingerprint: computed once per set of steps, not once per run."""
+
+from __future__ import annotations
+
+import pytest
+
+import kern.application.provenance as provenance
+from kern.db.in_memory import InMemoryDb
+from kern.workflow import StepInput, Workflow
+
+
+def first(step_input: StepInput) -> str:
+    return "one"
+
+
+def second(step_input: StepInput) -> str:
+    return "two"
+
+
+def test_runs_reuse_the_fingerprint_and_a_new_step_list_gets_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workflow = Workflow(name="fp", db=InMemoryDb(), steps=[first])
+    reads: list[object] = []
+    digest = provenance._source_digest
+    monkeypatch.setattr(provenance, "_source_digest", lambda obj: reads.append(obj) or digest(obj))
+    before = workflow.fingerprint
+    for _ in range(3):
+        workflow.run(input="x", session_id="s")
+    assert reads == []  # no step's source was read again
+    events = workflow.db.get_events("s")
+    assert {e.provenance.workflow_fingerprint for e in events} == {before}
+
+    workflow.steps = [first, second]
+    changed = workflow.fingerprint
+    assert changed != before and len(reads) == 2
+    run = workflow.run(input="x", session_id="s")
+    assert [r.content for r in run.step_results] == ["one", "two"]
+    assert workflow.db.get_events("s")[-1].provenance.workflow_fingerprint == changed
