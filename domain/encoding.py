@@ -4,8 +4,11 @@ The payload of an event is its JSON form without ``session_id`` and
 ``version`` (kept as columns by the stores) and without ``hash``:
 ``schema_version`` first, then the fields in the order the event class
 declares them, with dict keys inside values in the order the caller gave.
+A field equal to its default is left out (a reader fills it in), and a value
+the event's ``refs`` name is stored as ``null`` (see :mod:`kern.domain.refs`).
 It is encoded as compact UTF-8 JSON (no spaces, no NaN). The stored bytes
-are that payload with ``hash`` added as its last key.
+are that payload with ``hash`` added as its last key. (Kern before schema
+version 2 of StepCompleted wrote every field; such payloads read the same.)
 
 The hash of an event is the SHA-256, in hex, of these parts joined by a
 newline: the previous event's hash ("" for version 1), the topic, the
@@ -24,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from kern.domain.events import EVENT_CLASSES, SessionEvent
+from kern.domain.refs import blank
 
 E = TypeVar("E", bound=SessionEvent)
 
@@ -54,8 +58,23 @@ def encode_json(value: Any) -> bytes:
 
 
 def event_payload(event: SessionEvent) -> dict[str, Any]:
-    """The event's JSON payload (what is hashed): no stream columns, no hash."""
+    """Every field of the event in JSON form, values in full (for display):
+    no stream columns, no hash."""
     fields: dict[str, Any] = adapter(type(event)).dump_python(event, mode="json")
+    payload = {"schema_version": type(event).schema_version}
+    payload.update((k, v) for k, v in fields.items() if k not in _NOT_IN_PAYLOAD)
+    return payload
+
+
+def stored_payload(event: SessionEvent) -> dict[str, Any]:
+    """The payload as stored and hashed: fields equal to their defaults left out,
+    referenced values as ``null``."""
+    fields: dict[str, Any] = adapter(type(event)).dump_python(
+        event, mode="json", exclude_defaults=True
+    )
+    refs = getattr(event, "refs", None)
+    if refs:
+        blank(fields, refs)
     payload = {"schema_version": type(event).schema_version}
     payload.update((k, v) for k, v in fields.items() if k not in _NOT_IN_PAYLOAD)
     return payload
@@ -72,9 +91,9 @@ def link_hash(previous: str, topic: str, session_id: str, version: int, payload:
 
 
 def payload_bytes(event: SessionEvent) -> bytes:
-    """``encode_json(event_payload(event))``, from the copy :func:`seal` kept if any."""
+    """``encode_json(stored_payload(event))``, from the copy :func:`seal` kept if any."""
     kept: bytes | None = event.__dict__.get(_KEPT_PAYLOAD)
-    return kept if kept is not None else encode_json(event_payload(event))
+    return kept if kept is not None else encode_json(stored_payload(event))
 
 
 def event_hash(previous: str, event: SessionEvent) -> str:
@@ -85,7 +104,7 @@ def event_hash(previous: str, event: SessionEvent) -> str:
 def seal(unsealed: E, previous: str) -> E:
     """``unsealed`` with its chained hash; it keeps its encoded payload until
     :func:`stored_bytes` takes it, so an event is encoded once, not twice."""
-    payload = encode_json(event_payload(unsealed))
+    payload = encode_json(stored_payload(unsealed))
     hashed = link_hash(previous, unsealed.topic(), unsealed.session_id, unsealed.version, payload)
     event = replace(unsealed, hash=hashed)
     object.__setattr__(event, _KEPT_PAYLOAD, payload)  # not a field: eq and repr ignore it

@@ -87,7 +87,13 @@ class StepCompleted(RunEvent):
     ``state_changes`` what the step did to the shared session state. A step
     that raised keeps the exception's class (``error_type``: its dotted name,
     just ``ValueError`` for a built-in) and its traceback as text.
+
+    Schema version 2 added ``refs``: the parts of ``input`` and ``content``
+    that repeat values already in the log, stored as references to them
+    (see :mod:`kern.domain.refs`). Events always hold the full values.
     """
+
+    schema_version: ClassVar[int] = 2
 
     step_index: int
     step_name: str | None = None
@@ -104,6 +110,7 @@ class StepCompleted(RunEvent):
     state_changes: StateChanges = field(default_factory=StateChanges)
     error_type: str | None = None
     traceback: str | None = None
+    refs: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +119,11 @@ class RunCompleted(RunEvent):
 
     A run that failed keeps the exception's class (``error_type``) and its
     traceback as text beside ``error``, the safe rendering of its message.
+    Schema version 2 added ``refs``, as on StepCompleted (usually: the run's
+    content is the last step's).
     """
+
+    schema_version: ClassVar[int] = 2
 
     status: RunStatus
     content: StoredValue = field(default_factory=lambda: StoredValue(type="null", value=None))
@@ -121,6 +132,7 @@ class RunCompleted(RunEvent):
     state_changes: StateChanges = field(default_factory=StateChanges)
     error_type: str | None = None
     traceback: str | None = None
+    refs: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,19 +16,51 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from kern.domain.encoding import adapter, stored_bytes
 from kern.domain.errors import UnreadableEventError
-from kern.domain.events import SessionEvent, event_class
+from kern.domain.events import RunCompleted, SessionEvent, StepCompleted, event_class
+from kern.domain.refs import check_refs
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns an event's payload at one schema_version into the next version's."""
 
 UPCASTERS: dict[tuple[type[SessionEvent], int], Upcaster] = {}
 """(event class, schema_version it reads) -> the upcaster to schema_version + 1."""
+
+
+def fields_added(data: dict[str, Any]) -> dict[str, Any]:
+    """The upcaster of a version that only added fields with defaults: the payload
+    reads as it is (a reader knows such versions and parses them directly)."""
+    return data
+
+
+# Version 2 added ``refs`` (see kern.domain.refs); a version 1 event copied every value.
+UPCASTERS[(StepCompleted, 1)] = fields_added
+UPCASTERS[(RunCompleted, 1)] = fields_added
+
+
+def _direct_prefix(cls: type[SessionEvent], state: bytes) -> bytes | None:
+    """The opening of ``state`` if it is a payload of ``cls`` that reads without
+    changes: at the current version, or at an older one upcast only by
+    :func:`fields_added`; None otherwise."""
+    version = cls.schema_version
+    while True:
+        prefix = _prefix(version)
+        if state.startswith(prefix):
+            return prefix
+        version -= 1
+        if UPCASTERS.get((cls, version)) is not fields_added:
+            return None
+
+
+@cache
+def _prefix(schema_version: int) -> bytes:
+    return b'{"schema_version":%d,' % schema_version
 
 
 class Record(NamedTuple):
@@ -88,14 +120,15 @@ def decode_record(record: Record) -> SessionEvent:
             version=version,
         ) from None
     state = record.state
-    current = b'{"schema_version":%d,' % cls.schema_version
     try:
-        if state.startswith(current):
+        direct = _direct_prefix(cls, state)
+        if direct is not None:
             # The usual case. The columns take the place of schema_version as the
             # first keys, and pydantic parses the bytes straight into the event:
             # no intermediate dicts, one copy of each string.
             head = b'{"session_id":%b,"version":%d,' % (json.dumps(session_id).encode(), version)
-            event: SessionEvent = adapter(cls).validate_json(head + state[len(current) :])
+            event: SessionEvent = adapter(cls).validate_json(head + state[len(direct) :])
+            _check_refs(event)
             return event
         data = json.loads(state)
         if not isinstance(data, dict):
@@ -107,6 +140,13 @@ def decode_record(record: Record) -> SessionEvent:
         data["session_id"] = session_id
         data["version"] = version
         event = adapter(cls).validate_python(data)
+        _check_refs(event)
     except (ValueError, ValidationError) as exc:
         raise unreadable(str(exc)) from exc
     return event
+
+
+def _check_refs(event: SessionEvent) -> None:
+    refs = getattr(event, "refs", None)
+    if refs:
+        check_refs(refs, event.version)
