@@ -38,6 +38,7 @@ from kern.domain.errors import (
 from kern.domain.identity import validate_session_id
 from kern.domain.records import Record, decode_record
 from kern.domain.session_log import log_problem
+from kern.projections.expand import expand_stream
 from kern.projections.listing import LISTING_TOPICS, listing_mismatch
 
 Progress = Callable[[int, int], None]
@@ -351,6 +352,11 @@ def _check_session(session_id: str, stream: _Stream) -> None:
         raise _integrity(
             session_id, stream, found.version, f"not a Kern session log: {found.problem}"
         )
+    try:
+        # Every value stored as a reference must resolve to what the log holds.
+        expand_stream(events)
+    except UnreadableEventError as exc:
+        raise _integrity(session_id, stream, exc.version, f"unreadable: {exc}") from None
 
 
 def _integrity(session_id: str, stream: _Stream, version: int, problem: str) -> LogIntegrityError:

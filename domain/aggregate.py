@@ -274,6 +274,7 @@ class SessionAggregate:
         provenance: Provenance | None = None,
         error_type: str | None = None,
         traceback: str | None = None,
+        refs: dict[str, list[str]] | None = None,
     ) -> RunCompleted:
         """Record the terminal event of an open run."""
         self.check_can_write(user_id)
@@ -292,6 +293,7 @@ class SessionAggregate:
             provenance=provenance,
             error_type=error_type,
             traceback=traceback,
+            refs=refs or {},
         )
 
     def rename(

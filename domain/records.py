@@ -149,4 +149,6 @@ def decode_record(record: Record) -> SessionEvent:
 def _check_refs(event: SessionEvent) -> None:
     refs = getattr(event, "refs", None)
     if refs:
-        check_refs(refs, event.version)
+        # The form only: whether the versions named are earlier is checked when
+        # they are resolved, after the chain had its say about the order.
+        check_refs(refs)

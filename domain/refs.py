@@ -11,7 +11,10 @@ Paths:
 
 - ``input`` / ``content``: the whole recorded value of that field;
 - ``input/<key>``: one key of a recorded dict (the dict Kern hands a function
-  step: ``input``, ``previous_step_content``, ``workflow_history_context``).
+  step: ``input``, ``previous_step_content``, ``workflow_history_context``);
+- ``provenance``: the event's provenance is that of the event the single
+  ``@<version>`` part names (a run's events share their RunStarted's); the
+  field is then left out of the payload.
 
 Parts, each a string:
 
@@ -42,13 +45,15 @@ from typing import Any, NamedTuple
 Refs = dict[str, list[str]]
 """Path -> parts, as stored in an event's ``refs`` field."""
 
-FIELDS = ("input", "content")
+FIELDS = ("input", "content", "provenance")
 """The event fields a path may start with."""
+
+PROVENANCE = "provenance"
 
 DIGEST_CHARS = 32
 """Hex characters of a history context's SHA-256 kept in its reference (128 bits)."""
 
-_PATH = re.compile(r"(input|content)(?:/([A-Za-z_][A-Za-z0-9_]*))?")
+_PATH = re.compile(r"(input|content)(?:/([A-Za-z_][A-Za-z0-9_]*))?|(provenance)")
 _VERSION = re.compile(r"@([1-9][0-9]*)")
 _HISTORY = re.compile(
     r"history:([0-9a-f]{" + str(DIGEST_CHARS) + r"}):((?:[1-9][0-9]*-[1-9][0-9]*,?)*)"
@@ -93,16 +98,19 @@ def parse_path(path: str) -> tuple[str, str | None]:
     found = _PATH.fullmatch(path)
     if found is None:
         raise ValueError(f"bad reference path {path!r}")
+    if found.group(3):
+        return PROVENANCE, None
     return found.group(1), found.group(2)
 
 
-def parse_part(part: str, before: int) -> Part:
+def parse_part(part: str, before: int | None) -> Part:
     """The part ``part`` names; ValueError unless it is well formed and names
-    only versions before ``before`` (the referring event's own version)."""
+    only versions before ``before`` (the referring event's own version; None
+    checks the form only)."""
     found = _VERSION.fullmatch(part)
     if found is not None:
         version = int(found.group(1))
-        if version >= before:
+        if before is not None and version >= before:
             raise ValueError(f"reference {part!r} does not point to an earlier event")
         return ValueAt(version)
     found = _HISTORY.fullmatch(part)
@@ -111,7 +119,7 @@ def parse_part(part: str, before: int) -> Part:
     runs: list[tuple[int, int]] = []
     for span in filter(None, found.group(2).split(",")):
         started, ended = (int(v) for v in span.split("-"))
-        if not started < ended < before:
+        if not started < ended or (before is not None and ended >= before):
             raise ValueError(f"reference {part!r} names runs that are not earlier")
         runs.append((started, ended))
     if not runs:
@@ -119,14 +127,16 @@ def parse_part(part: str, before: int) -> Part:
     return HistoryOf(found.group(1), tuple(runs))
 
 
-def check_refs(refs: Mapping[str, Sequence[str]], version: int) -> None:
-    """ValueError unless every path and part of ``refs`` is one Kern writes."""
+def check_refs(refs: Mapping[str, Sequence[str]], version: int | None = None) -> None:
+    """ValueError unless every path and part of ``refs`` is one Kern writes (and,
+    given the event's ``version``, names only earlier events)."""
     for path, parts in refs.items():
-        parse_path(path)
+        name, _ = parse_path(path)
         if not parts:
             raise ValueError(f"reference path {path!r} has no parts")
-        for part in parts:
-            parse_part(part, version)
+        found = [parse_part(part, version) for part in parts]
+        if name == PROVENANCE and (len(found) != 1 or not isinstance(found[0], ValueAt)):
+            raise ValueError("the provenance reference must name one earlier event")
 
 
 def joined(parts: Sequence[Any], path: str) -> Any:
@@ -144,6 +154,9 @@ def blank(fields: dict[str, Any], refs: Mapping[str, Sequence[str]]) -> None:
     stored there is the reference, not the value."""
     for path in refs:
         name, key = parse_path(path)
+        if name == PROVENANCE:
+            fields.pop(PROVENANCE, None)
+            continue
         stored = dict(fields[name])
         if key is None:
             stored["value"] = None

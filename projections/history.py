@@ -97,3 +97,11 @@ class HistoryView:
     def get_workflow_history_context(self, num_runs: int | None = None) -> str | None:
         """The ``<workflow_history_context>`` text of those runs; None when empty."""
         return history_context(self.get_workflow_history(num_runs))
+
+    def run_spans(self, num_runs: int | None = None) -> list[tuple[int, int]]:
+        """(RunStarted, RunCompleted) versions of the runs those texts come from."""
+        return [
+            (r.started, r.ended)
+            for r in self._history.completed(self._upto, num_runs)
+            if r.ended is not None
+        ]

@@ -311,20 +311,22 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             rows = self.retry(fetch)
         except PersistenceError as exc:
             raise self.store_error(f"could not read the feed at {self.where}", exc) from exc
-        return [
-            FeedEntry(
-                FeedPosition(int(row["tx"]), int(row["notification_id"])),
-                from_stored(
-                    StoredEvent(
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    )
-                ),
-            )
-            for row in rows
-        ]
+        return self.expanded_feed(
+            [
+                FeedEntry(
+                    FeedPosition(int(row["tx"]), int(row["notification_id"])),
+                    from_stored(
+                        StoredEvent(
+                            originator_id=row["originator_id"],
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=bytes(row["state"]),
+                        )
+                    ),
+                )
+                for row in rows
+            ]
+        )
 
     def _feed_statements(self) -> tuple[sql.SQL, sql.Composed]:
         """The feed's horizon, then a page of the log below it (see :meth:`read_feed`).

@@ -40,6 +40,7 @@ from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, Sess
 from kern.domain.errors import StoreClosedError, StoreError
 from kern.domain.events import SessionEvent
 from kern.domain.records import Record, decode_record
+from kern.projections.expand import expand, has_refs
 from kern.projections.history import HistoryView, RunHistory
 from kern.projections.listing import listing_update
 
@@ -160,12 +161,51 @@ class RecorderStore(SessionStore, Generic[R]):
             while upto is None or after < upto:
                 limit = READ_PAGE if upto is None else min(READ_PAGE, upto - after)
                 page = self._records(session_id, after=after, upto=upto, limit=limit)
-                events += [from_stored(r) for r in page]
+                events += self.expanded(session_id, [from_stored(r) for r in page], events)
                 if len(page) < limit:
                     break
                 after = page[-1].originator_version
                 del page
         return events
+
+    def expanded(
+        self,
+        session_id: str,
+        events: list[SessionEvent],
+        before: Sequence[SessionEvent] = (),
+    ) -> list[SessionEvent]:
+        """``events`` (read in order) with the values they store as references put
+        back (see :mod:`kern.projections.expand`). A referenced event is found in
+        ``events`` or ``before`` (read just before them), in the cache, or else
+        read from the database."""
+        if not any(has_refs(e) for e in events):
+            return events
+        held = self.cache.stream(session_id).events
+        batch = {e.version: e for e in before[-READ_PAGE:]}
+
+        def lookup(version: int) -> SessionEvent:
+            if version <= len(held):
+                return held[version - 1]
+            found = batch.get(version)
+            if found is None:
+                (found,) = self.read(session_id, after=version - 1, upto=version)
+            return found
+
+        done: list[SessionEvent] = []
+        for event in events:
+            event = expand(event, lookup)
+            batch[event.version] = event
+            done.append(event)
+        return done
+
+    def expanded_feed(self, entries: list[FeedEntry]) -> list[FeedEntry]:
+        """Feed entries whose events have their referenced values put back."""
+        return [
+            FeedEntry(e.position, self.expanded(e.event.session_id, [e.event])[0])
+            if has_refs(e.event)
+            else e
+            for e in entries
+        ]
 
     def _records(
         self, session_id: str, *, after: int = 0, upto: int | None = None, **kwargs: Any
@@ -198,7 +238,9 @@ class RecorderStore(SessionStore, Generic[R]):
             )
         except PersistenceError as exc:
             raise self.store_error("could not read the feed", exc) from exc
-        return [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
+        return self.expanded_feed(
+            [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
+        )
 
     def append_records(self, records: Sequence[Record]) -> None:
         """All the sessions' records and listing rows go to the recorder in one

@@ -22,10 +22,11 @@ from kern.application.runner.steps import (
     StepInput,
     executor_run_of,
 )
+from kern.application.runner.values import RUN_INPUT, RecordedValues, history_part
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.errors import UnstorableValueError
+from kern.domain.events import StepCompleted
 from kern.domain.values import (
-    MAX_NESTING,
     ExecutorRun,
     Metrics,
     Provenance,
@@ -63,7 +64,9 @@ class RunRecorder:
         self.user_id = user_id
         self.run_id = run_id
         self.input = input
-        self._unsent: Callable[[SessionAggregate], Any] | None = None
+        self._unsent: Callable[[SessionAggregate], StepCompleted] | None = None
+        self.values = RecordedValues()
+        self._history_part: str | None = None
         self.output = WorkflowRunOutput(
             run_id=run_id,
             session_id=session_id,
@@ -82,6 +85,7 @@ class RunRecorder:
         assert isinstance(extra, dict) and isinstance(seed, dict)
         started = time.perf_counter()
         before_run = self._start(stored_input, seed, extra)
+        self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
         store = self.db.store
         views = SessionViews(
             lambda: store.read(self.session_id, upto=before_run),
@@ -144,6 +148,9 @@ class RunRecorder:
         window = self.workflow._history_window(step)
         context = (
             step_input.get_workflow_history_context(num_runs=window) if window is not None else None
+        )
+        self._history_part = (
+            history_part(step_input, context, window) if context is not None else None
         )
         received, call = self._prepare(step, step_input, context)
         started = time.perf_counter()
@@ -246,22 +253,29 @@ class RunRecorder:
             "executor_type": "function" if step.step_type == "placeholder" else step.step_type,
             "executor_name": step.executor_name,
             "executor_id": step.executor_id,
-            # What a function step receives is Kern's dict around the run input
-            # (itself at most MAX_NESTING deep): allow for that one level.
-            "input": StoredValue.of(
-                received, what=f"input of step {step.name!r}", nesting=MAX_NESTING + 1
-            ),
             "metrics": Metrics(duration=duration),
             **failure_fields(failure),
         }
         error = fields.pop("error")
+        token = len(self.output.step_results) if output is not None else None
+        fields["input"], refs = self.values.received(
+            received,
+            function_step=not step.is_agent_like,
+            history=self._history_part,
+            what=f"input of step {step.name!r}",
+        )
         refusal: UnstorableValueError | None = None
         try:
             after = to_json_value(state, what=f"session_state after step {step.name!r}")
             assert isinstance(after, dict)
             fields["state_changes"] = StateChanges.between(before, after)
             content = output.content if output else None
-            fields["content"] = StoredValue.of(content, what=f"output of step {step.name!r}")
+            fields["content"], content_refs = self.values.value(
+                "content", content, what=f"output of step {step.name!r}"
+            )
+            refs.update(content_refs)
+            if token is not None:
+                self.values.add(token, content, fields["content"].value)
         except UnstorableValueError as exc:
             refusal, error = exc, str(exc)
             fields.update(error_type=type_tag(exc), traceback=None)
@@ -273,9 +287,21 @@ class RunRecorder:
             error=error or (storable_text(output.error) if output and output.error else None),
             executor_run=executor_run,
         )
-        self._unsent = lambda s: s.complete_step(
-            run_id=self.run_id, user_id=self.user_id, provenance=self.provenance, **fields
-        )
+        values = self.values
+
+        def unsent(session: SessionAggregate) -> StepCompleted:
+            event = session.complete_step(
+                run_id=self.run_id,
+                user_id=self.user_id,
+                provenance=self.provenance,
+                refs=values.versioned(refs),
+                **fields,
+            )
+            if token is not None:
+                values.stored_at(token, event.version)
+            return event
+
+        self._unsent = unsent
         if output is not None:
             output.input = received
             output.metrics = {"duration": duration}
@@ -312,10 +338,14 @@ class RunRecorder:
         except UnstorableValueError:
             after = self.output.session_state or {}
         changes = StateChanges.between(self.base_state, after)
-        stored = StoredValue.of(content) if status == RunStatus.completed else StoredValue.of(None)
+        if status == RunStatus.completed:
+            stored, refs = self.values.value("content", content, what="run output")
+        else:
+            stored, refs = StoredValue.of(None), {}
 
         unsent = self._unsent
         failed = failure_fields(failure)
+        values = self.values
 
         def decide(session: SessionAggregate) -> dict[str, Any]:
             if unsent is not None:
@@ -325,6 +355,7 @@ class RunRecorder:
                 user_id=self.user_id,
                 status=status,
                 content=stored,
+                refs=values.versioned(refs),
                 metrics=Metrics(duration=duration),
                 state_changes=changes,
                 provenance=self.provenance,

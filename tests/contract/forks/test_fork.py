@@ -28,6 +28,7 @@ from kern.errors import (
     SessionExistsError,
     SessionNotFoundError,
 )
+from kern.projections.expand import expand_stream
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
 
@@ -58,7 +59,7 @@ def workflow(make_workflow: MakeWorkflow) -> Workflow:
 
 def stream(db: KernDb, session_id: str) -> list[SessionEvent]:
     """The session's events decoded straight from the stored records (no cache)."""
-    return [decode_record(record) for record in db.store.read_records(session_id)]
+    return expand_stream([decode_record(record) for record in db.store.read_records(session_id)])
 
 
 def version_of(events: list[SessionEvent], kind: type[SessionEvent], run_id: str) -> int:
