@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -22,7 +22,12 @@ from kern.application.runner.steps import (
     StepInput,
     executor_run_of,
 )
-from kern.application.runner.values import RUN_INPUT, RecordedValues, history_part
+from kern.application.runner.values import (
+    RUN_INPUT,
+    RecordedValues,
+    SymbolicRefs,
+    history_part,
+)
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.errors import UnstorableValueError
 from kern.domain.events import StepCompleted
@@ -42,6 +47,14 @@ from kern.projections.session import history_text
 
 if TYPE_CHECKING:
     from kern.application.runner.workflow import Workflow
+
+
+class Received(NamedTuple):
+    """What a step received: the object itself, and how its StepCompleted records it."""
+
+    raw: Any
+    stored: StoredValue
+    refs: SymbolicRefs
 
 
 class RunRecorder:
@@ -152,7 +165,18 @@ class RunRecorder:
         self._history_part = (
             history_part(step_input, context, window) if context is not None else None
         )
-        received, call = self._prepare(step, step_input, context)
+        raw, call = self._prepare(step, step_input, context)
+        # Recorded before the call: a step that changes what it was given in place
+        # must not change the record of what it received.
+        received = Received(
+            raw,
+            *self.values.received(
+                raw,
+                function_step=not step.is_agent_like,
+                history=self._history_part,
+                what=f"input of step {step.name!r}",
+            ),
+        )
         started = time.perf_counter()
         try:
             response = call()
@@ -237,7 +261,7 @@ class RunRecorder:
     def _record_step(
         self,
         step: ResolvedStep,
-        received: Any,
+        received: Received,
         output: StepOutput | None,
         started: float,
         before: dict[str, Any],
@@ -258,12 +282,7 @@ class RunRecorder:
         }
         error = fields.pop("error")
         token = len(self.output.step_results) if output is not None else None
-        fields["input"], refs = self.values.received(
-            received,
-            function_step=not step.is_agent_like,
-            history=self._history_part,
-            what=f"input of step {step.name!r}",
-        )
+        fields["input"], refs = received.stored, dict(received.refs)
         refusal: UnstorableValueError | None = None
         try:
             after = to_json_value(state, what=f"session_state after step {step.name!r}")
@@ -303,7 +322,7 @@ class RunRecorder:
 
         self._unsent = unsent
         if output is not None:
-            output.input = received
+            output.input = received.raw
             output.metrics = {"duration": duration}
             output.success, output.error = success, fields["error"]
             self.output.step_results.append(output)

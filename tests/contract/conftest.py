@@ -51,6 +51,16 @@ def db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
 
 
 @pytest.fixture
+def other_db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KernDb]:
+    """A second, empty store of the same kind as ``db``."""
+    place = tmp_path / "other"
+    place.mkdir()
+    store = make_db(store_kind, place, request)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def make_workflow(db: KernDb) -> Callable[..., Workflow]:
     """Build a workflow on the store under test (two steps unless told otherwise)."""
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -21,7 +20,6 @@ from kern.db.sqlite import SqliteDb
 from kern.domain.records import Record
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
-from tests.contract.conftest import make_db
 
 
 def run_twice(workflow: Workflow, session_id: str = "s1") -> None:
@@ -40,16 +38,6 @@ def stored(db: KernDb, session_id: str) -> list[tuple[str, int, str, bytes]]:
         (r.session_id, r.version, r.topic, bytes(r.state))
         for r in db.store.read_records(session_id)
     ]
-
-
-@pytest.fixture
-def other_db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KernDb]:
-    """A second, empty store of the same kind as ``db``."""
-    place = tmp_path / "other"
-    place.mkdir()
-    store = make_db(store_kind, place, request)
-    yield store
-    store.close()
 
 
 class Tamper(Protocol):

@@ -1,0 +1,71 @@
+"""The reference forms an event may store, and the ones a reader refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from kern.domain.refs import (
+    HistoryOf,
+    ValueAt,
+    blank,
+    check_refs,
+    history_of,
+    parse_part,
+    parse_path,
+    text_digest,
+)
+
+
+def test_parses_every_form_kern_writes() -> None:
+    assert parse_part("@7", before=9) == ValueAt(7)
+    part = history_of("<ctx>", [(2, 6), (7, 11)])
+    assert parse_part(part, before=12) == HistoryOf(text_digest("<ctx>"), ((2, 6), (7, 11)))
+    assert parse_path("input") == ("input", None)
+    assert parse_path("input/previous_step_content") == ("input", "previous_step_content")
+    assert parse_path("provenance") == ("provenance", None)
+
+
+@pytest.mark.parametrize(
+    ("part", "before", "problem"),
+    [
+        ("@9", 9, "earlier event"),
+        ("@0", 9, "bad reference"),
+        ("@-1", 9, "bad reference"),
+        ("7", 9, "bad reference"),
+        ("history:abc:1-2", 9, "bad reference"),
+        (f"history:{'0' * 32}:", 9, "names no runs"),
+        (f"history:{'0' * 32}:5-3", 9, "not earlier"),
+        (f"history:{'0' * 32}:2-9", 9, "not earlier"),
+    ],
+)
+def test_refuses_a_part_kern_never_writes(part: str, before: int, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_part(part, before)
+
+
+@pytest.mark.parametrize(
+    "refs",
+    [
+        {"output": ["@1"]},
+        {"input/a.b": ["@1"]},
+        {"input": []},
+        {"provenance": ["@1", "@2"]},
+        {"provenance": [f"history:{'0' * 32}:1-2"]},
+    ],
+)
+def test_refuses_paths_and_shapes_kern_never_writes(refs: dict[str, list[str]]) -> None:
+    with pytest.raises(ValueError):
+        check_refs(refs, version=5)
+
+
+def test_blank_stores_null_at_each_path_and_drops_a_shared_provenance() -> None:
+    fields = {
+        "provenance": {"kern_version": "1"},
+        "input": {"type": "dict", "value": {"input": "long", "previous_step_content": "x"}},
+        "content": {"type": "str", "value": "long"},
+    }
+    blank(fields, {"input/input": ["@2"], "content": ["@3"], "provenance": ["@2"]})
+    assert fields == {
+        "input": {"type": "dict", "value": {"input": None, "previous_step_content": "x"}},
+        "content": {"type": "str", "value": None},
+    }
