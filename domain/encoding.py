@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -102,13 +101,16 @@ def event_hash(previous: str, event: SessionEvent) -> str:
 
 
 def seal(unsealed: E, previous: str) -> E:
-    """``unsealed`` with its chained hash; it keeps its encoded payload until
-    :func:`stored_bytes` takes it, so an event is encoded once, not twice."""
+    """``unsealed``, a new event nothing else holds yet, given its chained hash in
+    place. It keeps its encoded payload until :func:`stored_bytes` takes it, so
+    an event is encoded once, not twice."""
     payload = encode_json(stored_payload(unsealed))
     hashed = link_hash(previous, unsealed.topic(), unsealed.session_id, unsealed.version, payload)
-    event = replace(unsealed, hash=hashed)
-    object.__setattr__(event, _KEPT_PAYLOAD, payload)  # not a field: eq and repr ignore it
-    return event
+    # Frozen for everyone else; copying every field again only to set one cost
+    # a tenth of recording an event.
+    object.__setattr__(unsealed, "hash", hashed)
+    object.__setattr__(unsealed, _KEPT_PAYLOAD, payload)  # not a field: eq and repr ignore it
+    return unsealed
 
 
 def stored_bytes(event: SessionEvent) -> bytes:
