@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, NamedTuple
 
 Refs = dict[str, list[str]]
@@ -93,6 +94,7 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:DIGEST_CHARS]
 
 
+@cache
 def parse_path(path: str) -> tuple[str, str | None]:
     """(field, key or None) of a path; ValueError for one Kern never writes."""
     found = _PATH.fullmatch(path)
@@ -107,7 +109,7 @@ def parse_part(part: str, before: int | None) -> Part:
     """The part ``part`` names; ValueError unless it is well formed and names
     only versions before ``before`` (the referring event's own version; None
     checks the form only)."""
-    found = _VERSION.fullmatch(part)
+    found = _VERSION.fullmatch(part) if part[:1] == "@" else None
     if found is not None:
         version = int(found.group(1))
         if before is not None and version >= before:

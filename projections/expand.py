@@ -9,7 +9,6 @@ byte, and an event read back equals the one appended.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from kern.domain.errors import UnreadableEventError
@@ -38,8 +37,9 @@ def has_refs(event: SessionEvent) -> bool:
 
 
 def expand(event: E, lookup: Lookup) -> E:
-    """``event`` with every referenced value in place; UnreadableEventError,
-    naming the session and version, when a reference cannot be resolved."""
+    """``event``, just decoded, with every referenced value put back (in place:
+    nothing else holds a freshly decoded event); UnreadableEventError, naming
+    the session and version, when a reference cannot be resolved."""
     refs: dict[str, list[str]] = getattr(event, "refs", {})
     if not refs:
         return event
@@ -57,9 +57,9 @@ def expand(event: E, lookup: Lookup) -> E:
             value = joined([_resolve(parse_part(p, event.version), lookup) for p in parts], path)
             current = changed.get(name) or getattr(event, name)
             if key is None:
-                changed[name] = StoredValue(type=current.type, value=value)
+                changed[name] = _stored(current.type, value)
             elif isinstance(current.value, dict):
-                changed[name] = StoredValue(type=current.type, value={**current.value, key: value})
+                changed[name] = _stored(current.type, {**current.value, key: value})
             else:
                 raise ValueError(f"{path!r} names a key, and {name} is not a dict")
     except (ValueError, LookupError) as exc:
@@ -69,7 +69,14 @@ def expand(event: E, lookup: Lookup) -> E:
             session_id=event.session_id,
             version=event.version,
         ) from exc
-    return replace(event, **changed)
+    for name, value in changed.items():
+        object.__setattr__(event, name, value)
+    return event
+
+
+def _stored(type_tag: str, value: Any) -> StoredValue:
+    # The value comes from events already validated: no need to validate it again.
+    return StoredValue.model_construct(type=type_tag, value=value)
 
 
 def _resolve(part: ValueAt | HistoryOf, lookup: Lookup) -> Any:
