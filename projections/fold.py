@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kern.domain.events import (
@@ -38,6 +37,16 @@ class SessionFold:
         self.deleted = False
         self._state: dict[str, Any] = {}
         self._runs: dict[str, WorkflowRunOutput] = {}
+
+    def resume(self, session: WorkflowSession) -> None:
+        """Stand at ``session``, a read model this fold (or another) produced
+        earlier: later events apply to it as they would have to the fold that
+        built it."""
+        assert session.session_data is not None
+        self.session = session
+        self.deleted = False
+        self._state = session.session_data["session_state"]
+        self._runs = {run.run_id: run for run in session.runs or [] if run.run_id is not None}
 
     def apply_all(self, events: Iterable[SessionEvent]) -> SessionFold:
         """Apply every event in order; returns self."""
