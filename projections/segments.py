@@ -38,14 +38,25 @@ SEGMENT_RUNS = 500
 _SESSION_FIELDS = tuple(
     f.name for f in fields(WorkflowSession) if f.name not in ("session_id", "runs", "version")
 )
-_RUN_FIELDS = tuple(
-    f.name
-    for f in fields(WorkflowRunOutput)
-    if f.name not in ("status", "step_results", "step_executor_runs", "metrics")
+_RUN_FIELDS = tuple(f.name for f in fields(WorkflowRunOutput))
+_STEP_FIELDS = tuple(f.name for f in fields(StepOutput))
+_HEADER = {"run": list(_RUN_FIELDS), "step": list(_STEP_FIELDS)}
+"""The field order of the rows below: a segment written with another order
+(by a Kern whose read model had other fields) is not read, but folded again."""
+
+# Where each value sits in a run's or a step's row (the dataclass field order).
+_RUN_INPUT, _RUN_CONTENT, _RUN_STATUS = (
+    _RUN_FIELDS.index(n) for n in ("input", "content", "status")
 )
+_RUN_STEPS, _RUN_EXECUTOR_RUNS, _RUN_METRICS = (
+    _RUN_FIELDS.index(n) for n in ("step_results", "step_executor_runs", "metrics")
+)
+_STEP_INPUT, _STEP_CONTENT, _STEP_EXECUTOR_RUN = (
+    _STEP_FIELDS.index(n) for n in ("input", "content", "executor_run")
+)
+
 _SHORTEST_REFERENCED = 64
 """Strings shorter than this are stored as they are, not as references."""
-_STEP_FIELDS = tuple(f.name for f in fields(StepOutput) if f.name not in ("input", "executor_run"))
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,7 @@ def encode_segment(
     runs = (session.runs or [])[runs_before:]
     body = {
         "session": {name: getattr(session, name) for name in _SESSION_FIELDS},
+        "fields": _HEADER,
         "runs": [_encode_run(run) for run in runs],
     }
     return ReadSegment(
@@ -119,6 +131,8 @@ def restore(segments: Sequence[ReadSegment]) -> tuple[SessionFold, list[ReadSegm
     for segment in segments:
         try:
             data = json.loads(segment.body)
+            if data["fields"] != _HEADER:
+                break
             decoded = [_decode_run(item) for item in data["runs"]]
             fields_at = dict(data["session"])
         except (ValueError, KeyError, TypeError, IndexError, AttributeError, ValidationError):
@@ -137,44 +151,46 @@ def restore(segments: Sequence[ReadSegment]) -> tuple[SessionFold, list[ReadSegm
     return fold, used
 
 
-def _encode_run(run: WorkflowRunOutput) -> dict[str, Any]:
-    data = {name: getattr(run, name) for name in _RUN_FIELDS}
-    data["status"] = RunStatus(run.status).value
-    data["duration"] = run.metrics.duration if run.metrics is not None else None
-    data["metrics"] = run.metrics is not None
+def _encode_run(run: WorkflowRunOutput) -> list[Any]:
+    """The run as a row of its fields, then where its content is among its
+    earlier values (or null). Each step is a row too; the executor runs are
+    the steps' (not repeated) and the metrics only the duration."""
+    row: list[Any] = [getattr(run, name) for name in _RUN_FIELDS]
     values = [run.input]
-    data["steps"] = [_encode_step(step, values) for step in run.step_results]
-    return data
-
-
-def _encode_step(step: StepOutput, values: list[Any]) -> dict[str, Any]:
-    """A step's fields. ``values`` are the run's input and the outputs of the
-    steps before it: an input equal to one of them is stored as its index
-    (``input_of``), and so is each value of an input dict that equals one
-    (``input_refs``: key and index, the key's value left null)."""
-    data = {name: getattr(step, name) for name in _STEP_FIELDS}
-    data["executor_run"] = (
-        step.executor_run.model_dump(mode="json") if step.executor_run is not None else None
-    )
-    found = _index_of(step.input, values)
+    row[_RUN_STATUS] = RunStatus(run.status).value
+    row[_RUN_STEPS] = [_encode_step(step, values) for step in run.step_results]
+    row[_RUN_EXECUTOR_RUNS] = None
+    row[_RUN_METRICS] = run.metrics.duration if run.metrics is not None else None
+    found = _index_of(run.content, values)
     if found is not None:
-        data["input_of"] = found
+        row[_RUN_CONTENT] = None
+    row.append(found)
+    return row
+
+
+def _encode_step(step: StepOutput, values: list[Any]) -> list[Any]:
+    """The step as a row of its fields, then where its input is among ``values``
+    (the run's input and the outputs of the steps before it): the index of an
+    equal one, or for a dict input, ``[key, index]`` for each of its values that
+    equals one (that key's value left null in the row), or null."""
+    row: list[Any] = [getattr(step, name) for name in _STEP_FIELDS]
+    if step.executor_run is not None:
+        row[_STEP_EXECUTOR_RUN] = step.executor_run.model_dump(mode="json")
+    found: int | list[list[Any]] | None = _index_of(step.input, values)
+    if found is not None:
+        row[_STEP_INPUT] = None
     elif isinstance(step.input, dict):
-        refs = [
-            [key, index]
+        refs = {
+            key: index
             for key, value in step.input.items()
             if (index := _index_of(value, values)) is not None
-        ]
-        data["input"] = {
-            key: None if any(key == r[0] for r in refs) else value
-            for key, value in step.input.items()
         }
         if refs:
-            data["input_refs"] = refs
-    else:
-        data["input"] = step.input
+            row[_STEP_INPUT] = {k: None if k in refs else v for k, v in step.input.items()}
+            found = [[key, index] for key, index in refs.items()]
+    row.append(found)
     values.append(step.content)
-    return data
+    return row
 
 
 def _index_of(value: Any, values: list[Any]) -> int | None:
@@ -192,27 +208,30 @@ def _same(a: Any, b: Any) -> bool:
     return same_json(a, b)
 
 
-def _decode_run(data: dict[str, Any]) -> WorkflowRunOutput:
-    steps = data.pop("steps")
-    duration = data.pop("duration")
-    has_metrics = data.pop("metrics")
-    run = WorkflowRunOutput(status=RunStatus(data.pop("status")), **data)
-    values = [run.input]
-    for item in steps:
-        executor_run = item.pop("executor_run")
-        of = item.pop("input_of", None)
-        value = values[of] if of is not None else item.pop("input")
-        for key, index in item.pop("input_refs", ()):
+def _decode_run(row: list[Any]) -> WorkflowRunOutput:
+    content_of = row.pop()
+    values = [row[_RUN_INPUT]]
+    steps = [_decode_step(item, values) for item in row[_RUN_STEPS]]
+    duration = row[_RUN_METRICS]
+    if content_of is not None:
+        row[_RUN_CONTENT] = values[content_of]
+    row[_RUN_STATUS] = RunStatus(row[_RUN_STATUS])
+    row[_RUN_STEPS] = steps
+    row[_RUN_EXECUTOR_RUNS] = [s.executor_run for s in steps if s.executor_run is not None]
+    row[_RUN_METRICS] = WorkflowMetrics.of(duration, steps) if duration is not None else None
+    return WorkflowRunOutput(*row)
+
+
+def _decode_step(row: list[Any], values: list[Any]) -> StepOutput:
+    refs = row.pop()
+    if type(refs) is int:
+        row[_STEP_INPUT] = values[refs]
+    elif refs:
+        value = row[_STEP_INPUT]
+        for key, index in refs:
             value[key] = values[index]
-        step = StepOutput(
-            input=value,
-            executor_run=ExecutorRun.model_validate(executor_run) if executor_run else None,
-            **item,
-        )
-        values.append(step.content)
-        run.step_results.append(step)
-        if step.executor_run is not None:
-            run.step_executor_runs.append(step.executor_run)
-    if has_metrics:
-        run.metrics = WorkflowMetrics.of(duration, run.step_results)
-    return run
+    executor_run = row[_STEP_EXECUTOR_RUN]
+    if executor_run is not None:
+        row[_STEP_EXECUTOR_RUN] = ExecutorRun.model_validate(executor_run)
+    values.append(row[_STEP_CONTENT])
+    return StepOutput(*row)

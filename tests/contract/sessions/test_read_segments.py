@@ -76,7 +76,8 @@ def test_a_segment_that_does_not_match_the_log_is_ignored_and_replaced(
     [
         lambda body: b"not json",
         lambda body: body.replace(b'"runs":[', b'"runs":[1,', 1),
-        lambda body: body.replace(b'"status":"COMPLETED"', b'"status":"NOPE"', 1),
+        lambda body: body.replace(b'"COMPLETED"', b'"NOPE"', 1),
+        lambda body: body.replace(b'"step_name"', b'"name"', 1),
     ],
 )
 def test_an_unreadable_segment_is_folded_again_from_the_events(
