@@ -230,14 +230,22 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         return error
 
     def _fetch(
-        self, what: str, statement: sql.Composed, params: Sequence[Any] = ()
+        self,
+        what: str,
+        statement: sql.Composed,
+        params: Sequence[Any] = (),
+        *,
+        binary: bool = False,
     ) -> list[DictRow]:
-        """Rows of a read-only statement, tried again over a lost connection."""
+        """Rows of a read-only statement, tried again over a lost connection.
+
+        ``binary`` asks for the results in PostgreSQL's binary format: bytea then
+        arrives as its bytes, not as hex text twice as long to send and decode."""
         datastore = self.recorder.datastore
 
         def fetch() -> list[DictRow]:
             with datastore.transaction(commit=False) as curs:
-                curs.execute(statement, params)
+                curs.execute(statement, params, binary=binary)
                 return curs.fetchall()
 
         try:
@@ -383,7 +391,10 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         statement = segment_rows.select(self._segments_table(), upto=upto is not None, mark="%s")
         params = [session_id] if upto is None else [session_id, upto]
         rows = self._fetch(
-            f"read the segments of {session_id!r}", sql.SQL(statement).format(), params
+            f"read the segments of {session_id!r}",
+            sql.SQL(statement).format(),
+            params,
+            binary=True,
         )
         return [segment_rows.to_segment(row) for row in rows]
 

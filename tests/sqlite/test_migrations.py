@@ -154,7 +154,7 @@ def test_migrations_run_in_their_order(v1_file: Path, monkeypatch: pytest.Monkey
 def test_a_failing_migration_changes_nothing(
     v1_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its first statement ran, its second failed: both are rolled back, the version stays the latest."""
+    """Its first statement ran, its second failed: both are rolled back, the version stays."""
     broken = Migration(
         version=LATEST + 1,
         summary="a broken migration",
