@@ -34,9 +34,7 @@ def read_session(store: SessionStore, session_id: str, upto: int | None) -> Work
     """The read model of ``session_id`` at version ``upto`` (None: its last);
     None when it does not exist there or was deleted."""
     with collector_paused():
-        fold, used = _start(store, session_id, upto)
-        start = used[-1].version if used else 0
-        events = store.read(session_id, after=start, upto=upto)
+        fold, used, events = _start(store, session_id, upto)
         if upto is not None:
             return fold.apply_all(events).session
         new = _fold_keeping_segments(fold, events, used[-1] if used else None)
@@ -49,19 +47,24 @@ def read_session(store: SessionStore, session_id: str, upto: int | None) -> Work
 
 def _start(
     store: SessionStore, session_id: str, upto: int | None
-) -> tuple[SessionFold, list[ReadSegment]]:
-    """A fold at the last stored segment (up to ``upto``) that matches the log."""
+) -> tuple[SessionFold, list[ReadSegment], list[SessionEvent]]:
+    """A fold at the last stored segment (up to ``upto``) that matches the log,
+    those segments, and the events after them.
+
+    The events are read from the segment's own last version on: the log still
+    has the segment only if that event's hash is the one the segment names (the
+    hash chain then vouches for every event before it). A segment that does
+    not match is dropped and the one before it tried."""
     chain = linked(store.read_segments(session_id, upto))
-    while chain and not _matches_log(store, chain[-1]):
-        chain.pop()
-    return restore(chain)
-
-
-def _matches_log(store: SessionStore, segment: ReadSegment) -> bool:
-    """Whether the log still has the segment's last event: the hash chain then
-    vouches for every event before it."""
-    at = store.read(segment.session_id, after=segment.version - 1, upto=segment.version)
-    return bool(at) and at[0].hash == segment.hash
+    while True:
+        fold, used = restore(chain)
+        if not used:
+            return fold, used, store.read(session_id, upto=upto)
+        last = used[-1]
+        events = store.read(session_id, after=last.version - 1, upto=upto)
+        if events and events[0].version == last.version and events[0].hash == last.hash:
+            return fold, used, events[1:]
+        chain = used[:-1]
 
 
 def _fold_keeping_segments(
