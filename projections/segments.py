@@ -40,9 +40,14 @@ _SESSION_FIELDS = tuple(
 )
 _RUN_FIELDS = tuple(f.name for f in fields(WorkflowRunOutput))
 _STEP_FIELDS = tuple(f.name for f in fields(StepOutput))
-_HEADER = {"run": list(_RUN_FIELDS), "step": list(_STEP_FIELDS)}
-"""The field order of the rows below: a segment written with another order
-(by a Kern whose read model had other fields) is not read, but folded again."""
+FOLD_VERSION = 1
+"""Bump it when the fold (:mod:`kern.projections.fold`) gives another read model
+for the same events: segments written by the earlier fold are then folded again."""
+
+_HEADER = {"fold": FOLD_VERSION, "run": list(_RUN_FIELDS), "step": list(_STEP_FIELDS)}
+"""The fold's version and the field order of the rows below: a segment written
+with others (by a Kern whose read model had other fields, or folded otherwise)
+is not read, but folded again."""
 
 # Where each value sits in a run's or a step's row (the dataclass field order).
 _RUN_INPUT, _RUN_CONTENT, _RUN_STATUS = (
