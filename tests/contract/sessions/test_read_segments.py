@@ -85,9 +85,9 @@ def test_an_unreadable_segment_is_folded_again_from_the_events(
     db: KernDb, session: str, spoil: Callable[[bytes], bytes]
 ) -> None:
     segments = db.store.read_segments(session)
-    db.store.write_segments(
-        session, [dataclasses.replace(segments[1], body=spoil(segments[1].body)), segments[2]]
-    )
+    spoiled = spoil(segments[1].body)
+    assert spoiled != segments[1].body
+    db.store.write_segments(session, [dataclasses.replace(segments[1], body=spoiled), segments[2]])
     assert db.get_session(session) == folded(db, session)
     as_of = segments[2].version
     assert db.get_session(session, as_of=as_of) == folded(db, session, as_of)
