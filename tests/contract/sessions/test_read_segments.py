@@ -38,7 +38,8 @@ def session(db: KernDb, monkeypatch: pytest.MonkeyPatch) -> str:
         if n == 4:
             db.rename_session("s", "renamed")
         with contextlib.suppress(ValueError):
-            workflow.run(f"{n} " + "long input " * 10)
+            # Long text, some of it beyond ASCII: segments keep it as UTF-8 bytes.
+            workflow.run(f"{n} " + ("long input " if n % 2 else "ünïcødé ✓ 🚀 ") * 10)
     db.get_session("s")
     return "s"
 
