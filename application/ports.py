@@ -20,6 +20,7 @@ from kern.domain.events import SessionEvent
 from kern.domain.records import Record
 from kern.projections.history import HistoryView
 from kern.projections.listing import SessionQuery, SessionSummary
+from kern.projections.segments import ReadSegment
 
 
 class FeedPosition(NamedTuple):
@@ -134,6 +135,17 @@ class SessionStore(ABC):
     @abstractmethod
     def version_at(self, session_id: str, when: datetime) -> int:
         """The last version recorded at or before ``when`` (0 if none)."""
+
+    def read_segments(self, session_id: str, upto: int | None = None) -> list[ReadSegment]:
+        """The session's stored read-model segments ending at or before ``upto``
+        (all when None), in version order. A store that keeps none returns []:
+        readers then fold every event, as they must whenever segments are missing."""
+        return []
+
+    def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:  # noqa: B027 - optional hook
+        """Keep ``segments`` (in version order) and drop any the session had after
+        the first one's ``previous``: those no longer continue the chain. A store
+        that keeps none ignores them."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
         """Release connections; the store is unusable afterwards."""

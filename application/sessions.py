@@ -16,8 +16,7 @@ from typing import Any, Self, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kern.application import anchors as anchoring
-from kern.application import audit, forks, timetravel, unit_of_work
-from kern.application.cache import collector_paused
+from kern.application import audit, forks, read_model, timetravel, unit_of_work
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
 from kern.application.provenance import provenance
 from kern.application.unit_of_work import Executed
@@ -133,9 +132,7 @@ class KernDb:
             if not timetravel.owned_by(self.store, session_id, user_id):
                 return None
             upto = self.resolve_as_of(session_id, as_of)
-        events = self.store.read(session_id, upto=upto)
-        with collector_paused():
-            session = project_session(events)
+        session = read_model.read_session(self.store, session_id, upto)
         if session is None or not may_access(session.user_id, user_id):
             return None
         return session

@@ -4,7 +4,8 @@
   Agno's ``get_session`` of a session with as many runs; and the peak memory
   of that call (tracemalloc, in a separate call so tracing does not slow the
   timed one) against the stored size of the session's events.
-- 6: as-of reads at the middle of the long session (by version, by time),
+- 6: as-of reads at the middle of the long session (by version, by time), the
+  as-of read on a new db object against a plain one of the whole session,
   ``resolve_as_of`` of a time, and ``get_step_view`` of a middle run.
 - 8: ``export`` and ``verify`` of the long session, in events per second.
 """
@@ -50,13 +51,14 @@ def get_session(backend: Backend, session_id: str, runs: int, repeats: int) -> l
     if not agno_side.installed():
         return _kern_only(backend, session_id, runs, repeats, stored)
     agno_db = backend.agno_db()
-    agno_side.populate(agno_db, "agno-long", runs)
+    agno_session = f"agno-{runs}"
+    agno_side.populate(agno_db, agno_session, runs)
     kern_times, agno_times = [], []
     for _ in range(repeats):
         kern_times.append(_kern_cold(backend, session_id))
-        agno_times.append(timed(lambda: agno_side.stored_runs(agno_db, "agno-long")))
+        agno_times.append(timed(lambda: agno_side.stored_runs(agno_db, agno_session)))
     kern_peak = _kern_cold(backend, session_id, trace=True)
-    agno_peak = _peak(lambda: agno_side.stored_runs(agno_db, "agno-long"))
+    agno_peak = _peak(lambda: agno_side.stored_runs(agno_db, agno_session))
     agno_db.close()
     ratio = paired_ratio(kern_times, agno_times)
     memory = kern_peak / stored
@@ -140,11 +142,24 @@ def as_of(backend: Backend, session_id: str, repeats: int) -> list[Row]:
             ),
         }
         times = interleave(calls, repeats)
-    cold = []
+    cold, plain = [], []
     for _ in range(max(2, repeats // 3)):
         with backend.kern_db() as fresh:
             cold.append(timed(lambda fresh=fresh: fresh.get_session(session_id, as_of=version)))
+        with backend.kern_db() as fresh:
+            plain.append(timed(lambda fresh=fresh: fresh.get_session(session_id)))
     times[f"`get_session(as_of={version:,})`, new db object (nothing cached)"] = cold
+    ratio = paired_ratio(cold, plain)
+    versus_plain = Row(
+        6,
+        f"as-of in a {total:,}-event session: `get_session(as_of={version:,})` vs a plain "
+        "`get_session` of the whole session, both on a new db object; ratio = as-of / plain",
+        backend.kind,
+        ms(median(cold)),
+        f"{ms(median(plain))} plain",
+        ratio,
+        *at_most(ratio, 2.0),
+    )
     rows = []
     for what, series in times.items():
         value = median(series)
@@ -161,7 +176,7 @@ def as_of(backend: Backend, session_id: str, repeats: int) -> list[Row]:
                 met,
             )
         )
-    return rows
+    return [*rows, versus_plain]
 
 
 def audit(backend: Backend, session_id: str, repeats: int) -> list[Row]:

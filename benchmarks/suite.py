@@ -70,6 +70,7 @@ def measure(backend: Backend, profile: Profile, template: Template, items: set[i
         (2, lambda: measure_runs.cold(backend, sessions, p.cold_repeats)),
         (3, lambda: measure_runs.versus_agno(backend, template, AGNO_SIZES, p.agno_rounds)),
         (4, lambda: measure_runs.warm(backend, history_sessions, p.run_rounds, history=True)),
+        (5, lambda: measure_reads.get_session(backend, "short-1000", 1_000, p.read_repeats)),
         (5, lambda: measure_reads.get_session(backend, "long", p.long_runs, p.read_repeats)),
         (6, lambda: measure_reads.as_of(backend, "long", p.as_of_repeats)),
         (8, lambda: measure_reads.audit(backend, "long", p.audit_repeats)),

@@ -98,6 +98,17 @@ def upcast(cls: type[SessionEvent], schema_version: int, data: dict[str, Any]) -
     return data
 
 
+_CLASSES: dict[str, type[SessionEvent]] = {}
+"""Event classes by topic, as :func:`event_class` found them (a read looks up every record's)."""
+
+
+def _event_class(topic: str) -> type[SessionEvent]:
+    cls = _CLASSES.get(topic)
+    if cls is None:
+        cls = _CLASSES[topic] = event_class(topic)
+    return cls
+
+
 def decode_record(record: Record) -> SessionEvent:
     """The event ``record`` holds; UnreadableEventError, naming the session and
     version, if it cannot be read."""
@@ -111,7 +122,7 @@ def decode_record(record: Record) -> SessionEvent:
         )
 
     try:
-        cls = event_class(record.topic)
+        cls = _event_class(record.topic)
     except KeyError:
         raise UnreadableEventError(
             f"unknown event topic {record.topic!r} at version {version} of session "

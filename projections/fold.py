@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import singledispatchmethod
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kern.domain.events import (
@@ -39,6 +38,16 @@ class SessionFold:
         self._state: dict[str, Any] = {}
         self._runs: dict[str, WorkflowRunOutput] = {}
 
+    def resume(self, session: WorkflowSession) -> None:
+        """Stand at ``session``, a read model this fold (or another) produced
+        earlier: later events apply to it as they would have to the fold that
+        built it."""
+        assert session.session_data is not None
+        self.session = session
+        self.deleted = False
+        self._state = session.session_data["session_state"]
+        self._runs = {run.run_id: run for run in session.runs or [] if run.run_id is not None}
+
     def apply_all(self, events: Iterable[SessionEvent]) -> SessionFold:
         """Apply every event in order; returns self."""
         for event in events:
@@ -47,16 +56,16 @@ class SessionFold:
 
     def apply(self, event: SessionEvent) -> None:
         """Apply one event."""
-        self._apply(event)
+        # A dict lookup by exact class: singledispatch's per-call wrapper cost
+        # more than most handlers on a long read.
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"no projection for event {type(event).__name__}")
+        handler(self, event)
         if self.session is not None:
             self.session.updated_at = unix_seconds(event)
             self.session.version = event.version
 
-    @singledispatchmethod
-    def _apply(self, event: SessionEvent) -> None:
-        raise TypeError(f"no projection for event {type(event).__name__}")
-
-    @_apply.register
     def _started(self, event: SessionStarted) -> None:
         self._state = dict(event.session_state)
         self.session = WorkflowSession(
@@ -71,7 +80,6 @@ class SessionFold:
             created_at=unix_seconds(event),
         )
 
-    @_apply.register
     def _run_started(self, event: RunStarted) -> None:
         session = self._live()
         self._runs[event.run_id] = run = WorkflowRunOutput(
@@ -91,7 +99,6 @@ class SessionFold:
             session.runs = []
         session.runs.append(run)
 
-    @_apply.register
     def _step_completed(self, event: StepCompleted) -> None:
         run = self._run(event.run_id)
         run.step_results.append(
@@ -116,7 +123,6 @@ class SessionFold:
             run.step_executor_runs.append(event.executor_run)
         run.session_state = event.state_changes.apply_to(run.session_state or {})
 
-    @_apply.register
     def _run_completed(self, event: RunCompleted) -> None:
         run = self._run(event.run_id)
         run.status = event.status
@@ -127,23 +133,19 @@ class SessionFold:
         run.metrics = WorkflowMetrics.of(event.metrics.duration, run.step_results)
         self._set_state(event.state_changes.apply_to(self._state))
 
-    @_apply.register
     def _renamed(self, event: SessionRenamed) -> None:
         data = self._live().session_data
         assert data is not None
         data["session_name"] = event.session_name
 
-    @_apply.register
     def _state_updated(self, event: SessionStateUpdated) -> None:
         self._set_state(event.changes.apply_to(self._state))
 
-    @_apply.register
     def _deleted(self, event: SessionDeleted) -> None:
         self.session = None
         self.deleted = True
         self._runs = {}
 
-    @_apply.register
     def _forked(self, event: SessionForked) -> None:
         """Where a fork came from is in its log; the read model shows the copied
         runs and state, as the original had them at that point."""
@@ -167,6 +169,19 @@ class SessionFold:
         data = self._live().session_data
         assert data is not None
         data["session_state"] = state
+
+
+_HANDLERS: dict[type[SessionEvent], Callable[[SessionFold, Any], None]] = {
+    SessionStarted: SessionFold._started,
+    RunStarted: SessionFold._run_started,
+    StepCompleted: SessionFold._step_completed,
+    RunCompleted: SessionFold._run_completed,
+    SessionRenamed: SessionFold._renamed,
+    SessionStateUpdated: SessionFold._state_updated,
+    SessionDeleted: SessionFold._deleted,
+    SessionForked: SessionFold._forked,
+}
+"""The fold's handler of each event class (every class in domain/events.py)."""
 
 
 def project_session(events: Iterable[SessionEvent]) -> WorkflowSession | None:

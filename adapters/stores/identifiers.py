@@ -10,7 +10,7 @@ from kern.domain.errors import InvalidIdentifierError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; SQLite follows the same rule here
-_SUFFIXES = ("_events", "_index", "_schema", "_snapshots")
+_SUFFIXES = ("_events", "_index", "_schema", "_snapshots", "_segments")
 LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
 
 
@@ -42,6 +42,9 @@ class TableNames:
     schema_versions: str
     """``<session_table>_schema``: the versions of the table layout applied."""
     snapshots: str
+    segments: str
+    """``<session_table>_segments``: read-model segments (derived data, see
+    :mod:`kern.projections.segments`)."""
 
 
 def table_names(session_table: str) -> TableNames:
@@ -52,6 +55,7 @@ def table_names(session_table: str) -> TableNames:
         index=f"{base}_index",
         schema_versions=f"{base}_schema",
         snapshots=f"{base}_snapshots",
+        segments=f"{base}_segments",
     )
 
 

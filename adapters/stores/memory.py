@@ -17,6 +17,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from kern.adapters.stores.recorder import RecorderStore
 from kern.projections.listing import SessionQuery, SessionSummary
+from kern.projections.segments import ReadSegment
 
 
 class _IndexedPOPORecorder(POPOApplicationRecorder):
@@ -31,6 +32,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         super().__init__()
         self.lock = threading.RLock()
         self.index: dict[str, SessionSummary] = {}
+        self.segments: dict[str, list[ReadSegment]] = {}
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -100,3 +102,18 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             rows = list(recorder.index.values())
         return [r.session_id for r in sorted(rows, key=lambda r: (r.created_at, r.session_id))]
+
+    def read_segments(self, session_id: str, upto: int | None = None) -> list[ReadSegment]:
+        recorder = self.recorder
+        with recorder.lock:
+            kept = recorder.segments.get(session_id, [])
+            return [s for s in kept if upto is None or s.version <= upto]
+
+    def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
+        if not segments:
+            return
+        recorder = self.recorder
+        with recorder.lock:
+            kept = recorder.segments.get(session_id, [])
+            start = segments[0].previous
+            recorder.segments[session_id] = [s for s in kept if s.version <= start] + list(segments)

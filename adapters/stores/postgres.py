@@ -37,7 +37,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.stores import postgres_migrations
+from kern.adapters.stores import postgres_migrations, segment_rows
 from kern.adapters.stores.codec import from_stored
 from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
@@ -46,6 +46,7 @@ from kern.adapters.stores.retry import RetryPolicy
 from kern.application.ports import FeedEntry, FeedPosition
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
+from kern.projections.segments import ReadSegment
 
 APPLICATION_NAME = "kern"
 WRITER_LOCK_CLASS = 0x4B657277  # "Kerw"
@@ -229,14 +230,22 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         return error
 
     def _fetch(
-        self, what: str, statement: sql.Composed, params: Sequence[Any] = ()
+        self,
+        what: str,
+        statement: sql.Composed,
+        params: Sequence[Any] = (),
+        *,
+        binary: bool = False,
     ) -> list[DictRow]:
-        """Rows of a read-only statement, tried again over a lost connection."""
+        """Rows of a read-only statement, tried again over a lost connection.
+
+        ``binary`` asks for the results in PostgreSQL's binary format: bytea then
+        arrives as its bytes, not as hex text twice as long to send and decode."""
         datastore = self.recorder.datastore
 
         def fetch() -> list[DictRow]:
             with datastore.transaction(commit=False) as curs:
-                curs.execute(statement, params)
+                curs.execute(statement, params, binary=binary)
                 return curs.fetchall()
 
         try:
@@ -376,6 +385,37 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             'SELECT session_id FROM {}.{} ORDER BY created_at, session_id COLLATE "C"'
         ).format(sql.Identifier(self.schema), sql.Identifier(self.names.index))
         return [row["session_id"] for row in self._fetch("list sessions", statement)]
+
+    def _segments_table(self) -> str:
+        return sql.Identifier(self.schema, self.names.segments).as_string(None)
+
+    def read_segments(self, session_id: str, upto: int | None = None) -> list[ReadSegment]:
+        statement = segment_rows.select(self._segments_table(), upto=upto is not None, mark="%s")
+        params = [session_id] if upto is None else [session_id, upto]
+        rows = self._fetch(
+            f"read the segments of {session_id!r}",
+            sql.SQL(statement).format(),
+            params,
+            binary=True,
+        )
+        return [segment_rows.to_segment(row) for row in rows]
+
+    def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
+        if not segments:
+            return
+        writes = segment_rows.statements(self._segments_table(), session_id, segments, mark="%s")
+        datastore = self.recorder.datastore
+
+        def write() -> None:
+            with datastore.transaction(commit=True) as curs:
+                for statement, params in writes:
+                    curs.execute(sql.SQL(statement).format(), params)
+
+        try:
+            self.retry(write)
+        except PersistenceError as exc:
+            what = f"could not keep the segments of {session_id!r} at {self.where}"
+            raise self.store_error(what, exc) from exc
 
     def close(self) -> None:
         super().close()

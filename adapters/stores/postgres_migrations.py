@@ -75,6 +75,17 @@ MIGRATIONS: list[Migration] = [
             "(workflow_id, created_at) WHERE NOT deleted",
         ),
     ),
+    Migration(
+        version=2,
+        summary="read-model segments: finished runs of the session read model, derived "
+        "from the log and never trusted by verify",
+        statements=(
+            "CREATE TABLE {schema}.{segments} (session_id text NOT NULL, "
+            "version bigint NOT NULL, hash text NOT NULL, previous bigint NOT NULL, "
+            "previous_hash text NOT NULL, runs_before bigint NOT NULL, runs bigint NOT NULL, "
+            "body bytea NOT NULL, PRIMARY KEY (session_id, version))",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 
@@ -96,6 +107,7 @@ def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
         "schema": sql.Identifier(schema),
         "events": sql.Identifier(events),
         "index": sql.Identifier(index),
+        "segments": sql.Identifier(names.segments),
         "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
         "guard": sql.Identifier(derived_name(events, "_append_only")),
         "no_change": sql.Identifier(derived_name(events, "_no_change")),
@@ -220,7 +232,8 @@ def _execute(
 def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
     """The statements, run by the owner role once the tables are migrated, that let
     ``role`` use Kern and nothing more: read and append events (and draw their
-    notification ids), maintain the listing rows, read the schema version.
+    notification ids), maintain the listing rows and the read-model segments,
+    read the schema version.
 
     No UPDATE, DELETE or TRUNCATE on the events and no ownership, so the role can
     neither rewrite the log nor disable its append-only triggers (that needs the
@@ -235,6 +248,8 @@ def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
         f"GRANT SELECT, INSERT ON {events} TO {name(role)}",
         f"GRANT SELECT, INSERT, UPDATE ON {name(schema, names.index)} TO {name(role)}",
         f"GRANT SELECT ON {name(schema, names.schema_versions)} TO {name(role)}",
+        # Derived data the role may rebuild: nothing trusts it.
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.segments)} TO {name(role)}",
         # The bigserial's sequence, by whatever name PostgreSQL gave it.
         "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', "
         f"pg_get_serial_sequence('{events}', 'notification_id'), '{role}'); END $$",

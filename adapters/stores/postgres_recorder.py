@@ -58,7 +58,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             statement = self._compose_select(*shape).as_bytes(None)
             self._selects[shape] = statement
         params = [str(originator_id), *(v for v in (gt, lte, limit) if v is not None)]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Binary results: the state bytea arrives as its bytes, not as hex text
+        # twice as long to send and decode.
+        with self.datastore.get_connection() as conn, conn.cursor(binary=True) as curs:
             curs.execute(statement, params, prepare=True)
             return [
                 StoredEvent(

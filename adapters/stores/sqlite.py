@@ -23,7 +23,7 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from kern.adapters.stores import sqlite_migrations
+from kern.adapters.stores import segment_rows, sqlite_migrations
 from kern.adapters.stores.identifiers import table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.application.ports import AppendConflict
@@ -35,6 +35,7 @@ from kern.domain.errors import (
 )
 from kern.domain.events import SessionEvent
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
+from kern.projections.segments import ReadSegment
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -127,6 +128,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         names = table_names(session_table)
+        self.segments_table = names.segments
         self.db_file = str(db_file)
         self.timeout = _check_timeout(timeout)
         self.name = f"SQLite database {self.db_file!r}"
@@ -219,6 +221,23 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
         return [row["session_id"] for row in self._rows("list sessions", sql)]
+
+    def read_segments(self, session_id: str, upto: int | None = None) -> list[ReadSegment]:
+        statement = segment_rows.select(self.segments_table, upto=upto is not None, mark="?")
+        params = [session_id] if upto is None else [session_id, upto]
+        rows = self._rows(f"read the segments of {session_id!r}", statement, params)
+        return [segment_rows.to_segment(row) for row in rows]
+
+    def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
+        if not segments:
+            return
+        writes = segment_rows.statements(self.segments_table, session_id, segments, mark="?")
+        try:
+            with self.recorder.datastore.transaction(commit=True) as c:
+                for statement, params in writes:
+                    c.execute(statement, params)
+        except PersistenceError as exc:
+            raise self.store_error(f"could not keep the segments of {session_id!r}", exc) from exc
 
     def close(self) -> None:
         super().close()

@@ -1,8 +1,8 @@
 """The SQLite store's table layouts, version by version, and how an open applies them
 (see :mod:`kern.adapters.stores.migrations`).
 
-Placeholders: ``{events}`` and ``{index}``, the store's table names (plain
-identifiers, checked before any SQL runs).
+Placeholders: ``{events}``, ``{index}`` and ``{segments}``, the store's table
+names (plain identifiers, checked before any SQL runs).
 """
 
 from __future__ import annotations
@@ -39,6 +39,17 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS {index}_updated ON {index} (updated_at)",
             "CREATE INDEX IF NOT EXISTS {index}_user ON {index} (user_id, created_at)",
             "CREATE INDEX IF NOT EXISTS {index}_workflow ON {index} (workflow_id, created_at)",
+        ),
+    ),
+    Migration(
+        version=2,
+        summary="read-model segments: finished runs of the session read model, derived "
+        "from the log and never trusted by verify",
+        statements=(
+            "CREATE TABLE {segments} (session_id TEXT NOT NULL, version INTEGER NOT NULL, "
+            "hash TEXT NOT NULL, previous INTEGER NOT NULL, previous_hash TEXT NOT NULL, "
+            "runs_before INTEGER NOT NULL, runs INTEGER NOT NULL, body BLOB NOT NULL, "
+            "PRIMARY KEY (session_id, version))",
         ),
     ),
 ]
@@ -87,7 +98,7 @@ def _apply(
         migrations,
         where=where,
         execute=lambda statement: cursor.execute(
-            statement.format(events=names.events, index=names.index)
+            statement.format(events=names.events, index=names.index, segments=names.segments)
         ),
         record=lambda m: cursor.execute(
             f"INSERT INTO {names.schema_versions} (version, summary) VALUES (?, ?)",
