@@ -6,10 +6,12 @@ Measures on SQLite and PostgreSQL (see docs/performance.md for every row):
 recording a run against the raw driver, the cost of ``Workflow.run`` as a
 session grows (warm, cold, with history), Agno 3.1.10 on the same workflow,
 ``get_session`` of a long session and its memory, as-of reads, 1/2/4 writer
-processes, and export/verify throughput. Each value is a median over
-repetitions; each ratio compares measurements interleaved in one process.
-``--quick`` uses a 2,000-run long session and fewer repetitions (under two
-minutes); the full mode uses 10,000 runs (a 50,001-event session).
+processes, export/verify throughput, and DBOS Transact and LangGraph's savers
+on the same workload (per run, reading a session back, bytes per run). Each
+value is a median over repetitions; each ratio compares measurements
+interleaved in one process. ``--quick`` uses a 2,000-run long session and
+fewer repetitions (a few minutes); the full mode uses 10,000 runs (a
+50,001-event session).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def measure(backend: Backend, profile: Profile, template: Template, items: set[i
         (2, lambda: measure_runs.cold(backend, sessions, p.cold_repeats)),
         (3, lambda: measure_runs.versus_agno(backend, template, AGNO_SIZES, p.agno_rounds)),
         (4, lambda: measure_runs.warm(backend, history_sessions, p.run_rounds, history=True)),
-        (5, lambda: measure_reads.get_session(backend, "long", p.long_runs, p.read_repeats)),
+        (5, lambda: measure_reads.get_session(backend, ["short-1000", "long"], p.read_repeats)),
         (6, lambda: measure_reads.as_of(backend, "long", p.as_of_repeats)),
         (8, lambda: measure_reads.audit(backend, "long", p.audit_repeats)),
         (7, lambda: measure_writers.measure(backend, p.writer_rounds, p.writer_seconds)),
@@ -125,7 +127,7 @@ def _backends(args: argparse.Namespace) -> list[Backend]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, a few minutes")
     parser.add_argument("--postgres", metavar="URL", default=DEFAULT_POSTGRES, help="server")
     parser.add_argument("--sqlite-only", action="store_true", help="leave PostgreSQL out")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="markdown file to write")
