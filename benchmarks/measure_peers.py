@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import measure_runs
 from peers import Dbos, LangGraph, missing
@@ -29,6 +28,7 @@ from timing import interleave, median, ms, paired_ratio, progress, timed
 from workload import INPUT, OUTPUTS, Template, kern_workflow
 
 CONTENT = len(INPUT) + sum(len(text) for text in OUTPUTS)  # characters of one run's own text
+Side = Dbos | LangGraph
 TARGETS = {"dbos": 5.0, "langgraph": 4.0}  # at least this many times Kern's time at run 1,000
 
 
@@ -53,13 +53,12 @@ def measure(
         if (why := missing(peer))
         for item in sorted(items & {9, 10, 11})
     ]
-    opened = {"dbos": Dbos, "langgraph": LangGraph}
+    opened: dict[str, type[Dbos] | type[LangGraph]] = {"dbos": Dbos, "langgraph": LangGraph}
     with contextlib.ExitStack() as stack:
-        sides = {
-            peer: stack.enter_context(side(backend))
-            for peer, side in opened.items()
-            if not missing(peer)
-        }
+        sides: dict[str, Side] = {}
+        for peer, kind in opened.items():
+            if not missing(peer):
+                sides[peer] = stack.enter_context(kind(backend))
         sessions = {runs: f"peers-{runs}" for runs in sizes}
         measure_runs.build(backend, template, {sid: runs for runs, sid in sessions.items()})
         for peer, side in sides.items():
@@ -87,7 +86,7 @@ def measure(
 
 
 def _per_run(
-    backend: Backend, sides: dict[str, Any], sizes: Sequence[int], times: dict[str, list[float]]
+    backend: Backend, sides: dict[str, Side], sizes: Sequence[int], times: dict[str, list[float]]
 ) -> list[Row]:
     rows = []
     names = _names(backend)
@@ -117,7 +116,9 @@ def _kern_read(backend: Backend, session_id: str) -> float:
         return timed(lambda: db.get_session(session_id))
 
 
-def _read_back(backend: Backend, sides: dict[str, Any], session_id: str, repeats: int) -> list[Row]:
+def _read_back(
+    backend: Backend, sides: dict[str, Side], session_id: str, repeats: int
+) -> list[Row]:
     with backend.kern_db() as db:
         session = db.get_session(session_id)
         runs = len(session.runs or []) if session else 0
@@ -153,7 +154,7 @@ def _read_back(backend: Backend, sides: dict[str, Any], session_id: str, repeats
     return rows
 
 
-def _stored(backend: Backend, sides: dict[str, Any], session_id: str) -> list[Row]:
+def _stored(backend: Backend, sides: dict[str, Side], session_id: str) -> list[Row]:
     with backend.kern_db() as db:
         records = db.store.read_records(session_id)
     run_records = [r for r in records if not r.topic.endswith(":SessionStarted")]
