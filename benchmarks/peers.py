@@ -144,7 +144,11 @@ class Dbos:
             config["system_database_url"] = self.backend.location
             config["dbos_system_schema"] = _schema(self.backend, "dbos")
         self.dbos = DBOS(config=config)
-        DBOS.launch()
+        try:
+            DBOS.launch()
+        except BaseException:
+            DBOS.destroy()  # or the next DBOS(config=...) returns this instance, config and all
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
