@@ -31,6 +31,7 @@ import measure_runs
 import measure_writers
 import peers
 import psycopg
+import tenacity
 from report import Row, header, table
 from stores import Backend
 from timing import progress
@@ -124,6 +125,23 @@ def _backends(args: argparse.Namespace) -> list[Backend]:
     return [*backends, Backend.postgres(args.postgres)]
 
 
+def _clean_up(backend: Backend) -> None:
+    """Drop what the run wrote; a shared server that is restarting gets 20 s to come back."""
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(psycopg.OperationalError),
+        stop=tenacity.stop_after_attempt(5),
+        wait=tenacity.wait_fixed(5),
+        reraise=True,
+    )
+    for drop in (peers.drop, Backend.drop):
+        try:
+            retrying(drop, backend)
+        except psycopg.Error as exc:
+            schemas = f"{backend.schema}, {backend.schema}_dbos, {backend.schema}_langgraph"
+            progress(f"could not drop schemas {schemas}, drop them by hand: {exc}")
+            return
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -153,12 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += measure(backend, profile, template, items)
     finally:
         for backend in backends:
-            try:
-                peers.drop(backend)
-                backend.drop()
-            except psycopg.Error as exc:
-                progress(f"could not drop schema {backend.schema}, drop it by hand: {exc}")
-    postgres = next((b.server_version() for b in backends if b.kind == "postgres"), None)
+            _clean_up(backend)
+    try:
+        postgres = next((b.server_version() for b in backends if b.kind == "postgres"), None)
+    except psycopg.Error:  # the table is worth more than the version line
+        postgres = "(version not read)"
     mode = f"{profile.name} (long session: {profile.long_runs:,} runs)"
     text = f"{header(mode, postgres, time.perf_counter() - started)}\n\n{table(rows)}\n"
     print(text)
