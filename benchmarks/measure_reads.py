@@ -165,7 +165,7 @@ def as_of(backend: Backend, session_id: str, repeats: int) -> list[Row]:
             ),
             plain_cold: lambda: _fresh(backend, session_id, None),
         },
-        max(2, repeats // 3),
+        max(2, repeats // 6),  # a cold read of the whole long session takes seconds
     )
     rows = []
     for series, baseline in ((times, plain), (cold, plain_cold)):
