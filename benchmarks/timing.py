@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -62,3 +63,8 @@ def per_second(count: float, seconds: float) -> str:
 def megabytes(size: float) -> str:
     """Bytes as MB."""
     return f"{size / 1e6:,.1f} MB"
+
+
+def progress(message: str) -> None:
+    """A timestamped line on stderr, to follow a long run."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
