@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 from tenacity import (
@@ -157,7 +157,7 @@ def _attempt(
     except AppendConflict:
         aggregate.rollback(mark)
         store.refresh(cached)
-        if _landed(cached.events, base_version, events):
+        if _landed(cached, base_version, events):
             return Executed(result, cached.write_model(), events)
         raise _Conflict from None
     except BaseException:
@@ -167,7 +167,7 @@ def _attempt(
     return Executed(result, aggregate, events)
 
 
-def _landed(stored: Sequence[SessionEvent], base_version: int, events: list[SessionEvent]) -> bool:
+def _landed(cached: CachedStream, base_version: int, events: list[SessionEvent]) -> bool:
     """Whether ``events`` are already stored: an append whose acknowledgement
     was lost (connection dropped after commit) is not written twice."""
-    return bool(events) and list(stored[base_version : base_version + len(events)]) == events
+    return bool(events) and cached.slice(base_version, base_version + len(events)) == events

@@ -56,7 +56,6 @@ class RunState:
     """Where an open run stands: the index its next step gets."""
 
     next_step: int = 0
-    finished: bool = False
 
 
 def run_key(run_id: str) -> int:
@@ -199,7 +198,7 @@ class SessionAggregate:
                 session_id=self.session_id,
                 run_id=run_id,
             )
-        if run is None or run.finished:
+        if run is None:
             raise RunAlreadyFinishedError(
                 f"run {run_id!r} of session {self.session_id!r} has already finished",
                 session_id=self.session_id,

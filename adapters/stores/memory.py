@@ -1,7 +1,8 @@
 """The in-memory store: eventsourcing's POPO recorder plus a dict index.
 
 A real store behind the same port as SQLite and PostgreSQL (the contract
-suite runs on it), kept in this process only. Thread-safe.
+suite runs on it), kept in this process only. Thread-safe. Snapshots are a
+dict beside the index.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from kern.adapters.stores.recorder import RecorderStore
 from kern.projections.listing import SessionQuery, SessionSummary
+from kern.projections.snapshots import SnapshotRow
 
 
 class _IndexedPOPORecorder(POPOApplicationRecorder):
@@ -31,6 +33,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         super().__init__()
         self.lock = threading.RLock()
         self.index: dict[str, SessionSummary] = {}
+        self.snapshots: dict[str, SnapshotRow] = {}
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -100,3 +103,21 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             rows = list(recorder.index.values())
         return [r.session_id for r in sorted(rows, key=lambda r: (r.created_at, r.session_id))]
+
+    def snapshot_row(self, session_id: str) -> SnapshotRow | None:
+        recorder = self.recorder
+        with recorder.lock:
+            return recorder.snapshots.get(session_id)
+
+    def save_snapshot(self, row: SnapshotRow) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            current = recorder.snapshots.get(row.session_id)
+            if current is None or current.version < row.version:
+                recorder.snapshots[row.session_id] = row
+
+    def drop_snapshot(self, row: SnapshotRow) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            if recorder.snapshots.get(row.session_id) == row:
+                del recorder.snapshots[row.session_id]

@@ -1,8 +1,8 @@
 """The SQLite store's table layouts, version by version, and how an open applies them
 (see :mod:`kern.adapters.stores.migrations`).
 
-Placeholders: ``{events}`` and ``{index}``, the store's table names (plain
-identifiers, checked before any SQL runs).
+Placeholders: ``{events}``, ``{index}`` and ``{snapshots}``, the store's table
+names (plain identifiers, checked before any SQL runs).
 """
 
 from __future__ import annotations
@@ -39,6 +39,15 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX IF NOT EXISTS {index}_updated ON {index} (updated_at)",
             "CREATE INDEX IF NOT EXISTS {index}_user ON {index} (user_id, created_at)",
             "CREATE INDEX IF NOT EXISTS {index}_workflow ON {index} (workflow_id, created_at)",
+        ),
+    ),
+    Migration(
+        version=2,
+        summary="session snapshots: derived data, one row per session, never trusted",
+        statements=(
+            "CREATE TABLE {snapshots} (session_id TEXT PRIMARY KEY, "
+            "version INTEGER NOT NULL, format INTEGER NOT NULL, head_hash TEXT NOT NULL, "
+            "checksum TEXT NOT NULL, body BLOB NOT NULL)",
         ),
     ),
 ]
@@ -87,7 +96,7 @@ def _apply(
         migrations,
         where=where,
         execute=lambda statement: cursor.execute(
-            statement.format(events=names.events, index=names.index)
+            statement.format(events=names.events, index=names.index, snapshots=names.snapshots)
         ),
         record=lambda m: cursor.execute(
             f"INSERT INTO {names.schema_versions} (version, summary) VALUES (?, ?)",

@@ -105,7 +105,7 @@ def test_creates_a_missing_schema_and_the_named_tables_on_first_use(
     with PostgresDb(POSTGRES_URL, session_table=table, db_schema=fresh_schema) as db:
         assert tables_in(admin, fresh_schema) == set()
         assert db.get_session("s1") is None
-        tables = {f"{table}_events", f"{table}_index", f"{table}_schema"}
+        tables = {f"{table}_{suffix}" for suffix in ("events", "index", "schema", "snapshots")}
         assert tables_in(admin, fresh_schema) == tables
         Workflow(name="New", db=db, steps=[...]).run(input="hi", session_id="s1")
         assert len(event_rows(admin, fresh_schema, table)) == 4

@@ -117,7 +117,9 @@ def test_processes_opening_the_same_new_store_at_once_all_succeed(
         child.join(JOIN_TIMEOUT)
     assert [child.exitcode for child in children] == [0] * workers
     for schema, table in places:
-        assert tables_in(admin, schema) == {f"{table}_events", f"{table}_index", f"{table}_schema"}
+        assert tables_in(admin, schema) == {
+            f"{table}_{suffix}" for suffix in ("events", "index", "schema", "snapshots")
+        }
 
 
 # -- threads sharing one PostgresDb --------------------------------------------------------------

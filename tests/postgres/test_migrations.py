@@ -35,7 +35,7 @@ GENEROUS = 5.0
 """Seconds: a third of the retry budget, so a retried call cannot pass unnoticed."""
 
 EXTRA_COLUMN = Migration(
-    version=2,
+    version=LATEST + 1,
     summary="a column for a test",
     statements=("ALTER TABLE {schema}.{index} ADD COLUMN extra text",),
 )
@@ -110,12 +110,13 @@ def layout(admin: Admin, schema: str) -> dict[str, Any]:
 
 
 def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dict[str, Any]:
-    """``found`` less the version table and its primary key."""
-    name = f"{table}_schema"
+    """``found`` less the version table, the snapshots table (migration 2) and their
+    primary keys."""
+    names = (f"{table}_schema", f"{table}_snapshots")
     return {
-        "options": [o for o in found["options"] if o[0] != name],
-        "columns": [c for c in found["columns"] if c[0] != name],
-        "indexes": [i for i in found["indexes"] if not i[0].startswith(name)],
+        "options": [o for o in found["options"] if o[0] not in names],
+        "columns": [c for c in found["columns"] if c[0] not in names],
+        "indexes": [i for i in found["indexes"] if not i[0].startswith(names)],
         "triggers": found["triggers"],
         "functions": found["functions"],
     }
@@ -123,7 +124,7 @@ def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dic
 
 @pytest.fixture
 def with_extra_column(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This Kern, plus a version 2 that adds a column to the listing."""
+    """This Kern, plus a next version that adds a column to the listing."""
     monkeypatch.setattr(
         postgres_migrations, "MIGRATIONS", [*postgres_migrations.MIGRATIONS, EXTRA_COLUMN]
     )
@@ -131,7 +132,7 @@ def with_extra_column(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def v1_schema(schema: str) -> str:
-    """A schema whose tables this Kern created, at version 1, with one session."""
+    """A schema whose tables this Kern created, at the latest version, with one session."""
     with open_db(schema) as db:
         Workflow(name="Seed", db=db, steps=[echo]).run("hi", session_id="s1")
     return schema
@@ -172,6 +173,14 @@ def test_adoption_changes_none_of_the_old_tables(schema: str, admin: Admin) -> N
         "summary",
         "applied_at",
     ]
+    assert [c[1] for c in after["columns"] if c[0] == "kern_sessions_snapshots"] == [
+        "session_id",
+        "version",
+        "format",
+        "head_hash",
+        "checksum",
+        "body",
+    ]
     fresh = f"{schema}_new"
     try:
         open_db(fresh).get_sessions()
@@ -196,25 +205,25 @@ def test_a_new_database_records_every_version_once(schema: str, admin: Admin) ->
 def test_a_new_migration_upgrades_an_existing_database_once(
     v1_schema: str, admin: Admin, with_extra_column: None
 ) -> None:
-    """Version 2 runs on first use; opening again applies nothing (adding the column
+    """The next version runs on first use; opening again applies nothing (adding the column
     twice would fail); the data stays readable and writable."""
     with open_db(v1_schema) as db:
         assert db.get_session("s1") is not None
-    assert versions(admin, v1_schema) == [1, 2]
+    assert versions(admin, v1_schema) == list(range(1, LATEST + 2))
     before = layout(admin, v1_schema)
     assert "extra" in [c[1] for c in before["columns"] if c[0] == "kern_sessions_index"]
     with open_db(v1_schema) as db:
         Workflow(name="Seed", db=db, steps=[echo]).run("again", session_id="s1")
     assert layout(admin, v1_schema) == before
-    assert versions(admin, v1_schema) == [1, 2]
+    assert versions(admin, v1_schema) == list(range(1, LATEST + 2))
 
 
 def test_migrations_run_in_their_order(
     v1_schema: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 3 indexes the column version 2 adds: it only works after it."""
+    """A second test version indexes the column the first adds: it only works after it."""
     index_extra = Migration(
-        version=3,
+        version=LATEST + 2,
         summary="an index for a test",
         statements=("CREATE INDEX kern_sessions_index_extra ON {schema}.{index} (extra)",),
     )
@@ -224,17 +233,18 @@ def test_migrations_run_in_their_order(
         [*postgres_migrations.MIGRATIONS, EXTRA_COLUMN, index_extra],
     )
     open_db(v1_schema).get_sessions()
-    assert versions(admin, v1_schema) == [1, 2, 3]
+    assert versions(admin, v1_schema) == list(range(1, LATEST + 3))
     assert "kern_sessions_index_extra" in [i[0] for i in layout(admin, v1_schema)["indexes"]]
 
 
 def test_a_failing_migration_changes_nothing(
     v1_schema: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its first statement ran, its second failed: both are rolled back, version stays 1,
+    """Its first statement ran, its second failed: both are rolled back, the
+    version stays the latest,
     and the error (permanent) comes at once."""
     broken = Migration(
-        version=2,
+        version=LATEST + 1,
         summary="a broken migration",
         statements=(
             "ALTER TABLE {schema}.{index} ADD COLUMN extra text",
@@ -250,7 +260,7 @@ def test_a_failing_migration_changes_nothing(
         open_db(v1_schema).get_sessions()
     assert time.monotonic() - started < GENEROUS
     assert layout(admin, v1_schema) == before
-    assert versions(admin, v1_schema) == [1]
+    assert versions(admin, v1_schema) == list(range(1, LATEST + 1))
 
 
 # -- tables from a newer Kern ------------------------------------------------------------------
@@ -283,8 +293,8 @@ def test_tables_from_a_newer_kern_are_refused_untouched(v1_schema: str, admin: A
 def test_many_openers_upgrading_at_once_run_the_migration_once(
     v1_schema: str, admin: Admin, with_extra_column: None
 ) -> None:
-    """Six stores' first uses race; version 2 (which would fail if run twice) runs once,
-    under the advisory lock, and every opener sees version 2."""
+    """Six stores' first uses race; the next version (which would fail if run twice) runs once,
+    under the advisory lock, and every opener sees it."""
     start = threading.Barrier(6, timeout=30)
     errors: list[BaseException] = []
 
@@ -302,4 +312,4 @@ def test_many_openers_upgrading_at_once_run_the_migration_once(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert versions(admin, v1_schema) == [1, 2]
+    assert versions(admin, v1_schema) == list(range(1, LATEST + 2))

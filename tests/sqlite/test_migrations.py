@@ -22,7 +22,7 @@ from tests.fixtures import V1_SQLITE, append_a_run, assert_reads_back, expected
 LATEST = len(sqlite_migrations.MIGRATIONS)
 
 EXTRA_COLUMN = Migration(
-    version=2,
+    version=LATEST + 1,
     summary="a column for a test",
     statements=("ALTER TABLE {index} ADD COLUMN extra TEXT",),
 )
@@ -61,7 +61,7 @@ def old_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def v1_file(tmp_path: Path) -> Path:
-    """A database this Kern created, at version 1, with one session."""
+    """A database this Kern created, at the latest version, with one session."""
     db_file = tmp_path / "kern.db"
     with SqliteDb(db_file=db_file) as db:
         Workflow(name="Seed", db=db, steps=[echo]).run("hi", session_id="s1")
@@ -70,7 +70,7 @@ def v1_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def with_extra_column(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This Kern, plus a version 2 that adds a column to the listing."""
+    """This Kern, plus a next version that adds a column to the listing."""
     monkeypatch.setattr(
         sqlite_migrations, "MIGRATIONS", [*sqlite_migrations.MIGRATIONS, EXTRA_COLUMN]
     )
@@ -94,11 +94,14 @@ def test_a_database_written_before_versioning_is_adopted_and_reads_back(old_file
 
 def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path) -> None:
     """Version 1 is exactly the old layout: the old file's tables, indexes and triggers
-    are untouched, and a new database gets the very same ones."""
+    are untouched (version 2 only adds the snapshots table), and a new database gets
+    the very same ones."""
     before = layout(old_file)
     SqliteDb(db_file=old_file).close()
     after = layout(old_file)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
+    snapshots = after.pop("kern_sessions_snapshots")
+    assert snapshots.startswith("CREATE TABLE kern_sessions_snapshots")
     assert after == before
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).close()
@@ -118,24 +121,24 @@ def test_a_new_database_records_every_version_once(tmp_path: Path) -> None:
 def test_a_new_migration_upgrades_an_existing_database_once(
     v1_file: Path, with_extra_column: None
 ) -> None:
-    """Version 2 runs on open; opening again applies nothing (adding the column twice
+    """The next version runs on open; opening again applies nothing (adding the column twice
     would fail); the data stays readable and writable."""
     assert "extra" not in columns(v1_file, "kern_sessions_index")
     with SqliteDb(db_file=v1_file) as db:
-        assert versions(v1_file) == [1, 2]
+        assert versions(v1_file) == list(range(1, LATEST + 2))
         assert "extra" in columns(v1_file, "kern_sessions_index")
         assert db.get_session("s1") is not None
     before = layout(v1_file)
     with SqliteDb(db_file=v1_file) as db:
         Workflow(name="Seed", db=db, steps=[echo]).run("again", session_id="s1")
     assert layout(v1_file) == before
-    assert versions(v1_file) == [1, 2]
+    assert versions(v1_file) == list(range(1, LATEST + 2))
 
 
 def test_migrations_run_in_their_order(v1_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Version 3 indexes the column version 2 adds: it only works after it."""
+    """A second test version indexes the column the first adds: it only works after it."""
     index_extra = Migration(
-        version=3,
+        version=LATEST + 2,
         summary="an index for a test",
         statements=("CREATE INDEX {index}_extra ON {index} (extra)",),
     )
@@ -145,16 +148,17 @@ def test_migrations_run_in_their_order(v1_file: Path, monkeypatch: pytest.Monkey
         [*sqlite_migrations.MIGRATIONS, EXTRA_COLUMN, index_extra],
     )
     SqliteDb(db_file=v1_file).close()
-    assert versions(v1_file) == [1, 2, 3]
+    assert versions(v1_file) == list(range(1, LATEST + 3))
     assert "kern_sessions_index_extra" in layout(v1_file)
 
 
 def test_a_failing_migration_changes_nothing(
     v1_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its first statement ran, its second failed: both are rolled back, version stays 1."""
+    """Its first statement ran, its second failed: both are rolled back, and the version
+    stays the latest."""
     broken = Migration(
-        version=2,
+        version=LATEST + 1,
         summary="a broken migration",
         statements=("ALTER TABLE {index} ADD COLUMN extra TEXT", "ALTER TABLE nowhere ADD x"),
     )
@@ -163,7 +167,7 @@ def test_a_failing_migration_changes_nothing(
     with pytest.raises(StoreUnavailableError, match="no such table: nowhere"):
         SqliteDb(db_file=v1_file)
     assert layout(v1_file) == before
-    assert versions(v1_file) == [1]
+    assert versions(v1_file) == list(range(1, LATEST + 1))
 
 
 def test_threads_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
@@ -191,7 +195,7 @@ def test_threads_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> N
 def test_many_openers_upgrading_at_once_run_the_migration_once(
     v1_file: Path, with_extra_column: None
 ) -> None:
-    """Version 2 would fail if run twice: the openers take turns and it runs once."""
+    """The next version would fail if run twice: the openers take turns and it runs once."""
     start = threading.Barrier(6, timeout=30)
     errors: list[BaseException] = []
 
@@ -208,7 +212,7 @@ def test_many_openers_upgrading_at_once_run_the_migration_once(
     for thread in threads:
         thread.join()
     assert errors == []
-    assert versions(v1_file) == [1, 2]
+    assert versions(v1_file) == list(range(1, LATEST + 2))
 
 
 # -- a database from a newer Kern --------------------------------------------------------------
