@@ -36,10 +36,12 @@ def measure(backend: Backend, sizes: list[int], rounds: int) -> list[str]:
         for _ in range(rounds):
             for runs, sid in sessions.items():
                 with backend.kern_db() as db:
-                    run = kern_workflow(db).run
-                    cold_times[runs].append(timed(lambda: run(input=INPUT, session_id=sid)))
+                    first = kern_workflow(db).run
+                    cold_times[runs].append(
+                        timed(lambda f=first, s=sid: f(input=INPUT, session_id=s))
+                    )
                 warm.run(input=INPUT, session_id=sid)  # warm again after the cold run's append
-                warm_times[runs].append(timed(lambda: warm.run(input=INPUT, session_id=sid)))
+                warm_times[runs].append(timed(lambda s=sid: warm.run(input=INPUT, session_id=s)))
     for runs in sizes:
         ratio = paired_ratio(cold_times[runs], warm_times[runs])
         lines.append(
