@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,7 +86,7 @@ def take(aggregate: SessionAggregate, history: RunHistory) -> SnapshotRow:
 
 
 def _aggregate_part(aggregate: SessionAggregate) -> dict[str, Any]:
-    finished = b"".join(key.to_bytes(8, "big") for key in sorted(aggregate.finished))
+    finished = struct.pack(f">{len(aggregate.finished)}Q", *sorted(aggregate.finished))
     stamp = aggregate.last_timestamp
     return {
         "owner": aggregate.owner,
@@ -146,7 +147,7 @@ def _aggregate(body: dict[str, Any], session_id: str) -> SessionAggregate:
         last_timestamp=datetime.fromisoformat(stamp) if stamp is not None else None,
         last_hash=str(body["hash"]),
         runs={str(run_id): RunState(int(step)) for run_id, step in part["open_runs"].items()},
-        finished={int.from_bytes(finished[i : i + 8], "big") for i in range(0, len(finished), 8)},
+        finished=set(struct.unpack(f">{len(finished) // 8}Q", finished)),
     )
 
 

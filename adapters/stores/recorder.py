@@ -59,9 +59,9 @@ T = TypeVar("T")
 READ_PAGE = 1000
 """Events read from the database per query when a stream is read."""
 
-SNAPSHOT_EVERY = 100
+SNAPSHOT_EVERY = 50
 """Events appended since a session's last snapshot before the next RunCompleted
-writes a new one (20 runs of a three-step workflow): a cold writer decodes at
+writes a new one (10 runs of a three-step workflow): a cold writer decodes at
 most about this many events, and the hot path pays one snapshot write per
 that many events (see docs/stores.md, "Snapshots")."""
 
