@@ -101,10 +101,11 @@ def _aggregate_part(aggregate: SessionAggregate) -> dict[str, Any]:
 
 def _history_part(history: RunHistory) -> dict[str, Any]:
     held = history.runs
-    recent = held[-HISTORY_RUNS:]
-    if len(held) > HISTORY_RUNS:
-        floor = recent[0].started
-        older_open = [r for r in held[:-HISTORY_RUNS] if r.ended is None]
+    cut = max(len(held) - HISTORY_RUNS, 0)
+    recent = held[cut:]
+    if cut:
+        floor = recent[0].started if recent else history.version + 1
+        older_open = [r for r in held[:cut] if r.ended is None]
     else:
         floor, older_open = history.floor, []
     return {

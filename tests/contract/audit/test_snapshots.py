@@ -83,9 +83,7 @@ def put(db: KernDb, row: SnapshotRow) -> None:
     store.save_snapshot(row)
 
 
-def test_a_session_has_a_snapshot_at_its_last_run_boundary(
-    workflow: Workflow, db: KernDb
-) -> None:
+def test_a_session_has_a_snapshot_at_its_last_run_boundary(workflow: Workflow, db: KernDb) -> None:
     row = store_of(db).snapshot_row("s1")
     assert (row.version, row.format) == (HEAD, snapshots.SNAPSHOT_FORMAT)
     assert row.head_hash == db.get_log("s1")[-1].hash
@@ -180,9 +178,7 @@ def test_a_snapshot_that_does_not_match_the_log_is_ignored_and_rebuilt(
     assert fresh.verify("s1").ok
 
 
-def test_verify_reads_the_log_never_the_snapshot(
-    workflow: Workflow, tampering: Tampering
-) -> None:
+def test_verify_reads_the_log_never_the_snapshot(workflow: Workflow, tampering: Tampering) -> None:
     """A changed byte before the snapshot is found; a corrupt snapshot breaks nothing."""
     put(tampering.db, replace(store_of(tampering.db).snapshot_row("s1"), body=b"{}"))
     assert cold(tampering).verify("s1").ok
