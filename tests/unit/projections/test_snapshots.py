@@ -3,8 +3,10 @@ after it, decide and answer exactly as the whole log folded from the first event
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -41,14 +43,14 @@ def restored_at(events: list[SessionEvent], at: int) -> tuple[SessionAggregate, 
     return aggregate, history.apply_all(events[at:])
 
 
-def loader(events: Sequence[SessionEvent]) -> HistoryView:
+def loader(events: Sequence[SessionEvent]) -> Callable[[Sequence[HistoryRun]], None]:
     def load(runs: Sequence[HistoryRun]) -> None:
         for run in runs:
             started, ended = events[run.started - 1], events[(run.ended or 0) - 1]
             assert isinstance(started, RunStarted) and isinstance(ended, RunCompleted)
             run.input, run.content, run.loaded = started.input.value, ended.content.value, True
 
-    return load  # type: ignore[return-value]
+    return load
 
 
 @settings(max_examples=80, deadline=None)
@@ -73,8 +75,8 @@ def test_a_restored_session_decides_and_answers_as_the_whole_log(
         view = HistoryView(
             history,
             upto,
-            load=loader(events),  # type: ignore[arg-type]
-            rebuild=lambda upto=upto: RunHistory().apply_all(events[:upto]),
+            load=loader(events),
+            rebuild=partial(lambda cut: RunHistory().apply_all(events[:cut]), upto),
         )
         full = HistoryView(RunHistory().apply_all(events), upto)
         assert view.get_workflow_history(window) == full.get_workflow_history(window)
@@ -113,7 +115,7 @@ def test_a_rolled_back_completion_forgets_the_run_was_finished() -> None:
         pytest.param(lambda row: replace(row, head_hash="0" * 64), id="hash"),
     ],
 )
-def test_a_snapshot_that_does_not_match_its_row_is_unusable(spoil) -> None:  # type: ignore[no-untyped-def]
+def test_a_snapshot_that_does_not_match_its_row_is_unusable(spoil: Any) -> None:
     events = record([("a", RunStatus.completed, 1)])
     row = take(SessionAggregate.replay("s", events), RunHistory().apply_all(events))
     with pytest.raises(UnusableSnapshot):
