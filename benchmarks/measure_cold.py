@@ -6,7 +6,12 @@ snapshot, as any run at a run boundary would. Then, round after round, the
 same session gets one run through a new db object (cold: it starts from the
 snapshot plus the events after it) and one through a db object kept open
 (warm: its cache holds the session). The ratio is cold over warm, paired by
-round.
+round. A third time per round is the first run on a new db object after the
+snapshot was deleted (it reads the whole session and writes a new one): the
+cost snapshots save. Last, the hot path: warm runs with snapshots written as
+usual against warm runs with none, in turn, as mean per run (a median would
+hide the snapshot writes; as the "off" runs append too, one "on" run in five
+writes one, twice the share a session that always has them on pays).
 
     .venv/bin/python benchmarks/measure_cold.py --sqlite --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
@@ -14,41 +19,64 @@ round.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
+from typing import Any
 
 from measure_runs import build
 from stores import Backend
 from timing import median, ms, paired_ratio, timed
 from workload import INPUT, kern_workflow, template_run
 
+from kern.adapters.stores import recorder
+
 
 def measure(backend: Backend, sizes: list[int], rounds: int) -> list[str]:
     """Table lines for one backend: cold and warm medians and their ratio per size."""
     sessions = {runs: f"cold-{runs}" for runs in sizes}
     build(backend, template_run(), {sid: runs for runs, sid in sessions.items()})
-    lines = []
+    times: dict[str, dict[int, list[float]]] = {
+        kind: {runs: [] for runs in sizes} for kind in ("cold", "warm", "none", "on", "off")
+    }
     with backend.kern_db() as warm_db:
         warm = kern_workflow(warm_db)
         for sid in sessions.values():
             warm.run(input=INPUT, session_id=sid)  # writes the first snapshot
-        cold_times: dict[int, list[float]] = {runs: [] for runs in sizes}
-        warm_times: dict[int, list[float]] = {runs: [] for runs in sizes}
         for _ in range(rounds):
             for runs, sid in sessions.items():
-                with backend.kern_db() as db:
-                    first = kern_workflow(db).run
-                    cold_times[runs].append(
-                        timed(lambda f=first, s=sid: f(input=INPUT, session_id=s))
-                    )
-                warm.run(input=INPUT, session_id=sid)  # warm again after the cold run's append
-                warm_times[runs].append(timed(lambda s=sid: warm.run(input=INPUT, session_id=s)))
+                times["cold"][runs].append(_first_run(backend, sid, drop=False))
+                times["none"][runs].append(_first_run(backend, sid, drop=True))
+                warm.run(input=INPUT, session_id=sid)  # warm again after the cold runs' appends
+                times["warm"][runs].append(timed(lambda s=sid: warm.run(input=INPUT, session_id=s)))
+                for _ in range(10):  # the hot path, snapshots on and off in turn
+                    for kind, every in (("on", recorder.SNAPSHOT_EVERY), ("off", 10**12)):
+                        saved, recorder.SNAPSHOT_EVERY = recorder.SNAPSHOT_EVERY, every
+                        try:
+                            times[kind][runs].append(
+                                timed(lambda s=sid: warm.run(input=INPUT, session_id=s))
+                            )
+                        finally:
+                            recorder.SNAPSHOT_EVERY = saved
+    lines = []
     for runs in sizes:
-        ratio = paired_ratio(cold_times[runs], warm_times[runs])
+        cold, warm_times, none = times["cold"][runs], times["warm"][runs], times["none"][runs]
+        on, off = statistics.fmean(times["on"][runs]), statistics.fmean(times["off"][runs])
         lines.append(
-            f"| {backend.kind} | {runs:,} | {ms(median(cold_times[runs]))} "
-            f"| {ms(median(warm_times[runs]))} | {ratio:.2f}x |"
+            f"| {backend.kind} | {runs:,} | {ms(median(cold))} | {ms(median(warm_times))} "
+            f"| {paired_ratio(cold, warm_times):.2f}x | {ms(median(none))} "
+            f"| {paired_ratio(none, warm_times):.1f}x | {ms(on)} vs {ms(off)} ({on / off:.2f}x) |"
         )
     return lines
+
+
+def _first_run(backend: Backend, session_id: str, *, drop: bool) -> float:
+    """Seconds of the first run on a new db object (``drop``: after deleting the snapshot)."""
+    with backend.kern_db() as db:
+        store: Any = db.store
+        if drop:
+            store.drop_snapshot(store.snapshot_row(session_id))
+        run = kern_workflow(db).run
+        return timed(lambda: run(input=INPUT, session_id=session_id))
 
 
 def main(argv: list[str]) -> int:
@@ -61,8 +89,11 @@ def main(argv: list[str]) -> int:
     backends = [Backend.sqlite()] if args.sqlite else []
     if args.postgres:
         backends.append(Backend.postgres(args.postgres))
-    print("| store | at run | first run, new db object | warm run | cold / warm |")
-    print("|---|---|---|---|---|")
+    print(
+        "| store | at run | first run, new db object | warm run | cold / warm "
+        "| first run, no snapshot | no snapshot / warm | hot path: snapshots on vs off (mean) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for backend in backends:
         try:
             for line in measure(backend, args.sizes, args.rounds):
