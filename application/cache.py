@@ -5,6 +5,8 @@ of a session up to some version can be kept decoded and only newer ones read
 from the database. Each cached stream also keeps, folded as events arrive,
 the write model (the aggregate writers decide on) and the run history steps
 are handed: a run's cost then does not grow with the length of its session.
+Where the store has a snapshot of the session, a stream starts from it
+instead of from the first event (see docs/stores.md, "Snapshots").
 
 A cached stream holds a contiguous run of a stream's events: from version 1,
 or, once started from a snapshot (:meth:`CachedStream.restart`), from the

@@ -123,7 +123,9 @@ def execute(
         retry_error_callback=gave_up,
     )
     with cached.lock:
-        if cached.version == 0:
+        if cached.version == 0 or not cached.snapshot_checked:
+            # A session this process holds little of: the store starts it from its
+            # snapshot when it has one (a read of its first events alone would not).
             store.refresh(cached)
         return retrying(attempt)
 

@@ -248,3 +248,14 @@ def test_fork_delete_and_time_travel_work_on_a_session_started_from_a_snapshot(
     assert [r.run_id for r in forked.runs or []] == [f"run-{n}" for n in range(1, RUNS + 1)]
     assert fresh.delete_session("s1")
     assert cold(tampering).get_session("s1") is None
+
+
+def test_a_db_object_that_read_the_first_events_still_starts_from_the_snapshot(
+    workflow: Workflow, tampering: Tampering
+) -> None:
+    """Access checks read version 1 first; the first write then restarts from the snapshot."""
+    fresh = cold(tampering)
+    assert fresh.get_session("s1", as_of=1) is not None
+    run_on(fresh)
+    assert store_of(fresh).stream("s1").base == HEAD
+    assert fresh.get_events("s1")[0].version == 1
