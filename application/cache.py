@@ -78,6 +78,16 @@ class CachedStream:
             self.events = []
             self.aggregate, self.history = aggregate, history
 
+    def prepend(self, older: Sequence[SessionEvent]) -> None:
+        """Hold ``older``, the events from version 1 up to :attr:`base`, too (a read of
+        the whole stream fetched them): the stream is then whole, and so is its history."""
+        with self.lock:
+            if not self.base or len(older) != self.base or older[0].version != 1:
+                return
+            self.events = [*older, *self.events]
+            self.base = 0
+            self.history = RunHistory().apply_all(self.events)
+
     def write_model(self) -> SessionAggregate:
         """The aggregate at :attr:`version` (built once, then followed); hold the lock."""
         if self.aggregate is None or self.aggregate.version != self.version:

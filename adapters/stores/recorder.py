@@ -167,6 +167,10 @@ class RecorderStore(SessionStore, Generic[R]):
             older = self._select(session_id, after=after, upto=stop)
             if upto is not None and upto <= base:
                 return older
+            if after == 0:  # the whole stream is read: keep it whole
+                cached.prepend(older)
+                if not cached.base:
+                    return self.read(session_id, upto=upto)
             after = base
         if upto is not None and upto <= known:
             return older + cached.slice(after, upto)

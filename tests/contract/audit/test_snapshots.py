@@ -259,3 +259,16 @@ def test_a_db_object_that_read_the_first_events_still_starts_from_the_snapshot(
     run_on(fresh)
     assert store_of(fresh).stream("s1").base == HEAD
     assert fresh.get_events("s1")[0].version == 1
+
+
+def test_reading_the_whole_session_after_a_snapshot_start_keeps_it_whole(
+    workflow: Workflow, db: KernDb, tampering: Tampering
+) -> None:
+    fresh = cold(tampering)
+    run_on(fresh)
+    assert fresh.get_events("s1") == db.get_events("s1")
+    stream = store_of(fresh).stream("s1")
+    assert (stream.base, stream.version, stream.history.floor) == (0, HEAD + 4, 0)
+    assert len(stream.history.runs) == RUNS + 1
+    run_on(fresh)
+    assert fresh.get_events("s1") == db.get_events("s1")
