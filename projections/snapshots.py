@@ -24,6 +24,7 @@ import base64
 import hashlib
 import json
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,7 +71,7 @@ def take(aggregate: SessionAggregate, history: RunHistory) -> SnapshotRow:
             "version": aggregate.version,
             "hash": aggregate.last_hash,
             "aggregate": _aggregate_part(aggregate),
-            "history": _history_part(history),
+            "history": _history_part(history, aggregate.runs),
         },
         separators=(",", ":"),
         ensure_ascii=False,
@@ -86,7 +87,7 @@ def take(aggregate: SessionAggregate, history: RunHistory) -> SnapshotRow:
 
 
 def _aggregate_part(aggregate: SessionAggregate) -> dict[str, Any]:
-    finished = struct.pack(f">{len(aggregate.finished)}Q", *sorted(aggregate.finished))
+    finished = struct.pack(f">{len(aggregate.finished)}Q", *aggregate.finished)
     stamp = aggregate.last_timestamp
     return {
         "owner": aggregate.owner,
@@ -99,13 +100,16 @@ def _aggregate_part(aggregate: SessionAggregate) -> dict[str, Any]:
     }
 
 
-def _history_part(history: RunHistory) -> dict[str, Any]:
+def _history_part(history: RunHistory, open_runs: Iterable[str]) -> dict[str, Any]:
     held = history.runs
     cut = max(len(held) - HISTORY_RUNS, 0)
     recent = held[cut:]
     if cut:
         floor = recent[0].started if recent else history.version + 1
-        older_open = [r for r in held[:cut] if r.ended is None]
+        # The open runs, from the write model: a walk over every run would grow.
+        found = (history.find(run_id) for run_id in open_runs)
+        older = [r for r in found if r is not None and r.started < floor]
+        older_open = sorted(older, key=lambda r: r.started)
     else:
         floor, older_open = history.floor, []
     return {
