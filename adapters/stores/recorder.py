@@ -132,8 +132,10 @@ class RecorderStore(SessionStore, Generic[R]):
             return
         if aggregate is None or aggregate.version != stream.version:
             return
-        row = snapshots.take(aggregate, stream.history)
-        with contextlib.suppress(StoreError, PersistenceError):
+        # Whatever goes wrong (a lost connection, a role without the grant, a
+        # full disk), the run is recorded; the next run boundary tries again.
+        with contextlib.suppress(Exception):
+            row = snapshots.take(aggregate, stream.history)
             self.attempt(lambda: self.save_snapshot(row))
             stream.snapshot_version = row.version
 

@@ -20,7 +20,7 @@ import pytest
 
 from kern.adapters.stores import recorder
 from kern.db import KernDb
-from kern.errors import RunAlreadyStartedError
+from kern.errors import RunAlreadyStartedError, StoreError
 from kern.projections import snapshots
 from kern.projections.snapshots import SnapshotRow
 from kern.workflow import Workflow
@@ -272,3 +272,17 @@ def test_reading_the_whole_session_after_a_snapshot_start_keeps_it_whole(
     assert len(stream.history.runs) == RUNS + 1
     run_on(fresh)
     assert fresh.get_events("s1") == db.get_events("s1")
+
+
+def test_a_snapshot_that_cannot_be_written_fails_no_run(
+    workflow: Workflow, db: KernDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(row: SnapshotRow) -> None:
+        raise StoreError("the snapshot table is not writable")
+
+    monkeypatch.setattr(store_of(db), "save_snapshot", refuse)
+    for _ in range(3):
+        assert run_on(db).content == "ECHO: NEXT"
+    assert store_of(db).snapshot_row("s1").version == HEAD
+    session = db.get_session("s1")
+    assert session is not None and len(session.runs or []) == RUNS + 3
