@@ -38,9 +38,9 @@ class CachedStream:
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.base = 0
-        """The version just before the first event held (0, or a snapshot's version)."""
-        self.events: list[SessionEvent] = []
+        self.held: tuple[int, list[SessionEvent]] = (0, [])
+        """:attr:`base` and :attr:`events` in one attribute, replaced as one, so a reader
+        that takes it once slices consistently while a restart replaces both."""
         self.history = RunHistory()
         self.aggregate: SessionAggregate | None = None
         self.lock = threading.RLock()
@@ -50,13 +50,25 @@ class CachedStream:
         """The version of the newest snapshot this process read or wrote (0: none)."""
 
     @property
+    def base(self) -> int:
+        """The version just before the first event held (0, or a snapshot's version)."""
+        return self.held[0]
+
+    @property
+    def events(self) -> list[SessionEvent]:
+        """The events held, from version :attr:`base` + 1 on."""
+        return self.held[1]
+
+    @property
     def version(self) -> int:
         """The last version held (0 when empty)."""
-        return self.base + len(self.events)
+        base, events = self.held
+        return base + len(events)
 
     def slice(self, after: int, upto: int) -> list[SessionEvent]:
         """The held events with after < version <= upto (``after`` at least :attr:`base`)."""
-        return self.events[max(after - self.base, 0) : max(upto - self.base, 0)]
+        base, events = self.held
+        return events[max(after - base, 0) : max(upto - base, 0)]
 
     def extend(self, events: Sequence[SessionEvent]) -> bool:
         """Add ``events`` if they continue the stream (True); else change nothing."""
@@ -74,8 +86,8 @@ class CachedStream:
         """Hold the stream from a snapshot on: the write model and history at its
         version, no events before it."""
         with self.lock:
-            self.base = self.snapshot_version = aggregate.version
-            self.events = []
+            self.held = (aggregate.version, [])
+            self.snapshot_version = aggregate.version
             self.aggregate, self.history = aggregate, history
 
     def prepend(self, older: Sequence[SessionEvent]) -> None:
@@ -84,9 +96,9 @@ class CachedStream:
         with self.lock:
             if not self.base or len(older) != self.base or older[0].version != 1:
                 return
-            self.events = [*older, *self.events]
-            self.base = 0
-            self.history = RunHistory().apply_all(self.events)
+            events = [*older, *self.events]
+            self.held = (0, events)
+            self.history = RunHistory().apply_all(events)
 
     def write_model(self) -> SessionAggregate:
         """The aggregate at :attr:`version` (built once, then followed); hold the lock."""

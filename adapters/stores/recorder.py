@@ -162,7 +162,8 @@ class RecorderStore(SessionStore, Generic[R]):
     ) -> list[SessionEvent]:
         self.check_open()
         cached = self.cache.stream(session_id)
-        base, known = cached.base, cached.version
+        base, events = cached.held  # taken once: a restart meanwhile replaces both
+        known = base + len(events)
         older: list[SessionEvent] = []
         if after < base:  # before the snapshot the stream started from: not cached
             stop = base if upto is None else min(upto, base)
@@ -175,12 +176,12 @@ class RecorderStore(SessionStore, Generic[R]):
                     return self.read(session_id, upto=upto)
             after = base
         if upto is not None and upto <= known:
-            return older + cached.slice(after, upto)
+            return older + events[after - base : upto - base]
         start = max(after, known)
         newer = self._select(session_id, after=start, upto=upto)
         if start == known:
             cached.extend(newer)
-        return older + cached.slice(after, known) + newer
+        return older + events[after - base : known - base] + newer
 
     def stream(self, session_id: str) -> CachedStream:
         self.check_open()
