@@ -5,10 +5,15 @@ of a session up to some version can be kept decoded and only newer ones read
 from the database. Each cached stream also keeps, folded as events arrive,
 the write model (the aggregate writers decide on) and the run history steps
 are handed: a run's cost then does not grow with the length of its session.
+Where the store has a snapshot of the session, a stream starts from it
+instead of from the first event (see docs/stores.md, "Snapshots").
 
-A cached stream only ever holds a contiguous prefix of a stream, starting at
-version 1. Its lock serialises this process's writers of that session (they
-would only conflict otherwise) and the extension of its prefix.
+A cached stream holds a contiguous run of a stream's events: from version 1,
+or, once started from a snapshot (:meth:`CachedStream.restart`), from the
+version after the snapshot's (:attr:`CachedStream.base`); older events are
+then read from the store when asked for. Its lock serialises this process's
+writers of that session (they would only conflict otherwise) and the
+extension of what it holds.
 """
 
 from __future__ import annotations
@@ -28,24 +33,47 @@ DEFAULT_CACHED_EVENTS = 200_000
 
 
 class CachedStream:
-    """The decoded prefix of one session's stream and what is folded from it."""
+    """The decoded events of one session's stream after :attr:`base`, and what is
+    folded from the stream up to :attr:`version`."""
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
-        self.events: list[SessionEvent] = []
+        self.held: tuple[int, list[SessionEvent]] = (0, [])
+        """:attr:`base` and :attr:`events` in one attribute, replaced as one, so a reader
+        that takes it once slices consistently while a restart replaces both."""
         self.history = RunHistory()
         self.aggregate: SessionAggregate | None = None
         self.lock = threading.RLock()
+        self.snapshot_checked = False
+        """Whether the store has looked for a snapshot of this session yet."""
+        self.snapshot_version = 0
+        """The version of the newest snapshot this process read or wrote (0: none)."""
+
+    @property
+    def base(self) -> int:
+        """The version just before the first event held (0, or a snapshot's version)."""
+        return self.held[0]
+
+    @property
+    def events(self) -> list[SessionEvent]:
+        """The events held, from version :attr:`base` + 1 on."""
+        return self.held[1]
 
     @property
     def version(self) -> int:
         """The last version held (0 when empty)."""
-        return len(self.events)
+        base, events = self.held
+        return base + len(events)
+
+    def slice(self, after: int, upto: int) -> list[SessionEvent]:
+        """The held events with after < version <= upto (``after`` at least :attr:`base`)."""
+        base, events = self.held
+        return events[max(after - base, 0) : max(upto - base, 0)]
 
     def extend(self, events: Sequence[SessionEvent]) -> bool:
-        """Add ``events`` if they continue the prefix (True); else change nothing."""
+        """Add ``events`` if they continue the stream (True); else change nothing."""
         with self.lock:
-            start = len(self.events) + 1
+            start = self.version + 1
             if any(e.version != start + i for i, e in enumerate(events)):
                 return False
             self.events.extend(events)
@@ -54,9 +82,29 @@ class CachedStream:
                 self.aggregate.catch_up(events)
             return True
 
+    def restart(self, aggregate: SessionAggregate, history: RunHistory) -> None:
+        """Hold the stream from a snapshot on: the write model and history at its
+        version, no events before it."""
+        with self.lock:
+            self.held = (aggregate.version, [])
+            self.snapshot_version = aggregate.version
+            self.aggregate, self.history = aggregate, history
+
+    def prepend(self, older: Sequence[SessionEvent]) -> None:
+        """Hold ``older``, the events from version 1 up to :attr:`base`, too (a read of
+        the whole stream fetched them): the stream is then whole, and so is its history."""
+        with self.lock:
+            if not self.base or len(older) != self.base or older[0].version != 1:
+                return
+            events = [*older, *self.events]
+            self.held = (0, events)
+            self.history = RunHistory().apply_all(events)
+
     def write_model(self) -> SessionAggregate:
         """The aggregate at :attr:`version` (built once, then followed); hold the lock."""
-        if self.aggregate is None or self.aggregate.version != len(self.events):
+        if self.aggregate is None or self.aggregate.version != self.version:
+            if self.base:
+                raise AssertionError("a stream started from a snapshot follows its aggregate")
             self.aggregate = SessionAggregate.replay(self.session_id, self.events)
         return self.aggregate
 
@@ -96,13 +144,13 @@ class EventCache:
     def _evict(self) -> None:
         while len(self._streams) > self.max_sessions:
             self._streams.popitem(last=False)
-        held = sum(stream.version for stream in self._streams.values())
+        held = sum(len(stream.events) for stream in self._streams.values())
         while held > self.max_events and len(self._streams) > 1:
             _, oldest = self._streams.popitem(last=False)
-            held -= oldest.version
+            held -= len(oldest.events)
 
     def get(self, session_id: str) -> tuple[SessionEvent, ...]:
-        """The cached prefix of the stream (empty when nothing is cached)."""
+        """The cached events of the stream (empty when nothing is cached)."""
         with self._lock:
             cached = self._streams.get(session_id)
         return tuple(cached.events) if cached is not None else ()

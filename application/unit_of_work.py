@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 from tenacity import (
@@ -124,7 +124,9 @@ def execute(
         retry_error_callback=gave_up,
     )
     with cached.lock:
-        if cached.version == 0:
+        if cached.version == 0 or not cached.snapshot_checked:
+            # A session this process holds little of: the store starts it from its
+            # snapshot when it has one (a read of its first events alone would not).
             store.refresh(cached)
         # The first decision usually lands: take it without the retry machinery,
         # which cost a tenth of a run, and hand any retry over to it.
@@ -167,7 +169,7 @@ def _attempt(
     except AppendConflict:
         aggregate.rollback(mark)
         store.refresh(cached)
-        if _landed(cached.events, base_version, events):
+        if _landed(cached, base_version, events):
             return Executed(result, cached.write_model(), events)
         raise _Conflict from None
     except BaseException:
@@ -177,7 +179,7 @@ def _attempt(
     return Executed(result, aggregate, events)
 
 
-def _landed(stored: Sequence[SessionEvent], base_version: int, events: list[SessionEvent]) -> bool:
+def _landed(cached: CachedStream, base_version: int, events: list[SessionEvent]) -> bool:
     """Whether ``events`` are already stored: an append whose acknowledgement
     was lost (connection dropped after commit) is not written twice."""
-    return bool(events) and list(stored[base_version : base_version + len(events)]) == events
+    return bool(events) and cached.slice(base_version, base_version + len(events)) == events

@@ -8,6 +8,7 @@ version the aggregate was loaded at, and replays from the store on conflict.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,9 +52,20 @@ E = TypeVar("E", bound=SessionEvent)
 
 
 @dataclass
-class _RunState:
+class RunState:
+    """Where an open run stands: the index its next step gets."""
+
     next_step: int = 0
-    finished: bool = False
+
+
+def run_key(run_id: str) -> int:
+    """The 64-bit digest a finished run is remembered by (:attr:`SessionAggregate.finished`).
+
+    Eight bytes per finished run instead of the run id and its state: what a
+    snapshot of a long session must carry to refuse a reused run id. Two ids
+    share a digest with a probability of about 2**-64 per pair; such a pair
+    would refuse the newer id as already started, never accept a reused one."""
+    return int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=8).digest(), "big")
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class Checkpoint:
     session_name: str | None
     last_timestamp: datetime | None
     last_hash: str
-    runs_before: dict[str, _RunState | None]
+    runs_before: dict[str, RunState | None]
 
 
 @dataclass
@@ -88,7 +100,10 @@ class SessionAggregate:
     session_name: str | None = None
     last_timestamp: datetime | None = None
     last_hash: str = GENESIS_HASH
-    runs: dict[str, _RunState] = field(default_factory=dict)
+    runs: dict[str, RunState] = field(default_factory=dict)
+    """The open runs (started, not yet finished)."""
+    finished: set[int] = field(default_factory=set)
+    """The :func:`run_key` of every finished run."""
     pending: list[SessionEvent] = field(default_factory=list)
     _checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
@@ -130,6 +145,8 @@ class SessionAggregate:
             setattr(self, name, getattr(checkpoint, name))
         self.last_timestamp, self.last_hash = checkpoint.last_timestamp, checkpoint.last_hash
         for run_id, before in checkpoint.runs_before.items():
+            # Only open or new runs are recorded against, so none was finished before.
+            self.finished.discard(run_key(run_id))
             if before is None:
                 self.runs.pop(run_id, None)
             else:
@@ -173,15 +190,15 @@ class SessionAggregate:
                 session_id=self.session_id,
             )
 
-    def _open_run(self, run_id: str) -> _RunState:
+    def _open_run(self, run_id: str) -> RunState:
         run = self.runs.get(run_id)
-        if run is None:
+        if run is None and run_key(run_id) not in self.finished:
             raise RunNotFoundError(
                 f"run {run_id!r} was not started in session {self.session_id!r}",
                 session_id=self.session_id,
                 run_id=run_id,
             )
-        if run.finished:
+        if run is None:
             raise RunAlreadyFinishedError(
                 f"run {run_id!r} of session {self.session_id!r} has already finished",
                 session_id=self.session_id,
@@ -236,7 +253,7 @@ class SessionAggregate:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
         check_text(run_id, what="run_id")
-        if run_id in self.runs:
+        if run_id in self.runs or run_key(run_id) in self.finished:
             raise RunAlreadyStartedError(
                 f"run {run_id!r} was already started in session {self.session_id!r}",
                 session_id=self.session_id,
@@ -380,11 +397,12 @@ class SessionAggregate:
             self.owner = event.user_id
             self.state = dict(event.session_state)
         elif isinstance(event, RunStarted):
-            self.runs[event.run_id] = _RunState()
+            self.runs[event.run_id] = RunState()
         elif isinstance(event, StepCompleted):
             self.runs[event.run_id].next_step += 1
         elif isinstance(event, RunCompleted):
-            self.runs[event.run_id].finished = True
+            del self.runs[event.run_id]
+            self.finished.add(run_key(event.run_id))
             self.state = event.state_changes.apply_to(self.state)
         elif isinstance(event, SessionRenamed):
             self.session_name = event.session_name

@@ -52,16 +52,15 @@ def fork_events(
         source_hash=last.hash,
         provenance=provenance,
     )
-    for run_id, run in fork.runs.items():
-        if not run.finished:
-            fork.complete_run(
-                run_id=run_id,
-                user_id=user_id,
-                status=RunStatus.cancelled,
-                content=StoredValue.of(None),
-                error=CANCELLED_BY_FORK,
-                provenance=provenance,
-            )
+    for run_id in list(fork.runs):  # the open runs; completing one removes it
+        fork.complete_run(
+            run_id=run_id,
+            user_id=user_id,
+            status=RunStatus.cancelled,
+            content=StoredValue.of(None),
+            error=CANCELLED_BY_FORK,
+            provenance=provenance,
+        )
     return [*events, *fork.take_pending()]
 
 

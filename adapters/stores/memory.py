@@ -1,7 +1,8 @@
 """The in-memory store: eventsourcing's POPO recorder plus a dict index.
 
 A real store behind the same port as SQLite and PostgreSQL (the contract
-suite runs on it), kept in this process only. Thread-safe.
+suite runs on it), kept in this process only. Thread-safe. Snapshots are a
+dict beside the index.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from kern.adapters.stores.recorder import RecorderStore
 from kern.projections.listing import SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
+from kern.projections.snapshots import SnapshotRow
 
 
 class _IndexedPOPORecorder(POPOApplicationRecorder):
@@ -33,6 +35,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         self.lock = threading.RLock()
         self.index: dict[str, SessionSummary] = {}
         self.segments: dict[str, list[ReadSegment]] = {}
+        self.snapshots: dict[str, SnapshotRow] = {}
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -117,3 +120,21 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             kept = recorder.segments.get(session_id, [])
             start = segments[0].previous
             recorder.segments[session_id] = [s for s in kept if s.version <= start] + list(segments)
+
+    def snapshot_row(self, session_id: str) -> SnapshotRow | None:
+        recorder = self.recorder
+        with recorder.lock:
+            return recorder.snapshots.get(session_id)
+
+    def save_snapshot(self, row: SnapshotRow) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            current = recorder.snapshots.get(row.session_id)
+            if current is None or current.version < row.version:
+                recorder.snapshots[row.session_id] = row
+
+    def drop_snapshot(self, row: SnapshotRow) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            if recorder.snapshots.get(row.session_id) == row:
+                del recorder.snapshots[row.session_id]

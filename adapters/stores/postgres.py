@@ -11,6 +11,8 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
   with its own one-statement insert, without the recorder's table lock.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events it summarises, serving ``get_sessions``.
+- ``<session_table>_snapshots``: one snapshot per session (derived data, see
+  :mod:`kern.projections.snapshots`), replaced only by a newer one.
 - ``<session_table>_schema``: the versions of this layout applied (see
   :mod:`kern.adapters.stores.postgres_migrations`), brought up to date on first use.
 
@@ -47,6 +49,7 @@ from kern.application.ports import FeedEntry, FeedPosition
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
+from kern.projections.snapshots import SnapshotRow
 
 APPLICATION_NAME = "kern"
 WRITER_LOCK_CLASS = 0x4B657277  # "Kerw"
@@ -416,6 +419,48 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         except PersistenceError as exc:
             what = f"could not keep the segments of {session_id!r} at {self.where}"
             raise self.store_error(what, exc) from exc
+
+    def snapshot_row(self, session_id: str) -> SnapshotRow | None:
+        statement = sql.SQL(
+            "SELECT session_id, version, format, head_hash, checksum, body FROM {}.{} "
+            "WHERE session_id = %s"
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.snapshots))
+        rows = self._fetch(f"read the snapshot of {session_id!r}", statement, [session_id])
+        if not rows:
+            return None
+        row = rows[0]
+        return SnapshotRow(
+            session_id=row["session_id"],
+            version=row["version"],
+            format=row["format"],
+            head_hash=row["head_hash"],
+            checksum=row["checksum"],
+            body=bytes(row["body"]),
+        )
+
+    def save_snapshot(self, row: SnapshotRow) -> None:
+        table = sql.Identifier(self.schema, self.names.snapshots)
+        statement = sql.SQL(
+            "INSERT INTO {} AS s (session_id, version, format, head_hash, checksum, body) "
+            "VALUES (%s, %s, %s, %s, %s, %b) ON CONFLICT (session_id) DO UPDATE SET "
+            "version = excluded.version, format = excluded.format, "
+            "head_hash = excluded.head_hash, checksum = excluded.checksum, body = excluded.body "
+            "WHERE excluded.version > s.version"
+        ).format(table)
+        params = [row.session_id, row.version, row.format, row.head_hash, row.checksum, row.body]
+        self._write(statement, params)
+
+    def drop_snapshot(self, row: SnapshotRow) -> None:
+        statement = sql.SQL(
+            "DELETE FROM {} WHERE session_id = %s AND version = %s AND checksum = %s"
+        ).format(sql.Identifier(self.schema, self.names.snapshots))
+        self._write(statement, [row.session_id, row.version, row.checksum])
+
+    def _write(self, statement: sql.Composed, params: Sequence[Any]) -> None:
+        """One statement in its own transaction (the store tries it again over a
+        lost connection, :meth:`attempt`)."""
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, params, prepare=False)
 
     def close(self) -> None:
         super().close()

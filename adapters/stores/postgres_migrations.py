@@ -86,6 +86,15 @@ MIGRATIONS: list[Migration] = [
             "body bytea NOT NULL, PRIMARY KEY (session_id, version))",
         ),
     ),
+    Migration(
+        version=3,
+        summary="session snapshots: derived data, one row per session, never trusted",
+        statements=(
+            "CREATE TABLE {schema}.{snapshots} (session_id text PRIMARY KEY, "
+            "version bigint NOT NULL, format integer NOT NULL, head_hash text NOT NULL, "
+            "checksum text NOT NULL, body bytea NOT NULL)",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 
@@ -108,6 +117,7 @@ def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
         "events": sql.Identifier(events),
         "index": sql.Identifier(index),
         "segments": sql.Identifier(names.segments),
+        "snapshots": sql.Identifier(names.snapshots),
         "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
         "guard": sql.Identifier(derived_name(events, "_append_only")),
         "no_change": sql.Identifier(derived_name(events, "_no_change")),
@@ -250,6 +260,8 @@ def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
         f"GRANT SELECT ON {name(schema, names.schema_versions)} TO {name(role)}",
         # Derived data the role may rebuild: nothing trusts it.
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.segments)} TO {name(role)}",
+        # Snapshots are derived data the role writes and drops (never trusted).
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.snapshots)} TO {name(role)}",
         # The bigserial's sequence, by whatever name PostgreSQL gave it.
         "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', "
         f"pg_get_serial_sequence('{events}', 'notification_id'), '{role}'); END $$",

@@ -13,11 +13,19 @@ in-memory inserts are a few lines each.
 
 A closed store raises :class:`StoreClosedError` at once, for every operation,
 before it touches its cache or its database.
+
+Snapshots (:mod:`kern.projections.snapshots`) are kept beside the log, one
+row per session: written right after the append of a RunCompleted once
+:data:`SNAPSHOT_EVERY` events have been appended since the last one, and read
+the first time a process refreshes a session it holds little of. A snapshot
+that does not match the log is ignored (and dropped), never trusted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -38,17 +46,25 @@ from kern.application.cache import (
 )
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
 from kern.domain.errors import StoreClosedError, StoreError
-from kern.domain.events import SessionEvent
+from kern.domain.events import RunCompleted, RunStarted, SessionEvent
 from kern.domain.records import Record, decode_record
+from kern.projections import snapshots
 from kern.projections.expand import expand, has_refs
-from kern.projections.history import HistoryView, RunHistory
+from kern.projections.history import HistoryRun, HistoryView, RunHistory
 from kern.projections.listing import listing_update
+from kern.projections.snapshots import SnapshotRow, UnusableSnapshot
 
 R = TypeVar("R", bound=ApplicationRecorder)
 T = TypeVar("T")
 
 READ_PAGE = 1000
 """Events read from the database per query when a stream is read."""
+
+SNAPSHOT_EVERY = 50
+"""Events appended since a session's last snapshot before the next RunCompleted
+writes a new one (10 runs of a three-step workflow): a cold writer decodes at
+most about this many events, and the hot path pays one snapshot write per
+that many events (see docs/stores.md, "Snapshots")."""
 
 
 class RecorderStore(SessionStore, Generic[R]):
@@ -105,7 +121,36 @@ class RecorderStore(SessionStore, Generic[R]):
         except PersistenceError as exc:
             what = f"could not append to session {events[0].session_id!r}"
             raise self.store_error(what, exc) from exc
-        self.cache.stream(events[0].session_id).extend(events)
+        stream = self.cache.stream(events[0].session_id)
+        if stream.extend(events) and isinstance(events[-1], RunCompleted):
+            self._snapshot(stream)
+
+    def _snapshot(self, stream: CachedStream) -> None:
+        """Write the stream's snapshot if :data:`SNAPSHOT_EVERY` events came since
+        the last; a snapshot is derived data, so a failed write fails nothing."""
+        aggregate = stream.aggregate
+        if stream.version - stream.snapshot_version < SNAPSHOT_EVERY:
+            return
+        if aggregate is None or aggregate.version != stream.version:
+            return
+        # Whatever goes wrong (a lost connection, a role without the grant, a
+        # full disk), the run is recorded; the next run boundary tries again.
+        with contextlib.suppress(Exception):
+            row = snapshots.take(aggregate, stream.history)
+            self.attempt(lambda: self.save_snapshot(row))
+            stream.snapshot_version = row.version
+
+    @abstractmethod
+    def snapshot_row(self, session_id: str) -> SnapshotRow | None:
+        """The session's stored snapshot as it is (None if it has none)."""
+
+    @abstractmethod
+    def save_snapshot(self, row: SnapshotRow) -> None:
+        """Store ``row`` unless the session's stored snapshot is as new or newer."""
+
+    @abstractmethod
+    def drop_snapshot(self, row: SnapshotRow) -> None:
+        """Delete the session's snapshot if it is still exactly ``row``."""
 
     def store_error(self, what: str, exc: PersistenceError) -> StoreError:
         """The error to raise when ``what`` failed with ``exc`` (other than a conflict)."""
@@ -118,14 +163,26 @@ class RecorderStore(SessionStore, Generic[R]):
     ) -> list[SessionEvent]:
         self.check_open()
         cached = self.cache.stream(session_id)
-        known = cached.version
+        base, events = cached.held  # taken once: a restart meanwhile replaces both
+        known = base + len(events)
+        older: list[SessionEvent] = []
+        if after < base:  # before the snapshot the stream started from: not cached
+            stop = base if upto is None else min(upto, base)
+            older = self._select(session_id, after=after, upto=stop)
+            if upto is not None and upto <= base:
+                return older
+            if after == 0:  # the whole stream is read: keep it whole
+                cached.prepend(older)
+                if not cached.base:
+                    return self.read(session_id, upto=upto)
+            after = base
         if upto is not None and upto <= known:
-            return cached.events[after:upto]
+            return older + events[after - base : upto - base]
         start = max(after, known)
         newer = self._select(session_id, after=start, upto=upto)
         if start == known:
             cached.extend(newer)
-        return (cached.events[after:known] if known > after else []) + newer
+        return older + events[after - base : known - base] + newer
 
     def stream(self, session_id: str) -> CachedStream:
         self.check_open()
@@ -133,14 +190,47 @@ class RecorderStore(SessionStore, Generic[R]):
 
     def refresh(self, stream: CachedStream) -> bool:
         known = stream.version
+        with stream.lock:
+            if not stream.snapshot_checked:
+                stream.snapshot_checked = True
+                if self._restart(stream):
+                    return stream.version > known
         newer = self._select(stream.session_id, after=known, upto=None)
         stream.extend(newer)
         return bool(newer)
+
+    def _restart(self, stream: CachedStream) -> bool:
+        """Start ``stream`` from the session's snapshot and the events after it, if
+        there is one newer than what the stream holds and it matches the log: its
+        hash is the hash of the event stored at its version. One that does not
+        match is dropped (the next run boundary writes a new one)."""
+        session_id = stream.session_id
+        try:
+            row = self.attempt(lambda: self.snapshot_row(session_id))
+        except (StoreError, PersistenceError):
+            return False  # derived data: read the log instead
+        if row is None or row.version <= stream.version:
+            return False
+        try:
+            aggregate, history = snapshots.restore(row, session_id)
+            tail = self._select(session_id, after=row.version - 1, upto=None)
+            if not tail or tail[0].version != row.version or tail[0].hash != row.head_hash:
+                raise UnusableSnapshot("the snapshot does not match the log")
+        except UnusableSnapshot:
+            with contextlib.suppress(StoreError, PersistenceError):
+                self.attempt(lambda: self.drop_snapshot(row))
+            return False
+        stream.restart(aggregate, history)
+        stream.extend(tail[1:])
+        return True
 
     def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
         cached = self.cache.stream(session_id)
         self.refresh(cached)
         run = cached.history.find(run_id)
+        if run is None and cached.history.floor:
+            # Started from a snapshot, whose run index holds only the newest runs.
+            run = RunHistory().apply_all(self.read(session_id)).find(run_id)
         return (run.started, run.ended) if run is not None else None
 
     def history(self, session_id: str, upto: int) -> HistoryView:
@@ -149,8 +239,27 @@ class RecorderStore(SessionStore, Generic[R]):
         if cached.version < upto:
             self.read(session_id, upto=upto)
         if cached.version >= upto:
-            return HistoryView(cached.history, upto)
+            return HistoryView(
+                cached.history,
+                upto,
+                load=lambda runs: self._load_runs(session_id, runs),
+                rebuild=lambda: RunHistory().apply_all(self.read(session_id, upto=upto)),
+            )
         return HistoryView(RunHistory().apply_all(self.read(session_id, upto=upto)), upto)
+
+    def _load_runs(self, session_id: str, runs: Sequence[HistoryRun]) -> None:
+        """Fill in the input and content of runs a snapshot's run index named:
+        one read of the versions from the first one's start to the last one's end."""
+        ends = [r.ended for r in runs if r.ended is not None]
+        first = min(r.started for r in runs)
+        events = self.read(session_id, after=first - 1, upto=max([first, *ends]))
+        by_version = {e.version: e for e in events}
+        for run in runs:
+            started = by_version.get(run.started)
+            ended = by_version.get(run.ended) if run.ended is not None else None
+            run.input = started.input.value if isinstance(started, RunStarted) else None
+            run.content = ended.content.value if isinstance(ended, RunCompleted) else None
+            run.loaded = True
 
     def _select(self, session_id: str, *, after: int, upto: int | None) -> list[SessionEvent]:
         """Decoded events, read a page at a time: only one page of stored bytes is
@@ -180,12 +289,12 @@ class RecorderStore(SessionStore, Generic[R]):
         read from the database."""
         if not any(has_refs(e) for e in events):
             return events
-        held = self.cache.stream(session_id).events
+        base, held = self.cache.stream(session_id).held
         batch = {e.version: e for e in before[-READ_PAGE:]}
 
         def lookup(version: int) -> SessionEvent:
-            if version <= len(held):
-                return held[version - 1]
+            if base < version <= base + len(held):
+                return held[version - base - 1]
             found = batch.get(version)
             if found is None:
                 (found,) = self.read(session_id, after=version - 1, upto=version)

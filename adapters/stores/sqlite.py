@@ -8,6 +8,8 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
   and DELETE, so the log is append-only.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events, serving ``get_sessions``.
+- ``<session_table>_snapshots``: one snapshot per session (derived data, see
+  :mod:`kern.projections.snapshots`), replaced only by a newer one.
 - ``<session_table>_schema``: the versions of this layout applied (see
   :mod:`kern.adapters.stores.sqlite_migrations`), brought up to date on open.
 """
@@ -36,6 +38,7 @@ from kern.domain.errors import (
 from kern.domain.events import SessionEvent
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
 from kern.projections.segments import ReadSegment
+from kern.projections.snapshots import SnapshotRow
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -145,6 +148,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
             )
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
+            self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
             if _is_lock_timeout(exc):
                 raise self._locked("cannot open SQLite database") from exc
@@ -238,6 +242,47 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                     c.execute(statement, params)
         except PersistenceError as exc:
             raise self.store_error(f"could not keep the segments of {session_id!r}", exc) from exc
+
+    def snapshot_row(self, session_id: str) -> SnapshotRow | None:
+        sql = (
+            "SELECT session_id, version, format, head_hash, checksum, body "
+            f"FROM {self.snapshots_table} WHERE session_id = ?"
+        )
+        rows = self._rows(f"read the snapshot of {session_id!r}", sql, [session_id])
+        if not rows:
+            return None
+        row = rows[0]
+        body = row["body"]
+        return SnapshotRow(
+            session_id=row["session_id"],
+            version=row["version"],
+            format=row["format"],
+            head_hash=row["head_hash"],
+            checksum=row["checksum"],
+            body=body if isinstance(body, bytes) else str(body).encode(),
+        )
+
+    def save_snapshot(self, row: SnapshotRow) -> None:
+        table = self.snapshots_table
+        self._write(
+            f"INSERT INTO {table} (session_id, version, format, head_hash, checksum, body) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+            "version = excluded.version, format = excluded.format, "
+            "head_hash = excluded.head_hash, checksum = excluded.checksum, body = excluded.body "
+            f"WHERE excluded.version > {table}.version",
+            [row.session_id, row.version, row.format, row.head_hash, row.checksum, row.body],
+        )
+
+    def drop_snapshot(self, row: SnapshotRow) -> None:
+        self._write(
+            f"DELETE FROM {self.snapshots_table} "
+            "WHERE session_id = ? AND version = ? AND checksum = ?",
+            [row.session_id, row.version, row.checksum],
+        )
+
+    def _write(self, statement: str, params: Sequence[Any]) -> None:
+        with self.recorder.datastore.transaction(commit=True) as c:
+            c.execute(statement, params)
 
     def close(self) -> None:
         super().close()

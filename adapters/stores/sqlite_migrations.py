@@ -1,7 +1,7 @@
 """The SQLite store's table layouts, version by version, and how an open applies them
 (see :mod:`kern.adapters.stores.migrations`).
 
-Placeholders: ``{events}``, ``{index}`` and ``{segments}``, the store's table
+Placeholders: ``{events}``, ``{index}``, ``{segments}`` and ``{snapshots}``, the store's table
 names (plain identifiers, checked before any SQL runs).
 """
 
@@ -52,6 +52,15 @@ MIGRATIONS: list[Migration] = [
             "PRIMARY KEY (session_id, version))",
         ),
     ),
+    Migration(
+        version=3,
+        summary="session snapshots: derived data, one row per session, never trusted",
+        statements=(
+            "CREATE TABLE {snapshots} (session_id TEXT PRIMARY KEY, "
+            "version INTEGER NOT NULL, format INTEGER NOT NULL, head_hash TEXT NOT NULL, "
+            "checksum TEXT NOT NULL, body BLOB NOT NULL)",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 
@@ -98,7 +107,12 @@ def _apply(
         migrations,
         where=where,
         execute=lambda statement: cursor.execute(
-            statement.format(events=names.events, index=names.index, segments=names.segments)
+            statement.format(
+                events=names.events,
+                index=names.index,
+                segments=names.segments,
+                snapshots=names.snapshots,
+            )
         ),
         record=lambda m: cursor.execute(
             f"INSERT INTO {names.schema_versions} (version, summary) VALUES (?, ?)",

@@ -110,9 +110,9 @@ def layout(admin: Admin, schema: str) -> dict[str, Any]:
 
 
 def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dict[str, Any]:
-    """``found`` less the version table, the segments table migration 2 adds, and
-    their primary keys: what migration 1 made."""
-    later = (f"{table}_schema", f"{table}_segments")
+    """``found`` less the version table, the segments and snapshots tables (migrations 2
+    and 3), and their primary keys: what migration 1 made."""
+    later = (f"{table}_schema", f"{table}_segments", f"{table}_snapshots")
     return {
         "options": [o for o in found["options"] if o[0] not in later],
         "columns": [c for c in found["columns"] if c[0] not in later],
@@ -132,7 +132,7 @@ def with_extra_column(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def v1_schema(schema: str) -> str:
-    """A schema whose tables this Kern created, at version 1, with one session."""
+    """A schema whose tables this Kern created, at the latest version, with one session."""
     with open_db(schema) as db:
         Workflow(name="Seed", db=db, steps=[echo]).run("hi", session_id="s1")
     return schema
@@ -173,6 +173,14 @@ def test_adoption_changes_none_of_the_old_tables(schema: str, admin: Admin) -> N
         "summary",
         "applied_at",
     ]
+    assert [c[1] for c in after["columns"] if c[0] == "kern_sessions_snapshots"] == [
+        "session_id",
+        "version",
+        "format",
+        "head_hash",
+        "checksum",
+        "body",
+    ]
     fresh = f"{schema}_new"
     try:
         open_db(fresh).get_sessions()
@@ -197,7 +205,7 @@ def test_a_new_database_records_every_version_once(schema: str, admin: Admin) ->
 def test_a_new_migration_upgrades_an_existing_database_once(
     v1_schema: str, admin: Admin, with_extra_column: None
 ) -> None:
-    """Version 2 runs on first use; opening again applies nothing (adding the column
+    """The next version runs on first use; opening again applies nothing (adding the column
     twice would fail); the data stays readable and writable."""
     with open_db(v1_schema) as db:
         assert db.get_session("s1") is not None
@@ -213,7 +221,7 @@ def test_a_new_migration_upgrades_an_existing_database_once(
 def test_migrations_run_in_their_order(
     v1_schema: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 3 indexes the column version 2 adds: it only works after it."""
+    """A second test version indexes the column the first adds: it only works after it."""
     index_extra = Migration(
         version=LATEST + 2,
         summary="an index for a test",
@@ -232,7 +240,8 @@ def test_migrations_run_in_their_order(
 def test_a_failing_migration_changes_nothing(
     v1_schema: str, admin: Admin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its first statement ran, its second failed: both are rolled back, version stays 1,
+    """Its first statement ran, its second failed: both are rolled back, the
+    version stays the latest,
     and the error (permanent) comes at once."""
     broken = Migration(
         version=LATEST + 1,
@@ -284,8 +293,8 @@ def test_tables_from_a_newer_kern_are_refused_untouched(v1_schema: str, admin: A
 def test_many_openers_upgrading_at_once_run_the_migration_once(
     v1_schema: str, admin: Admin, with_extra_column: None
 ) -> None:
-    """Six stores' first uses race; version 2 (which would fail if run twice) runs once,
-    under the advisory lock, and every opener sees version 2."""
+    """Six stores' first uses race; the next version (which would fail if run twice) runs once,
+    under the advisory lock, and every opener sees it."""
     start = threading.Barrier(6, timeout=30)
     errors: list[BaseException] = []
 

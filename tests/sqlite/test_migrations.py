@@ -94,13 +94,16 @@ def test_a_database_written_before_versioning_is_adopted_and_reads_back(old_file
 
 def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path) -> None:
     """Version 1 is exactly the old layout: the old file's tables, indexes and triggers
-    are untouched, and a new database gets the very same ones."""
+    are untouched (version 2 only adds the snapshots table), and a new database gets
+    the very same ones."""
     before = layout(old_file)
     SqliteDb(db_file=old_file).close()
     after = layout(old_file)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
-    # Migration 2 adds the read-model segments; nothing else changes.
+    # Migrations 2 and 3 add the read-model segments and the snapshots; nothing else changes.
     assert after.pop("kern_sessions_segments").startswith("CREATE TABLE kern_sessions_segments")
+    snapshots = after.pop("kern_sessions_snapshots")
+    assert snapshots.startswith("CREATE TABLE kern_sessions_snapshots")
     assert after == before
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).close()
@@ -120,7 +123,7 @@ def test_a_new_database_records_every_version_once(tmp_path: Path) -> None:
 def test_a_new_migration_upgrades_an_existing_database_once(
     v1_file: Path, with_extra_column: None
 ) -> None:
-    """Version 2 runs on open; opening again applies nothing (adding the column twice
+    """The next version runs on open; opening again applies nothing (adding the column twice
     would fail); the data stays readable and writable."""
     assert "extra" not in columns(v1_file, "kern_sessions_index")
     with SqliteDb(db_file=v1_file) as db:
@@ -135,7 +138,7 @@ def test_a_new_migration_upgrades_an_existing_database_once(
 
 
 def test_migrations_run_in_their_order(v1_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Version 3 indexes the column version 2 adds: it only works after it."""
+    """A second test version indexes the column the first adds: it only works after it."""
     index_extra = Migration(
         version=LATEST + 2,
         summary="an index for a test",
@@ -193,7 +196,7 @@ def test_threads_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> N
 def test_many_openers_upgrading_at_once_run_the_migration_once(
     v1_file: Path, with_extra_column: None
 ) -> None:
-    """Version 2 would fail if run twice: the openers take turns and it runs once."""
+    """The next version would fail if run twice: the openers take turns and it runs once."""
     start = threading.Barrier(6, timeout=30)
     errors: list[BaseException] = []
 
