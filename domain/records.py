@@ -24,7 +24,6 @@ from pydantic import ValidationError
 from kern.domain.encoding import adapter, stored_bytes
 from kern.domain.errors import UnreadableEventError
 from kern.domain.events import RunCompleted, SessionEvent, StepCompleted, event_class
-from kern.domain.refs import check_refs
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns an event's payload at one schema_version into the next version's."""
@@ -139,7 +138,6 @@ def decode_record(record: Record) -> SessionEvent:
             # no intermediate dicts, one copy of each string.
             head = b'{"session_id":%b,"version":%d,' % (json.dumps(session_id).encode(), version)
             event: SessionEvent = adapter(cls).validate_json(head + state[len(direct) :])
-            _check_refs(event)
             return event
         data = json.loads(state)
         if not isinstance(data, dict):
@@ -151,15 +149,6 @@ def decode_record(record: Record) -> SessionEvent:
         data["session_id"] = session_id
         data["version"] = version
         event = adapter(cls).validate_python(data)
-        _check_refs(event)
     except (ValueError, ValidationError) as exc:
         raise unreadable(str(exc)) from exc
     return event
-
-
-def _check_refs(event: SessionEvent) -> None:
-    refs = getattr(event, "refs", None)
-    if refs:
-        # The form only: whether the versions named are earlier is checked when
-        # they are resolved, after the chain had its say about the order.
-        check_refs(refs)
