@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from kern.domain.errors import UnreadableEventError
+from kern.domain.events import RunStarted, StepCompleted
 from kern.domain.refs import (
     HistoryOf,
     ValueAt,
     blank,
-    check_refs,
     history_of,
     parse_part,
     parse_path,
     text_digest,
 )
+from kern.domain.values import StoredValue
+from kern.projections.expand import expand
 
 
 def test_parses_every_form_kern_writes() -> None:
@@ -53,9 +58,26 @@ def test_refuses_a_part_kern_never_writes(part: str, before: int, problem: str) 
         {"provenance": [f"history:{'0' * 32}:1-2"]},
     ],
 )
-def test_refuses_paths_and_shapes_kern_never_writes(refs: dict[str, list[str]]) -> None:
-    with pytest.raises(ValueError):
-        check_refs(refs, version=5)
+def test_a_reader_refuses_paths_and_shapes_kern_never_writes(refs: dict[str, list[str]]) -> None:
+    event = StepCompleted(
+        session_id="s",
+        version=5,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        run_id="r",
+        step_index=0,
+        input=StoredValue(type="str", value=None),
+        content=StoredValue(type="str", value=None),
+        refs=refs,
+    )
+    earlier = RunStarted(
+        session_id="s",
+        version=1,
+        timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+        run_id="r",
+        input=StoredValue(type="str", value="x"),
+    )
+    with pytest.raises(UnreadableEventError, match="version 5 of session 's'"):
+        expand(event, lambda version: earlier)
 
 
 def test_blank_stores_null_at_each_path_and_drops_a_shared_provenance() -> None:
