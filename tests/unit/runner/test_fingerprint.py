@@ -23,7 +23,12 @@ def test_runs_reuse_the_fingerprint_and_a_new_step_list_gets_a_new_one(
     workflow = Workflow(name="fp", db=InMemoryDb(), steps=[first])
     reads: list[object] = []
     digest = provenance._source_digest
-    monkeypatch.setattr(provenance, "_source_digest", lambda obj: reads.append(obj) or digest(obj))
+
+    def counted(obj: object) -> str | None:
+        reads.append(obj)
+        return digest(obj)
+
+    monkeypatch.setattr(provenance, "_source_digest", counted)
     before = workflow.fingerprint
     for _ in range(3):
         workflow.run(input="x", session_id="s")
