@@ -14,8 +14,8 @@ from kern.adapters.cli.output import timestamp
 from kern.adapters.cli.sessions import event_summary
 from kern.adapters.cli.targets import UsageError, is_postgres, open_db
 from kern.application.sessions import KernDb
-from kern.domain.encoding import encode_json, event_payload
 from kern.domain.events import RunCompleted
+from kern.domain.records import encode_record
 from kern.projections.log import LogEntry
 from kern.projections.session import WorkflowSession
 
@@ -105,8 +105,7 @@ class _Report:
         example = next((e for e in reversed(events) if isinstance(e, RunCompleted)), events[-1])
         self.line()
         self.line(f"Stored row of version {example.version}: topic {example.topic()!r}, state:")
-        stored = {**event_payload(example), "hash": example.hash}
-        self.line(encode_json(stored).decode("utf-8"))
+        self.line(encode_record(example).state.decode("utf-8"))
 
     def inspect(self, db_file: str, session_id: str) -> None:
         self.section("Inspect it from Python")

@@ -59,3 +59,18 @@ def test_demo_records_into_sqlite_only(capsys: pytest.CaptureFixture[str]) -> No
         2,
         "kern: error: kern demo records into a SQLite file; give --db a file path\n",
     )
+
+
+def test_the_stored_row_the_demo_prints_is_the_one_in_the_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db_file = tmp_path / "rows.db"
+    result = run_kern(capsys, "demo", "--db", str(db_file), "--runs", "2")
+    lines = result.out.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("Stored row of version"))
+    version = int(lines[heading].split()[4].rstrip(":"))
+    with SqliteDb(db_file=db_file) as db:
+        (session_id,) = [s.session_id for s in db.get_sessions()]
+        record = db.store.read_records(session_id)[version - 1]
+    assert record.version == version
+    assert lines[heading + 1] == record.state.decode("utf-8")
