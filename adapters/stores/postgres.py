@@ -39,7 +39,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.stores import postgres_migrations, segment_rows
+from kern.adapters.stores import postgres_migrations, segment_rows, snapshot_rows
 from kern.adapters.stores.codec import from_stored
 from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
@@ -420,41 +420,21 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             what = f"could not keep the segments of {session_id!r} at {self.where}"
             raise self.store_error(what, exc) from exc
 
+    def _snapshots_table(self) -> str:
+        return sql.Identifier(self.schema, self.names.snapshots).as_string(None)
+
     def snapshot_row(self, session_id: str) -> SnapshotRow | None:
-        statement = sql.SQL(
-            "SELECT session_id, version, format, head_hash, checksum, body FROM {}.{} "
-            "WHERE session_id = %s"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.names.snapshots))
+        statement = sql.SQL(snapshot_rows.select(self._snapshots_table(), mark="%s")).format()
         rows = self._fetch(f"read the snapshot of {session_id!r}", statement, [session_id])
-        if not rows:
-            return None
-        row = rows[0]
-        return SnapshotRow(
-            session_id=row["session_id"],
-            version=row["version"],
-            format=row["format"],
-            head_hash=row["head_hash"],
-            checksum=row["checksum"],
-            body=bytes(row["body"]),
-        )
+        return snapshot_rows.to_snapshot(rows[0]) if rows else None
 
     def save_snapshot(self, row: SnapshotRow) -> None:
-        table = sql.Identifier(self.schema, self.names.snapshots)
-        statement = sql.SQL(
-            "INSERT INTO {} AS s (session_id, version, format, head_hash, checksum, body) "
-            "VALUES (%s, %s, %s, %s, %s, %b) ON CONFLICT (session_id) DO UPDATE SET "
-            "version = excluded.version, format = excluded.format, "
-            "head_hash = excluded.head_hash, checksum = excluded.checksum, body = excluded.body "
-            "WHERE excluded.version > s.version"
-        ).format(table)
-        params = [row.session_id, row.version, row.format, row.head_hash, row.checksum, row.body]
-        self._write(statement, params)
+        statement, params = snapshot_rows.save(self._snapshots_table(), row, mark="%s")
+        self._write(sql.SQL(statement).format(), params)
 
     def drop_snapshot(self, row: SnapshotRow) -> None:
-        statement = sql.SQL(
-            "DELETE FROM {} WHERE session_id = %s AND version = %s AND checksum = %s"
-        ).format(sql.Identifier(self.schema, self.names.snapshots))
-        self._write(statement, [row.session_id, row.version, row.checksum])
+        statement, params = snapshot_rows.drop(self._snapshots_table(), row, mark="%s")
+        self._write(sql.SQL(statement).format(), params)
 
     def _write(self, statement: sql.Composed, params: Sequence[Any]) -> None:
         """One statement in its own transaction (the store tries it again over a

@@ -25,7 +25,7 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from kern.adapters.stores import segment_rows, sqlite_migrations
+from kern.adapters.stores import segment_rows, snapshot_rows, sqlite_migrations
 from kern.adapters.stores.identifiers import table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.application.ports import AppendConflict
@@ -244,41 +244,15 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             raise self.store_error(f"could not keep the segments of {session_id!r}", exc) from exc
 
     def snapshot_row(self, session_id: str) -> SnapshotRow | None:
-        sql = (
-            "SELECT session_id, version, format, head_hash, checksum, body "
-            f"FROM {self.snapshots_table} WHERE session_id = ?"
-        )
-        rows = self._rows(f"read the snapshot of {session_id!r}", sql, [session_id])
-        if not rows:
-            return None
-        row = rows[0]
-        body = row["body"]
-        return SnapshotRow(
-            session_id=row["session_id"],
-            version=row["version"],
-            format=row["format"],
-            head_hash=row["head_hash"],
-            checksum=row["checksum"],
-            body=body if isinstance(body, bytes) else str(body).encode(),
-        )
+        statement = snapshot_rows.select(self.snapshots_table, mark="?")
+        rows = self._rows(f"read the snapshot of {session_id!r}", statement, [session_id])
+        return snapshot_rows.to_snapshot(rows[0]) if rows else None
 
     def save_snapshot(self, row: SnapshotRow) -> None:
-        table = self.snapshots_table
-        self._write(
-            f"INSERT INTO {table} (session_id, version, format, head_hash, checksum, body) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
-            "version = excluded.version, format = excluded.format, "
-            "head_hash = excluded.head_hash, checksum = excluded.checksum, body = excluded.body "
-            f"WHERE excluded.version > {table}.version",
-            [row.session_id, row.version, row.format, row.head_hash, row.checksum, row.body],
-        )
+        self._write(*snapshot_rows.save(self.snapshots_table, row, mark="?"))
 
     def drop_snapshot(self, row: SnapshotRow) -> None:
-        self._write(
-            f"DELETE FROM {self.snapshots_table} "
-            "WHERE session_id = ? AND version = ? AND checksum = ?",
-            [row.session_id, row.version, row.checksum],
-        )
+        self._write(*snapshot_rows.drop(self.snapshots_table, row, mark="?"))
 
     def _write(self, statement: str, params: Sequence[Any]) -> None:
         with self.recorder.datastore.transaction(commit=True) as c:
