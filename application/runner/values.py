@@ -16,7 +16,6 @@ from typing import Any
 
 from kern.application.runner.steps import StepInput
 from kern.domain.encoding import encode_json
-from kern.domain.errors import UnstorableValueError
 from kern.domain.refs import PROVENANCE, history_of, value_at
 from kern.domain.values import MAX_NESTING, StoredValue, to_json_value, type_tag
 from kern.projections.history import HistoryView
@@ -62,35 +61,34 @@ class RecordedValues:
         """The value ``token`` names was appended at ``version``."""
         self._versions[token] = version
 
-    def find(self, obj: Any) -> tuple[Token, Any] | None:
-        """(token, stored JSON) of a recorded value ``obj`` is exactly, or None."""
-        if isinstance(obj, str):
-            if len(obj) < MIN_REFERENCED_BYTES:
-                return None
+    def recorded(
+        self, obj: Any, *, what: str, nesting: int = MAX_NESTING
+    ) -> tuple[Any, Token | None]:
+        """``obj``'s JSON form, converted once, and the token of the recorded value it
+        is exactly (None if none): then the form is that value's, shared, not a copy.
+        UnstorableValueError, naming ``what``, when ``obj`` cannot be stored."""
+        if type(obj) is str:
+            if len(obj) >= MIN_REFERENCED_BYTES:
+                for token, known in reversed(self._recorded.items()):
+                    if known.raw is obj or (type(known.stored) is str and known.stored == obj):
+                        return known.stored, token
+            return to_json_value(obj, what=what, nesting=nesting), None  # refuses surrogates
+        value = to_json_value(obj, what=what, nesting=nesting)
+        if value is None or isinstance(value, bool | int | float | str):
+            return value, None
+        encoded = encode_json(value)
+        if len(encoded) >= MIN_REFERENCED_BYTES:
             for token, known in reversed(self._recorded.items()):
-                if known.raw is obj or (type(known.stored) is str and known.stored == obj):
-                    return token, known.stored
-            return None
-        if obj is None or isinstance(obj, bool | int | float):
-            return None
-        try:
-            encoded = encode_json(to_json_value(obj))
-        except UnstorableValueError:
-            return None
-        if len(encoded) < MIN_REFERENCED_BYTES:
-            return None
-        for token, known in reversed(self._recorded.items()):
-            if not isinstance(known.stored, str) and known.bytes() == encoded:
-                return token, known.stored
-        return None
+                if not isinstance(known.stored, str) and known.bytes() == encoded:
+                    return known.stored, token
+        return value, None
 
     def value(self, path: str, obj: Any, *, what: str) -> tuple[StoredValue, SymbolicRefs]:
         """``obj`` as recorded at ``path`` (``content``), by reference when it can be."""
-        found = self.find(obj)
-        if found is None:
-            return StoredValue.of(obj, what=what), {}
-        token, stored = found
-        return StoredValue(type=type_tag(obj), value=stored), {path: [token]}
+        value, token = self.recorded(obj, what=what)
+        return StoredValue(type=type_tag(obj), value=value), {} if token is None else {
+            path: [token]
+        }
 
     def received(
         self, received: Any, *, function_step: bool, history: str | None, what: str
@@ -105,27 +103,25 @@ class RecordedValues:
         if function_step and type(received) is dict:
             value: dict[str, Any] = {}
             for key, part in received.items():
-                if key == "workflow_history_context" and history is not None:
-                    refs[f"input/{key}"] = [history]
-                    value[key] = part
+                if key == "workflow_history_context":
+                    if history is not None:
+                        refs[f"input/{key}"] = [history]
+                    value[key] = to_json_value(part, what=what)
                     continue
-                found = self.find(part) if key != "workflow_history_context" else None
-                if found is not None:
-                    refs[f"input/{key}"] = [found[0]]
-                    value[key] = found[1]
-                else:
-                    value[key] = to_json_value(part, what=what, nesting=MAX_NESTING)
+                value[key], token = self.recorded(part, what=what)
+                if token is not None:
+                    refs[f"input/{key}"] = [token]
             return StoredValue(type="dict", value=value), refs
-        if history is not None and isinstance(received, str):
+        if history is not None and type(received) is str:
             context = received_context(received)
-            found = self.find(received[len(context) :]) if context is not None else None
-            if found is not None:
-                return StoredValue(type="str", value=received), {"input": [history, found[0]]}
-        found = self.find(received)
-        if found is not None:
-            return StoredValue(type=type_tag(received), value=found[1]), {"input": [found[0]]}
+            if context is not None:
+                _, token = self.recorded(received[len(context) :], what=what)
+                if token is not None:
+                    return StoredValue(type="str", value=received), {"input": [history, token]}
         # A function step's dict wraps the run input (itself MAX_NESTING deep): one more level.
-        return StoredValue.of(received, what=what, nesting=MAX_NESTING + 1), {}
+        value, token = self.recorded(received, what=what, nesting=MAX_NESTING + 1)
+        stored = StoredValue(type=type_tag(received), value=value)
+        return stored, {} if token is None else {"input": [token]}
 
     def versioned(self, refs: SymbolicRefs) -> dict[str, list[str]]:
         """``refs`` as stored: each token becomes the version that holds its value,
