@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kern.domain.errors import UnreadableEventError
-from kern.domain.events import RunStarted, StepCompleted
+from kern.domain.events import RunStarted, SessionRenamed, StepCompleted
 from kern.domain.refs import (
     HistoryOf,
     ValueAt,
@@ -91,3 +91,22 @@ def test_blank_stores_null_at_each_path_and_drops_a_shared_provenance() -> None:
         "input": {"type": "dict", "value": {"input": None, "previous_step_content": "x"}},
         "content": {"type": "str", "value": None},
     }
+
+
+def test_a_reference_to_an_event_that_holds_no_value_is_unreadable() -> None:
+    """``@<version>`` names a RunStarted's input or a step's or run's content; a
+    rename (or any other event) holds no such value."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    renamed = SessionRenamed(session_id="s", version=1, timestamp=when, session_name="n")
+    step = StepCompleted(
+        session_id="s",
+        version=2,
+        timestamp=when,
+        run_id="r",
+        step_index=0,
+        input=StoredValue(type="str", value=None),
+        content=StoredValue(type="str", value="done"),
+        refs={"input": ["@1"]},
+    )
+    with pytest.raises(UnreadableEventError, match="SessionRenamed, which holds no value"):
+        expand(step, lambda version: renamed)
