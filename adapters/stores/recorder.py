@@ -266,11 +266,12 @@ class RecorderStore(SessionStore, Generic[R]):
         held at once, and the collector is paused while a long stream is decoded
         (it would rescan the growing heap of new, acyclic objects again and again)."""
         events: list[SessionEvent] = []
+        read: dict[int, SessionEvent] = {}  # what this read decoded, for references into it
         with collector_paused():
             while upto is None or after < upto:
                 limit = READ_PAGE if upto is None else min(READ_PAGE, upto - after)
                 page = self._records(session_id, after=after, upto=upto, limit=limit)
-                events += self.expanded(session_id, [from_stored(r) for r in page], events)
+                events += self.expanded(session_id, [from_stored(r) for r in page], read)
                 if len(page) < limit:
                     break
                 after = page[-1].originator_version
@@ -281,21 +282,22 @@ class RecorderStore(SessionStore, Generic[R]):
         self,
         session_id: str,
         events: list[SessionEvent],
-        before: Sequence[SessionEvent] = (),
+        known: dict[int, SessionEvent] | None = None,
     ) -> list[SessionEvent]:
         """``events`` (read in order) with the values they store as references put
         back (see :mod:`kern.projections.expand`). A referenced event is found in
-        ``events`` or ``before`` (read just before them), in the cache, or else
-        read from the database."""
+        ``known`` (events just read, by version; each of ``events`` is added to it),
+        in the cache, or else read from the database."""
+        known = {} if known is None else known
         if not any(has_refs(e) for e in events):
+            known.update((e.version, e) for e in events)
             return events
         base, held = self.cache.stream(session_id).held
-        batch = {e.version: e for e in before[-READ_PAGE:]}
 
         def lookup(version: int) -> SessionEvent:
             if base < version <= base + len(held):
                 return held[version - base - 1]
-            found = batch.get(version)
+            found = known.get(version)
             if found is None:
                 (found,) = self.read(session_id, after=version - 1, upto=version)
             return found
@@ -303,18 +305,20 @@ class RecorderStore(SessionStore, Generic[R]):
         done: list[SessionEvent] = []
         for event in events:
             event = expand(event, lookup)
-            batch[event.version] = event
+            known[event.version] = event
             done.append(event)
         return done
 
     def expanded_feed(self, entries: list[FeedEntry]) -> list[FeedEntry]:
-        """Feed entries whose events have their referenced values put back."""
-        return [
-            FeedEntry(e.position, self.expanded(e.event.session_id, [e.event])[0])
-            if has_refs(e.event)
-            else e
-            for e in entries
-        ]
+        """Feed entries whose events have their referenced values put back; a
+        reference to an event earlier in the same page is resolved from the page."""
+        pages: dict[str, dict[int, SessionEvent]] = {}
+        done: list[FeedEntry] = []
+        for entry in entries:
+            session_id = entry.event.session_id
+            (event,) = self.expanded(session_id, [entry.event], pages.setdefault(session_id, {}))
+            done.append(entry if event is entry.event else FeedEntry(entry.position, event))
+        return done
 
     def _records(
         self, session_id: str, *, after: int = 0, upto: int | None = None, **kwargs: Any

@@ -282,3 +282,25 @@ def test_a_history_reference_whose_text_differs_is_unreadable_not_shown(db: Kern
     with pytest.raises(UnreadableEventError, match=r"does not render to the recorded digest"):
         expand_stream(tampered)
     assert expand_stream(decoded) == db.get_events("s")
+
+
+def test_a_feed_page_resolves_references_from_the_page_itself(
+    db: KernDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower with nothing cached reads a page of the feed in one query: the
+    events its references name are earlier in the same page."""
+    workflow = Workflow(name="follow", db=db, steps=recording_steps(Seen()))
+    for _ in range(2):
+        workflow.run(INPUT, session_id="s")
+    with reopened(db) as fresh:
+        reads: list[object] = []
+        point_read = fresh.store._records
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            reads.append(args)
+            return point_read(*args, **kwargs)
+
+        monkeypatch.setattr(fresh.store, "_records", counted)
+        events = [entry.event for entry in fresh.store.read_feed()]
+    assert reads == []
+    assert events == db.get_events("s")
