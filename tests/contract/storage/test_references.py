@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kern.adapters.stores.recorder import RecorderStore
 from kern.db import KernDb
 from kern.domain.events import RunCompleted, StepCompleted
 from kern.domain.records import Record, decode_record
@@ -293,14 +294,16 @@ def test_a_feed_page_resolves_references_from_the_page_itself(
     for _ in range(2):
         workflow.run(INPUT, session_id="s")
     with reopened(db) as fresh:
+        store = fresh.store
+        assert isinstance(store, RecorderStore)
         reads: list[object] = []
-        point_read = fresh.store._records
+        point_read = store._records
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             reads.append(args)
             return point_read(*args, **kwargs)
 
-        monkeypatch.setattr(fresh.store, "_records", counted)
-        events = [entry.event for entry in fresh.store.read_feed()]
+        monkeypatch.setattr(store, "_records", counted)
+        events = [entry.event for entry in store.read_feed()]
     assert reads == []
     assert events == db.get_events("s")
