@@ -21,8 +21,9 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.events import SessionEvent
@@ -36,14 +37,16 @@ class CachedStream:
     """The decoded events of one session's stream after :attr:`base`, and what is
     folded from the stream up to :attr:`version`."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, lock: AbstractContextManager[Any] | None = None) -> None:
         self.session_id = session_id
         self.held: tuple[int, list[SessionEvent]] = (0, [])
         """:attr:`base` and :attr:`events` in one attribute, replaced as one, so a reader
         that takes it once slices consistently while a restart replaces both."""
         self.history = RunHistory()
         self.aggregate: SessionAggregate | None = None
-        self.lock = threading.RLock()
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.RLock()
+        """Reentrant; held by the unit of work across its reads and append (the
+        async stores give a task-owned one, see kern.application.bridge)."""
         self.snapshot_checked = False
         """Whether the store has looked for a snapshot of this session yet."""
         self.snapshot_version = 0
@@ -117,8 +120,13 @@ class EventCache:
     """
 
     def __init__(
-        self, max_sessions: int = DEFAULT_CACHED_SESSIONS, max_events: int = DEFAULT_CACHED_EVENTS
+        self,
+        max_sessions: int = DEFAULT_CACHED_SESSIONS,
+        max_events: int = DEFAULT_CACHED_EVENTS,
+        new_lock: Callable[[], AbstractContextManager[Any]] = threading.RLock,
     ) -> None:
+        self.new_lock = new_lock
+        """Makes each stream's lock."""
         self.max_sessions = max_sessions
         self.max_events = max_events
         self._streams: OrderedDict[str, CachedStream] = OrderedDict()
@@ -132,7 +140,7 @@ class EventCache:
         with self._lock:
             cached = self._streams.get(session_id)
             if cached is None:
-                cached = CachedStream(session_id)
+                cached = CachedStream(session_id, self.new_lock())
                 if self.max_sessions <= 0:
                     return cached
                 self._streams[session_id] = cached

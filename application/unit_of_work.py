@@ -26,6 +26,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from kern.application import bridge
 from kern.application.cache import CachedStream
 from kern.application.ports import AppendConflict, SessionStore
 from kern.domain.aggregate import SessionAggregate
@@ -120,6 +121,7 @@ def execute(
         # The first attempt is made before the loop (see below).
         stop=stop_after_attempt(MAX_ATTEMPTS - 1) | _OutOfTime(started),
         wait=_pause,
+        sleep=bridge.pause,  # on the event loop, other tasks run meanwhile
         retry=retry_if_exception_type(_TryAgain),
         retry_error_callback=gave_up,
     )
@@ -134,7 +136,7 @@ def execute(
             return _attempt(store, cached, decide)
         except _Conflict:
             conflicted.append(True)
-            time.sleep(random.uniform(0, FIRST_PAUSE))
+            bridge.pause(random.uniform(0, FIRST_PAUSE))
         except _TryAgain:
             pass
         return retrying(attempt)

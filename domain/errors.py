@@ -29,6 +29,7 @@
     │   │   └── StoreLockedError               another writer held the database's lock too long
     │   ├── LogIntegrityError                  a log whose hash chain does not verify
     │   └── UnreadableEventError               a stored event that is corrupt or newer than the code
+    ├── AsyncStoreError (also TypeError)      sync call of async code: use await or arun
     └── AnchorError                            signed anchors that cannot be trusted
         ├── AnchorFileError                    an anchor file or key file Kern cannot read
         └── AnchorSignatureError               anchors whose signature does not verify
@@ -205,6 +206,12 @@ class UnreadableEventError(StoreError):
         super().__init__(message)
         self.session_id = session_id
         self.version = version
+
+
+class AsyncStoreError(KernError, TypeError):
+    """Async code called from sync code: a sync call on an async store (await its
+    methods, or use ``workflow.arun``), or an ``async def`` step given to
+    ``Workflow.run`` (use ``await workflow.arun(...)``). Nothing was recorded."""
 
 
 class AnchorError(KernError):

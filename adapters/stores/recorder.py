@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -79,10 +81,17 @@ class RecorderStore(SessionStore, Generic[R]):
     """What the store is, for messages (the SQL stores name their database)."""
 
     def __init__(
-        self, recorder: R | None, *, cached_sessions: int = DEFAULT_CACHED_SESSIONS
+        self,
+        recorder: R | None,
+        *,
+        cached_sessions: int = DEFAULT_CACHED_SESSIONS,
+        new_lock: Callable[[], AbstractContextManager[Any]] = threading.RLock,
     ) -> None:
         self._recorder = recorder
-        self.cache = EventCache(cached_sessions)
+        self.new_lock = new_lock
+        """Makes the store's locks: thread locks, or task-owned ones on the async
+        stores, whose code waits on the event loop (kern.application.bridge)."""
+        self.cache = EventCache(cached_sessions, new_lock=new_lock)
         self.closed = False
 
     @property

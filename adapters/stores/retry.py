@@ -35,7 +35,6 @@ round trip per statement.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -49,6 +48,8 @@ from tenacity import (
     stop_after_delay,
     wait_exponential,
 )
+
+from kern.application import bridge
 
 T = TypeVar("T")
 
@@ -132,7 +133,7 @@ class RetryPolicy:
         budget: float = BUDGET,
         recover: Callable[[], None] = _nothing,
         on_retry: Callable[[BaseException, float], None] = _log_retry,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = bridge.pause,
     ) -> None:
         self.budget = budget
         self.recover = recover

@@ -1,0 +1,166 @@
+"""Kern's one core, driven from asyncio.
+
+Kern's use cases and stores are written once, as plain functions. The async
+API (``Workflow.arun``, the ``AsyncPostgresDb`` and ``AsyncSqliteDb`` stores)
+runs that same code on the event loop, inside a greenback portal: a greenlet
+that belongs to the calling task (the technique SQLAlchemy's asyncio
+extension uses to run its sync core on async drivers). Wherever the code has
+to wait (a statement on an async connection, an ``async def`` step, the pause
+before a retry, a turn at a lock) it calls :func:`wait`, which suspends the
+greenlet and lets the loop run other tasks until the awaitable is done. So
+the async stores keep every guarantee of the sync ones by construction: it is
+the same code, the same statements, the same hash chain.
+
+Three places run Kern's code during an async call, and :func:`wait` serves
+each: the loop's thread inside a portal (it awaits through the portal); a
+worker thread that runs a sync step for the call (it hands the awaitable to
+the loop and blocks that worker thread only); anywhere else, such as a sync
+call on an async store, it raises :class:`~kern.domain.errors.AsyncStoreError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+import greenback
+
+from kern.domain.errors import AsyncStoreError
+
+T = TypeVar("T")
+
+_LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "kern_loop", default=None
+)
+"""The loop of the async call this code runs for (None outside one)."""
+
+_CALLER: contextvars.ContextVar[object | None] = contextvars.ContextVar("kern_caller", default=None)
+"""In a worker thread of an async call: the task it works for (owns its locks)."""
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def active() -> bool:
+    """Whether this code runs for an async call (on its loop or in one of its threads)."""
+    return _LOOP.get() is not None
+
+
+async def portal(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` run on this loop, able to :func:`wait`."""
+    token = _LOOP.set(asyncio.get_running_loop())
+    try:
+        return await greenback.with_portal_run_sync(fn, *args, **kwargs)
+    finally:
+        _LOOP.reset(token)
+
+
+def wait(awaitable: Awaitable[T]) -> T:
+    """The result of ``awaitable``, waited for without blocking the event loop.
+
+    AsyncStoreError outside an async call (see the module doc): a sync call
+    on an async store would otherwise block, or never finish."""
+    loop = _LOOP.get()
+    if loop is None or (_running_loop() is loop and not greenback.has_portal()):
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # no "never awaited" warning on top of the error
+        raise AsyncStoreError(
+            "this store is async: call it with await (its methods, or workflow.arun and "
+            "the workflow's a* methods), not from sync code"
+        )
+    if _running_loop() is loop:
+        return greenback.await_(awaitable)
+    # A worker thread of the call (running a sync step): the loop does the waiting.
+    return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread, waited for: how an async call runs sync
+    code that may block (a sync step). That thread acts for the calling task:
+    it holds the task's locks and can :func:`wait` through the loop."""
+    if _running_loop() is None:
+        return fn(*args)  # already off the loop
+    token = _CALLER.set(asyncio.current_task())
+    try:
+        return wait(asyncio.to_thread(fn, *args))
+    finally:
+        _CALLER.reset(token)
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds``: on the loop, let other tasks run meanwhile."""
+    if _LOOP.get() is not None and _running_loop() is not None:
+        wait(asyncio.sleep(seconds))
+    else:
+        time.sleep(seconds)
+
+
+def _caller() -> object:
+    """Who holds a :class:`CallerLock`: the running task on the loop, else the task
+    a worker thread acts for, else the thread itself."""
+    if _running_loop() is not None:
+        task = asyncio.current_task()
+        if task is not None:
+            return task
+    return _CALLER.get() or threading.current_thread()
+
+
+class CallerLock:
+    """A reentrant lock for the async stores, held by a task rather than a thread.
+
+    Many tasks share the loop's one thread, so a thread lock held across a
+    :func:`wait` would let every other task in (an RLock) or block the loop for
+    good (a Lock). This one is owned by the calling task (or the task a worker
+    thread acts for), and a task waiting for it waits on the loop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: object | None = None
+        self._depth = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def acquire(self) -> bool:
+        me = _caller()
+        if self._owner is me:
+            self._depth += 1
+            return True
+        wait(self._lock.acquire())
+        self._owner, self._depth, self._loop = me, 1, _LOOP.get()
+        return True
+
+    def release(self) -> None:
+        if self._owner is not _caller():
+            raise RuntimeError("cannot release a lock held by another task")
+        self._depth -= 1
+        if self._depth:
+            return
+        self._owner = None
+        if self._loop is None or _running_loop() is self._loop:
+            self._lock.release()
+        else:
+            self._loop.call_soon_threadsafe(self._lock.release)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
