@@ -21,7 +21,10 @@ call on an async store, it raises :class:`~kern.domain.errors.AsyncStoreError`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
+import functools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -41,6 +44,11 @@ _LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.Co
 
 _CALLER: contextvars.ContextVar[object | None] = contextvars.ContextVar("kern_caller", default=None)
 """In a worker thread of an async call: the task it works for (owns its locks)."""
+
+_PENDING: contextvars.ContextVar[set[concurrent.futures.Future[Any]] | None] = (
+    contextvars.ContextVar("kern_pending", default=None)
+)
+"""In a worker thread of :func:`off_loop`: what it handed to the loop and waits for."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -79,8 +87,18 @@ def wait(awaitable: Awaitable[T]) -> T:
         )
     if _running_loop() is loop:
         return greenback.await_(awaitable)
-    # A worker thread of the call (running a sync step): the loop does the waiting.
-    return asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop).result()
+    # A worker thread of the call: the loop does the waiting.
+    future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
+    pending = _PENDING.get()
+    if pending is not None:
+        pending.add(future)
+    try:
+        return future.result()
+    except concurrent.futures.CancelledError:
+        raise asyncio.CancelledError from None  # the call was cancelled, as on the loop
+    finally:
+        if pending is not None:
+            pending.discard(future)
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -98,6 +116,37 @@ def in_thread(fn: Callable[..., T], *args: Any) -> T:
         return wait(asyncio.to_thread(fn, *args))
     finally:
         _CALLER.reset(token)
+
+
+async def off_loop(
+    fn: Callable[..., T], *args: Any, on_cancel: Callable[[], object] | None = None
+) -> T:
+    """``fn(*args)`` in a worker thread, for code that blocks (a sync store): it
+    can :func:`wait` for awaitables on this loop (an async step).
+
+    When the awaiting task is cancelled, ``on_cancel`` runs, what the thread
+    awaits on the loop is cancelled, and the thread is waited for (it records
+    how the call ended) before CancelledError propagates."""
+    loop = asyncio.get_running_loop()
+    pending: set[concurrent.futures.Future[Any]] = set()
+    tokens = (_LOOP.set(loop), _CALLER.set(asyncio.current_task()), _PENDING.set(pending))
+    try:
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        future = loop.run_in_executor(None, call)
+    finally:
+        _PENDING.reset(tokens[2])
+        _CALLER.reset(tokens[1])
+        _LOOP.reset(tokens[0])
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
+        for handed in list(pending):
+            handed.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(future)
+        raise
 
 
 def pause(seconds: float) -> None:

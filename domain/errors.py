@@ -19,7 +19,8 @@
     ├── RunError                               the run forbids the command
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
-    │   └── RunAlreadyFinishedError
+    │   ├── RunAlreadyFinishedError
+    │   └── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
     ├── StoreError                             the store failed or disagreed
     │   ├── ConcurrencyError                   retries exhausted on a busy session
     │   ├── StoreUnavailableError              cannot reach or open the database
@@ -147,6 +148,10 @@ class RunAlreadyStartedError(RunError):
 
 class RunAlreadyFinishedError(RunError):
     """The run already has its terminal event."""
+
+
+class RunCancelledError(RunError):
+    """The run was stopped by ``cancel_run`` before a step; it is recorded CANCELLED."""
 
 
 class StoreError(KernError):

@@ -5,17 +5,28 @@ and RunCompleted at the end, so a process that dies mid-run leaves the run
 readable as RUNNING with the steps it finished. A step's StepCompleted waits
 until the next step begins, or is committed with RunCompleted for the last
 step: one commit fewer per run, and the same guarantee.
+
+:meth:`RunRecorder.events` is the run: a generator that yields a run event
+(:mod:`kern.projections.run_events`) each time what it reflects is stored.
+``run`` drains it in the caller's thread; ``arun`` advances it on the event
+loop or in a worker thread (see ``kern.application.runner.workflow``), and then
+steps are awaited (``async def``, ``arun``) or run in a worker thread (sync
+ones) through :mod:`kern.application.bridge`, so they never block the loop.
 """
 
 from __future__ import annotations
 
+import inspect
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
+from kern.application import bridge
+from kern.application.runner import cancellation
 from kern.application.runner.steps import (
     ResolvedStep,
     SessionViews,
@@ -29,8 +40,8 @@ from kern.application.runner.values import (
     history_part,
 )
 from kern.domain.aggregate import SessionAggregate
-from kern.domain.errors import UnstorableValueError
-from kern.domain.events import StepCompleted
+from kern.domain.errors import AsyncStoreError, RunCancelledError, UnstorableValueError
+from kern.domain.events import RunCompleted, RunStarted, SessionEvent, StepCompleted
 from kern.domain.values import (
     ExecutorRun,
     Metrics,
@@ -42,6 +53,8 @@ from kern.domain.values import (
     to_json_value,
     type_tag,
 )
+from kern.projections import run_events
+from kern.projections.run_events import RunEvent
 from kern.projections.runs import StepOutput, WorkflowMetrics, WorkflowRunOutput
 from kern.projections.session import history_text
 
@@ -68,16 +81,23 @@ class RunRecorder:
         run_id: str,
         input: Any,
         provenance: Provenance,
+        *,
+        asynchronous: bool = False,
     ) -> None:
+        self.asynchronous = asynchronous
+        """Run for ``arun``: steps are awaited or run in a worker thread."""
         self.provenance = provenance
         self.workflow = workflow
         metadata = provenance.metadata
-        self.db = workflow.db
         self.session_id = session_id
         self.user_id = user_id
         self.run_id = run_id
         self.input = input
         self._unsent: Callable[[SessionAggregate], StepCompleted] | None = None
+        self._unsent_output: StepOutput | None = None
+        self._run_started: RunStarted | None = None
+        self._last: SessionEvent | None = None
+        self._cancel = threading.Event()
         self.values = RecordedValues()
         self._history_part: str | None = None
         self.output = WorkflowRunOutput(
@@ -92,12 +112,35 @@ class RunRecorder:
         )
 
     def execute(self, overrides: Mapping[str, Any] | None) -> WorkflowRunOutput:
+        """The run, to its end; its output."""
+        for _ in self.events(overrides):
+            pass
+        return self.output
+
+    def events(self, overrides: Mapping[str, Any] | None) -> Generator[RunEvent, None, None]:
+        """Run the workflow, yielding each run event once what it reflects is stored.
+
+        A step that raises ends the run as ERROR (a WorkflowErrorEvent is yielded,
+        then the exception propagates); ``cancel_run`` ends it CANCELLED before
+        the next step (a WorkflowCancelledEvent, no exception). Closing the
+        generator, or cancelling the task that advances it, records the run
+        CANCELLED and propagates."""
+        self._cancel = cancellation.register(self.run_id)
+        try:
+            yield from self._events(overrides)
+        finally:
+            cancellation.unregister(self.run_id, self._cancel)
+
+    def _events(self, overrides: Mapping[str, Any] | None) -> Generator[RunEvent, None, None]:
+        self.db = self.workflow._db()  # here, not at construction: arun builds it off the loop
         stored_input = StoredValue.of(self.input, what="run input")
         extra = to_json_value(dict(overrides or {}), what="session_state")
         seed = to_json_value(self.workflow.session_state or {}, what="workflow session_state")
         assert isinstance(extra, dict) and isinstance(seed, dict)
         started = time.perf_counter()
         before_run = self._start(stored_input, seed, extra)
+        assert self._run_started is not None
+        yield run_events.started(self._run_started)
         self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
         store = self.db.store
         views = SessionViews(
@@ -109,16 +152,36 @@ class RunRecorder:
         step_input = StepInput(input=self.input, session_state=state, views=views)
         try:
             for step in self.workflow._resolved:
+                yield from self._flush()
+                if self._cancel.is_set():
+                    raise RunCancelledError(
+                        f"run {self.run_id!r} was cancelled before step {step.name!r}",
+                        session_id=self.session_id,
+                        run_id=self.run_id,
+                    )
+                yield self._step_started(step)
                 output = self._run_step(step, step_input)
                 if output.stop:
                     break
+        except RunCancelledError as exc:
+            yield from self._finish(RunStatus.cancelled, None, started, state, failure=exc)
+            return
+        except GeneratorExit as exc:  # the consumer stopped: nothing more may be yielded
+            for _ in self._finish(RunStatus.cancelled, None, started, state, failure=exc):
+                pass
+            raise
         except BaseException as exc:
             status = RunStatus.error if isinstance(exc, Exception) else RunStatus.cancelled
-            self._finish(status, None, started, state, failure=exc)
+            finished = list(self._finish(status, None, started, state, failure=exc))
+            if isinstance(exc, Exception):
+                yield from finished
             raise
         content = self.output.step_results[-1].content if self.output.step_results else None
-        self._finish(RunStatus.completed, content, started, state)
-        return self.output
+        yield from self._finish(RunStatus.completed, content, started, state)
+
+    def _step_started(self, step: ResolvedStep) -> RunEvent:
+        assert self._run_started is not None and self._last is not None
+        return run_events.step_started(self._last, self._run_started, step.name, step.index)
 
     def _start(self, stored_input: StoredValue, seed: dict[str, Any], extra: dict[str, Any]) -> int:
         """Append RunStarted (and SessionStarted for a new session); returns the
@@ -152,10 +215,12 @@ class RunRecorder:
         executed = self.db.execute(self.session_id, decide)
         self.base_state = executed.result
         self.output.session_state = {**executed.result, **extra}
-        return executed.events[-1].version - 1
+        run_started = executed.events[-1]
+        assert isinstance(run_started, RunStarted)
+        self._run_started = self._last = run_started
+        return run_started.version - 1
 
     def _run_step(self, step: ResolvedStep, step_input: StepInput) -> StepOutput:
-        self._flush()
         before = to_json_value(step_input.session_state, what="session_state")
         assert isinstance(before, dict)
         window = self.workflow._history_window(step)
@@ -223,13 +288,35 @@ class RunRecorder:
             )
             if context:
                 message = context + (message if isinstance(message, str) else history_text(message))
-            return message, lambda: step.executor.run(message)
+            if self.asynchronous and step.has_arun:
+                return message, lambda: self._call(step.executor.arun, message)
+            return message, lambda: self._call(step.executor.run, message)
         received = {
             "input": step_input.input,
             "previous_step_content": step_input.previous_step_content,
             "workflow_history_context": context,
         }
-        return received, lambda: step.executor(step_input)
+        return received, lambda: self._call(step.executor, step_input)
+
+    def _call(self, fn: Callable[[Any], Any], argument: Any) -> Any:
+        """``fn(argument)`` as this run calls steps: directly for ``run``; for ``arun``
+        a coroutine is awaited and a sync step runs in a worker thread."""
+        if not self.asynchronous:
+            response = fn(argument)
+            if inspect.isawaitable(response):
+                if inspect.iscoroutine(response):
+                    response.close()  # refused: no "never awaited" warning on top
+                raise AsyncStoreError(
+                    f"step {getattr(fn, '__name__', fn)!r} returned an awaitable: "
+                    "run this workflow with `await workflow.arun(...)`"
+                )
+            return response
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(type(fn), "__call__", None)  # noqa: B004 - the type's __call__
+        ):
+            return bridge.wait(fn(argument))
+        response = bridge.in_thread(fn, argument)
+        return bridge.wait(response) if inspect.isawaitable(response) else response
 
     def _normalise(
         self, step: ResolvedStep, response: Any
@@ -321,6 +408,7 @@ class RunRecorder:
             return event
 
         self._unsent = unsent
+        self._unsent_output = output
         if output is not None:
             output.input = received.raw
             output.metrics = {"duration": duration}
@@ -331,7 +419,7 @@ class RunRecorder:
         if refusal is not None:
             raise refusal
 
-    def _flush(self) -> None:
+    def _flush(self) -> Generator[RunEvent, None, None]:
         """Append the last step's StepCompleted before the next step begins.
 
         A step's event waits until then (or until the run ends, when it is
@@ -339,8 +427,23 @@ class RunRecorder:
         a step still leaves every earlier step recorded.
         """
         if self._unsent is not None:
-            self.db.execute(self.session_id, self._unsent)
+            executed = self.db.execute(self.session_id, self._unsent)
             self._unsent = None
+            yield from self._reflect(executed.events)
+
+    def _reflect(self, events: list[SessionEvent]) -> Generator[RunEvent, None, None]:
+        """The run events of ``events``, just stored."""
+        run = self._run_started
+        assert run is not None
+        for event in events:
+            if isinstance(event, StepCompleted):
+                output, self._unsent_output = self._unsent_output, None
+                content = output.content if output is not None else None
+                yield run_events.step_completed(event, run, content)
+            elif isinstance(event, RunCompleted):
+                steps = [s.step_name or "" for s in self.output.step_results]
+                yield run_events.finished(event, run, self.output.content, steps)
+            self._last = event
 
     def _finish(
         self,
@@ -349,7 +452,7 @@ class RunRecorder:
         started: float,
         state: dict[str, Any],
         failure: BaseException | None = None,
-    ) -> None:
+    ) -> Generator[RunEvent, None, None]:
         duration = time.perf_counter() - started
         try:
             after = to_json_value(state, what="session_state")
@@ -382,7 +485,8 @@ class RunRecorder:
             )
             return dict(session.state)
 
-        self.output.session_state = self.db.execute(self.session_id, decide).result
+        executed = self.db.execute(self.session_id, decide)
+        self.output.session_state = executed.result
         self._unsent = None
         self.output.status = status
         self.output.content = content
@@ -390,6 +494,7 @@ class RunRecorder:
         self.output.error_type = failed["error_type"]
         self.output.traceback = failed["traceback"]
         self.output.metrics = WorkflowMetrics.of(duration, self.output.step_results)
+        yield from self._reflect(executed.events)
 
 
 def failure_fields(exc: BaseException | None) -> dict[str, str | None]:

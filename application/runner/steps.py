@@ -1,9 +1,11 @@
 """Steps of a workflow: what they are, what they receive, how they are called.
 
-A step is a plain callable ``fn(step_input) -> StepOutput | Any``, a
-:class:`Step` wrapping an executor, or an agent-like object (it has
-``run(message)`` returning something with ``.content``). ``...`` stands for a
-step that hands its input on unchanged, so the seed snippets run as written.
+A step is a plain callable ``fn(step_input) -> StepOutput | Any`` (or an
+``async def`` one), a :class:`Step` wrapping an executor, or an agent-like
+object (it has ``run(message)`` or ``arun(message)`` returning something with
+``.content``). ``...`` stands for a step that hands its input on unchanged,
+so the seed snippets run as written. Async steps run under
+``Workflow.arun`` only (:attr:`ResolvedStep.is_async`).
 """
 
 from __future__ import annotations
@@ -187,6 +189,11 @@ class ResolvedStep:
     executor_id: str | None
     add_workflow_history: bool | None
     num_history_runs: int | None
+    is_async: bool = False
+    """It can only be awaited: an ``async def`` function, or an agent with ``arun``
+    and no ``run``."""
+    has_arun: bool = False
+    """An agent-like executor with ``arun``, which ``Workflow.arun`` awaits instead of ``run``."""
 
     @property
     def is_agent_like(self) -> bool:
@@ -214,6 +221,11 @@ def resolve_step(index: int, step: Any) -> ResolvedStep:
             "callable, a Step, or an object with a run(message) method"
         )
     executor_name = None if step_type == "placeholder" else _name_of(executor)
+    has_arun = step_type in ("agent", "team") and callable(getattr(executor, "arun", None))
+    if step_type in ("agent", "team"):
+        is_async = not callable(getattr(executor, "run", None))
+    else:
+        is_async = _is_coroutine_function(executor)
     return ResolvedStep(
         index=index,
         name=(wrapper.name if wrapper and wrapper.name else None)
@@ -225,12 +237,22 @@ def resolve_step(index: int, step: Any) -> ResolvedStep:
         executor_id=_id_of(executor, step_type),
         add_workflow_history=wrapper.add_workflow_history if wrapper else None,
         num_history_runs=wrapper.num_history_runs if wrapper else None,
+        is_async=is_async,
+        has_arun=has_arun,
     )
 
 
 def _is_agent_like(obj: Any) -> bool:
-    run = getattr(obj, "run", None)
-    return callable(run) and not inspect.isroutine(obj) and not inspect.isclass(obj)
+    runs = callable(getattr(obj, "run", None)) or callable(getattr(obj, "arun", None))
+    return runs and not inspect.isroutine(obj) and not inspect.isclass(obj)
+
+
+def _is_coroutine_function(fn: Any) -> bool:
+    """An ``async def`` function, a partial of one, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(type(fn), "__call__", None)  # noqa: B004 - the type's, not the instance's
+    return not inspect.isroutine(fn) and inspect.iscoroutinefunction(call)
 
 
 def _name_of(executor: Any) -> str | None:

@@ -3,18 +3,33 @@
 RunStarted is appended before the first step, StepCompleted after each step
 and RunCompleted at the end, so a process that dies mid-run leaves the run
 readable as RUNNING with the steps it finished.
+
+One Workflow object serves a whole service: a call keeps its state in its
+own RunRecorder and never writes to the Workflow, so concurrent calls of many
+users, threads and tasks share nothing but the steps and the db. A call
+without a session_id starts a new session (unless the Workflow was built
+with one); it is never pinned on the object for the next caller.
+
+``arun`` drives the same run (:meth:`RunRecorder.events`) from asyncio: on
+the event loop when the db never blocks it (``AsyncPostgresDb``,
+``AsyncSqliteDb``, ``InMemoryDb``), else in a worker thread; either way an
+``async def`` step is awaited and a sync one runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 from uuid import uuid4
 
+from kern.application import bridge
+from kern.application.async_sessions import AsyncKernDb
 from kern.application.provenance import provenance, step_fingerprint
 from kern.application.replay import replay_run
+from kern.application.runner import cancellation
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
     ResolvedStep,
@@ -22,6 +37,7 @@ from kern.application.runner.steps import (
 )
 from kern.application.sessions import KernDb
 from kern.domain.errors import (
+    AsyncStoreError,
     InvalidInputError,
     InvalidSessionIdError,
     InvalidSessionNameError,
@@ -41,6 +57,7 @@ from kern.domain.values import (
     to_json_value,
 )
 from kern.projections.replay_diff import ReplayReport
+from kern.projections.run_events import RunEvent, run_events
 from kern.projections.runs import (
     WorkflowChatInteraction,
     WorkflowRunOutput,
@@ -48,6 +65,8 @@ from kern.projections.runs import (
 from kern.projections.session import WorkflowSession
 
 AUTONAME_DESCRIPTION_CHARS = 37
+
+T = TypeVar("T")
 
 
 class Workflow:
@@ -57,7 +76,7 @@ class Workflow:
         self,
         name: str | None = None,
         description: str | None = None,
-        db: KernDb | None = None,
+        db: KernDb | AsyncKernDb | None = None,
         steps: Sequence[Any] | None = None,
         session_id: str | None = None,
         user_id: str | None = None,
@@ -82,7 +101,7 @@ class Workflow:
         self.description = description
         self.id = id or slug(name) or None
         # Without a db, runs still keep their history, in this process only.
-        self.db: KernDb = db if db is not None else self.new_scratch_db()
+        self.db: KernDb | AsyncKernDb = db if db is not None else self.new_scratch_db()
         self.steps = list(steps or [])
         self._steps_seen: tuple[int, ...] | None = None
         self._resolved_steps: list[ResolvedStep] = []
@@ -97,6 +116,7 @@ class Workflow:
 
     # -- running ----------------------------------------------------------------
 
+    @overload
     def run(
         self,
         input: Any = None,
@@ -105,30 +125,234 @@ class Workflow:
         session_state: Mapping[str, Any] | None = None,
         run_id: str | None = None,
         *,
+        stream: Literal[False] = False,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> WorkflowRunOutput:
+    ) -> WorkflowRunOutput: ...
+
+    @overload
+    def run(
+        self,
+        input: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        *,
+        stream: Literal[True],
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Iterator[RunEvent]: ...
+
+    def run(
+        self,
+        input: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        *,
+        stream: bool = False,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WorkflowRunOutput | Iterator[RunEvent]:
         """Run every step on ``input`` in the session; record it as it goes.
 
         A step that raises ends the run as ERROR (recorded with the error text)
-        and the exception propagates. Invalid input raises before anything is
+        and the exception propagates. ``cancel_run`` from another thread ends it
+        CANCELLED before its next step. Invalid input raises before anything is
         recorded. ``correlation_id`` and ``metadata`` (a JSON-able dict) are
-        stored in the provenance of every event of the run.
+        stored in the provenance of every event of the run. Without a
+        session_id (here or on the Workflow) the run starts a new session,
+        named in the output.
+
+        ``stream=True`` returns an iterator of run events
+        (:mod:`kern.projections.run_events`), each yielded once what it
+        reflects is stored; the run advances as the iterator is read, and
+        closing it early records the run CANCELLED. AsyncStoreError, before
+        anything is recorded, for an async step or an async db: use ``arun``.
         """
+        recorder = self._recorder(
+            input, session_id, user_id, session_state, run_id, correlation_id, metadata
+        )
+        if stream:
+            return recorder.events(session_state)
+        return recorder.execute(session_state)
+
+    @overload
+    def arun(
+        self,
+        input: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        *,
+        stream: Literal[False] = False,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Coroutine[Any, Any, WorkflowRunOutput]: ...
+
+    @overload
+    def arun(
+        self,
+        input: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        *,
+        stream: Literal[True],
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[RunEvent]: ...
+
+    def arun(
+        self,
+        input: Any = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        session_state: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+        *,
+        stream: bool = False,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Coroutine[Any, Any, WorkflowRunOutput] | AsyncIterator[RunEvent]:
+        """:meth:`run` for asyncio: ``await workflow.arun(...)``, or with
+        ``stream=True`` ``async for event in workflow.arun(...)``.
+
+        Steps may be ``async def`` functions, objects with ``arun`` (awaited)
+        or sync callables (run in a worker thread, so they never block the
+        loop). History, session state, metrics, errors and events are as in
+        :meth:`run`. Cancelling the task (or ``acancel_run``) stops the run
+        and records it CANCELLED; what was recorded stays. Invalid input
+        raises at the call, before anything is recorded.
+        """
+        recorder = self._recorder(
+            input,
+            session_id,
+            user_id,
+            session_state,
+            run_id,
+            correlation_id,
+            metadata,
+            asynchronous=True,
+        )
+        events = self._adrive(recorder, session_state)
+        if stream:
+            return events
+        return _drain(events, recorder)
+
+    def _recorder(
+        self,
+        input: Any,
+        session_id: str | None,
+        user_id: str | None,
+        session_state: Mapping[str, Any] | None,
+        run_id: str | None,
+        correlation_id: str | None,
+        metadata: Mapping[str, Any] | None,
+        *,
+        asynchronous: bool = False,
+    ) -> RunRecorder:
+        """A run, its arguments checked (nothing is recorded until it is driven)."""
+        if not asynchronous:
+            self._refuse_async("run")
         if session_id is None:
-            if self.session_id is None:
-                self.session_id = str(uuid4())
-            session_id = self.session_id
+            session_id = self.session_id if self.session_id is not None else str(uuid4())
         session_id = validate_session_id(session_id)
         user_id = self.db.user(self._user(user_id))
         _json_dict(session_state, what="session_state")
+        if run_id is not None:
+            check_text(run_id, what="run_id")
         stamp = provenance(
             correlation_id=correlation_id,
             workflow_fingerprint=self.fingerprint,
             metadata=_metadata(metadata),
         )
-        run = RunRecorder(self, session_id, user_id, run_id or str(uuid4()), input, stamp)
-        return run.execute(session_state)
+        return RunRecorder(
+            self,
+            session_id,
+            user_id,
+            run_id or str(uuid4()),
+            input,
+            stamp,
+            asynchronous=asynchronous,
+        )
+
+    def _refuse_async(self, what: str) -> None:
+        """AsyncStoreError when ``what`` (a sync method) cannot run this workflow."""
+        if isinstance(self.db, AsyncKernDb):
+            raise AsyncStoreError(
+                f"this workflow's db is an async store ({type(self.db).__name__}): "
+                f"use `await workflow.a{what}(...)` instead of {what}()"
+            )
+        if what != "run":
+            return
+        for step in self._resolved:
+            if step.is_async:
+                raise AsyncStoreError(
+                    f"step {step.name!r} is async (an async def function, or an agent "
+                    "with arun only): run this workflow with `await workflow.arun(...)`"
+                )
+
+    async def _adrive(
+        self, recorder: RunRecorder, overrides: Mapping[str, Any] | None
+    ) -> AsyncIterator[RunEvent]:
+        """Advance the run's events on the loop (a db that never blocks) or in a
+        worker thread; cancelling, or leaving the iteration early, records the
+        run CANCELLED before CancelledError (or the close) propagates."""
+        events = recorder.events(overrides)
+        blocking = self._blocking()
+
+        async def advance(call: Callable[..., T], *args: Any) -> T:
+            if blocking:
+                stop = lambda: cancellation.cancel(recorder.run_id)  # noqa: E731
+                return await bridge.off_loop(call, *args, on_cancel=stop)
+            return await bridge.portal(call, *args)
+
+        try:
+            while (event := await advance(next, events, None)) is not None:
+                yield event
+        except BaseException:
+            if inspect.getgeneratorstate(events) == inspect.GEN_SUSPENDED:
+                await advance(events.close)  # records the run CANCELLED
+            raise
+
+    def _blocking(self) -> bool:
+        """Whether the db's calls may block their thread (then arun runs off the loop)."""
+        return bool(getattr(self.db, "blocking", True))
+
+    def _db(self) -> KernDb:
+        """The KernDb this call runs on: the db, or an async db's own KernDb while
+        an async call runs (AsyncStoreError from sync code: use the a* methods)."""
+        db = self.db
+        if isinstance(db, AsyncKernDb):
+            if not bridge.active():
+                self._refuse_async("call this method")
+            return db.sync
+        return db
+
+    async def _acall(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A sync method of this Workflow, awaited: on the loop, or in a worker thread
+        when the db may block."""
+        call: Callable[[], T] = lambda: method(*args, **kwargs)  # noqa: E731
+        if self._blocking():
+            return await bridge.off_loop(call)
+        return await bridge.portal(call)
+
+    def cancel_run(self, run_id: str) -> bool:
+        """Ask the run ``run_id``, in flight in this process (any thread or task), to
+        stop before its next step; it is then recorded CANCELLED and ``run`` returns
+        its output with that status. False when no such run is in flight."""
+        if not isinstance(run_id, str):
+            raise InvalidInputError(f"run_id must be a string, got {type(run_id).__name__}")
+        return cancellation.cancel(run_id)
+
+    async def acancel_run(self, run_id: str) -> bool:
+        """:meth:`cancel_run`, awaitable."""
+        return self.cancel_run(run_id)
 
     @property
     def fingerprint(self) -> str:
@@ -176,13 +400,17 @@ class Workflow:
 
         ``as_of`` (a version, datetime or run_id) gives it as it stood then.
         """
-        return self.db.get_session(self._session_id(session_id), self._user(user_id), as_of=as_of)
+        return self._db().get_session(
+            self._session_id(session_id), self._user(user_id), as_of=as_of
+        )
 
     def get_session_name(self, session_id: str | None = None, user_id: str | None = None) -> str:
         """The session's name ("" when never named); SessionNotFoundError if not visible."""
-        return self.db.require_session(
-            self._session_id(session_id), self._user(user_id)
-        ).session_name
+        return (
+            self._db()
+            .require_session(self._session_id(session_id), self._user(user_id))
+            .session_name
+        )
 
     def set_session_name(
         self,
@@ -199,7 +427,7 @@ class Workflow:
         elif session_name is None:
             raise InvalidSessionNameError("give a session_name or pass autogenerate=True")
         session_id = self._session_id(session_id)
-        renamed = self.db.rename_session(
+        renamed = self._db().rename_session(
             session_id,
             session_name,
             self._user(user_id),
@@ -220,9 +448,11 @@ class Workflow:
         self, session_id: str | None = None, user_id: str | None = None
     ) -> dict[str, Any]:
         """The session state as stored; SessionNotFoundError if not visible."""
-        return self.db.require_session(
-            self._session_id(session_id), self._user(user_id)
-        ).session_state
+        return (
+            self._db()
+            .require_session(self._session_id(session_id), self._user(user_id))
+            .session_state
+        )
 
     def update_session_state(
         self,
@@ -233,7 +463,7 @@ class Workflow:
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Set keys of the session state (recorded as SessionStateUpdated)."""
-        return self.db.update_session_state(
+        return self._db().update_session_state(
             self._session_id(session_id),
             session_state_updates,
             self._user(user_id),
@@ -248,7 +478,7 @@ class Workflow:
     ) -> list[WorkflowChatInteraction]:
         """Input/output pairs of the session's last runs."""
         check_count(last_n_runs, what="last_n_runs")
-        session = self.db.require_session(self._session_id(session_id), self._user(user_id))
+        session = self._db().require_session(self._session_id(session_id), self._user(user_id))
         return session.get_chat_history(last_n_runs=last_n_runs)
 
     def get_run(
@@ -269,14 +499,139 @@ class Workflow:
         self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None
     ) -> bool:
         """Delete the session (a tombstone; its events stay for audit)."""
-        return self.db.delete_session(
+        return self._db().delete_session(
             session_id, self._user(user_id), correlation_id=correlation_id
         )
 
     def get_sessions(self, **filters: Any) -> list[WorkflowSession]:
         """``db.get_sessions`` with the workflow's user_id as the default owner."""
         filters["user_id"] = self._user(filters.get("user_id"))
-        return self.db.get_sessions(**filters)
+        return self._db().get_sessions(**filters)
+
+    def get_run_events(
+        self,
+        run_id: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        after: int = 0,
+    ) -> list[RunEvent]:
+        """The run events of ``run_id`` as recorded, those whose version is greater
+        than ``after``: how a client that saw version ``after`` of a stream resumes
+        it ([] when the session is not visible to the user)."""
+        check_count(after, what="after")
+        events = self._db().get_events(self._session_id(session_id), self._user(user_id))
+        return run_events(events, run_id, after)
+
+    # -- the same, awaited (names as Agno's) ---------------------------------------
+
+    async def aget_session(
+        self,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        as_of: AsOf | None = None,
+    ) -> WorkflowSession | None:
+        """:meth:`get_session`, awaited."""
+        return await self._acall(self.get_session, session_id, user_id, as_of=as_of)
+
+    async def aget_session_name(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> str:
+        """:meth:`get_session_name`, awaited."""
+        return await self._acall(self.get_session_name, session_id, user_id)
+
+    async def aset_session_name(
+        self,
+        session_id: str | None = None,
+        autogenerate: bool = False,
+        session_name: str | None = None,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """:meth:`set_session_name`, awaited."""
+        return await self._acall(
+            self.set_session_name,
+            session_id,
+            autogenerate,
+            session_name,
+            user_id,
+            correlation_id=correlation_id,
+        )
+
+    async def aget_session_state(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`get_session_state`, awaited."""
+        return await self._acall(self.get_session_state, session_id, user_id)
+
+    async def aupdate_session_state(
+        self,
+        session_state_updates: Mapping[str, Any],
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`update_session_state`, awaited."""
+        return await self._acall(
+            self.update_session_state,
+            session_state_updates,
+            session_id,
+            user_id,
+            correlation_id=correlation_id,
+        )
+
+    async def aget_chat_history(
+        self,
+        session_id: str | None = None,
+        last_n_runs: int | None = None,
+        user_id: str | None = None,
+    ) -> list[WorkflowChatInteraction]:
+        """:meth:`get_chat_history`, awaited."""
+        return await self._acall(self.get_chat_history, session_id, last_n_runs, user_id)
+
+    async def aget_run(
+        self, run_id: str, session_id: str | None = None, user_id: str | None = None
+    ) -> WorkflowRunOutput | None:
+        """:meth:`get_run`, awaited."""
+        return await self._acall(self.get_run, run_id, session_id, user_id)
+
+    async def aget_last_run_output(
+        self, session_id: str | None = None, user_id: str | None = None
+    ) -> WorkflowRunOutput | None:
+        """:meth:`get_last_run_output`, awaited."""
+        return await self._acall(self.get_last_run_output, session_id, user_id)
+
+    async def adelete_session(
+        self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None
+    ) -> bool:
+        """:meth:`delete_session`, awaited."""
+        return await self._acall(
+            self.delete_session, session_id, user_id, correlation_id=correlation_id
+        )
+
+    async def aget_sessions(self, **filters: Any) -> list[WorkflowSession]:
+        """:meth:`get_sessions`, awaited."""
+        return await self._acall(self.get_sessions, **filters)
+
+    async def aget_run_events(
+        self,
+        run_id: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        after: int = 0,
+    ) -> list[RunEvent]:
+        """:meth:`get_run_events`, awaited."""
+        return await self._acall(self.get_run_events, run_id, session_id, user_id, after=after)
+
+    async def areplay(
+        self, run_id: str, session_id: str | None = None, user_id: str | None = None
+    ) -> ReplayReport:
+        """:meth:`replay`, awaited (its steps run as ``run`` runs them)."""
+        return await self._acall(self.replay, run_id, session_id, user_id)
 
     # -- replay (kern.application.replay) -----------------------------------------------
 
@@ -305,7 +660,7 @@ class Workflow:
             )
 
         return replay_run(
-            self.db.store,
+            self._db().store,
             run_id,
             self._session_id(session_id),
             self._user(user_id),
@@ -357,3 +712,10 @@ def _json_dict(value: object, *, what: str) -> dict[str, Any] | None:
     stored = to_json_value(dict(value), what=what)
     assert isinstance(stored, dict)
     return stored
+
+
+async def _drain(events: AsyncIterator[RunEvent], recorder: RunRecorder) -> WorkflowRunOutput:
+    """Drive the run to its end; its output."""
+    async for _ in events:
+        pass
+    return recorder.output

@@ -1,0 +1,163 @@
+"""Run events: what ``run(stream=True)`` and ``arun(stream=True)`` yield.
+
+Each is named and shaped as Agno's (``WorkflowStartedEvent``, ``StepStartedEvent``,
+``StepCompletedEvent``, ``WorkflowCompletedEvent``, ``WorkflowErrorEvent``,
+``WorkflowCancelledEvent``, with the ``event`` strings Agno sends), plus
+``version``: the version of the Kern event it reflects (RunStarted,
+StepCompleted, RunCompleted). A StepStartedEvent reflects no stored event; it
+carries the version of the run's event it follows. A client that saw version
+``v`` resumes with the events whose version is greater (:func:`run_events`).
+
+Live, the runner yields each event once the Kern event it reflects is
+stored, with the step's content as the step returned it; replayed from the
+log, contents are the JSON values Kern recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from kern.domain.events import RunCompleted, RunStarted, SessionEvent, StepCompleted
+from kern.domain.values import RunStatus
+
+
+@dataclass
+class RunEvent:
+    """Fields every run event has (Agno's BaseWorkflowRunOutputEvent, plus ``version``)."""
+
+    event: str = ""
+    version: int = 0
+    """The version of the Kern event this one reflects (see the module doc)."""
+    created_at: int = 0
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    session_id: str | None = None
+    run_id: str | None = None
+    step_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (None fields left out, as Agno's ``to_dict``)."""
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        ready: dict[str, Any] = to_jsonable_python(data, fallback=repr)
+        return ready
+
+
+@dataclass
+class WorkflowStartedEvent(RunEvent):
+    event: str = "WorkflowStarted"
+
+
+@dataclass
+class StepStartedEvent(RunEvent):
+    event: str = "StepStarted"
+    step_name: str | None = None
+    step_index: int | None = None
+
+
+@dataclass
+class StepCompletedEvent(RunEvent):
+    event: str = "StepCompleted"
+    step_name: str | None = None
+    step_index: int | None = None
+    content: Any = None
+    success: bool = True
+    error: str | None = None
+
+
+@dataclass
+class WorkflowCompletedEvent(RunEvent):
+    event: str = "WorkflowCompleted"
+    content: Any = None
+    metrics: dict[str, Any] | None = None
+
+
+@dataclass
+class WorkflowErrorEvent(RunEvent):
+    event: str = "WorkflowError"
+    error: str | None = None
+    error_type: str | None = None
+
+
+@dataclass
+class WorkflowCancelledEvent(RunEvent):
+    event: str = "WorkflowCancelled"
+    reason: str | None = None
+    steps: list[str] = field(default_factory=list)
+    """Names of the steps the run completed before it stopped."""
+
+
+def _base(
+    event: SessionEvent, workflow_id: str | None, workflow_name: str | None
+) -> dict[str, Any]:
+    return {
+        "version": event.version,
+        "created_at": int(event.timestamp.timestamp()),
+        "workflow_id": workflow_id,
+        "workflow_name": workflow_name,
+        "session_id": event.session_id,
+        "run_id": getattr(event, "run_id", None),
+    }
+
+
+def started(event: RunStarted) -> WorkflowStartedEvent:
+    """The event for a stored RunStarted."""
+    return WorkflowStartedEvent(**_base(event, event.workflow_id, event.workflow_name))
+
+
+def step_started(
+    follows: SessionEvent, run: RunStarted, step_name: str, step_index: int
+) -> StepStartedEvent:
+    """A step beginning, after ``follows`` (the run's last stored event)."""
+    fields = _base(follows, run.workflow_id, run.workflow_name)
+    return StepStartedEvent(**fields, step_name=step_name, step_index=step_index)
+
+
+def step_completed(event: StepCompleted, run: RunStarted, content: Any) -> StepCompletedEvent:
+    """The event for a stored StepCompleted (``content`` as the caller has it)."""
+    return StepCompletedEvent(
+        **_base(event, run.workflow_id, run.workflow_name),
+        step_name=event.step_name,
+        step_index=event.step_index,
+        content=content,
+        success=event.success,
+        error=event.error,
+    )
+
+
+def finished(event: RunCompleted, run: RunStarted, content: Any, steps: list[str]) -> RunEvent:
+    """The event for a stored RunCompleted, by its status."""
+    fields = _base(event, run.workflow_id, run.workflow_name)
+    if event.status == RunStatus.completed:
+        metrics = {"duration": event.metrics.duration} if event.metrics else None
+        return WorkflowCompletedEvent(**fields, content=content, metrics=metrics)
+    if event.status == RunStatus.cancelled:
+        return WorkflowCancelledEvent(**fields, reason=event.error, steps=steps)
+    return WorkflowErrorEvent(**fields, error=event.error, error_type=event.error_type)
+
+
+def run_events(events: Sequence[SessionEvent], run_id: str, after: int = 0) -> list[RunEvent]:
+    """The run events of ``run_id`` as replayed from the session's log, those
+    whose version is greater than ``after`` (resuming a stream)."""
+    replayed: list[RunEvent] = []
+    run: RunStarted | None = None
+    last: SessionEvent | None = None
+    steps: list[str] = []
+    for event in events:
+        if getattr(event, "run_id", None) != run_id:
+            continue
+        if isinstance(event, RunStarted):
+            run = event
+            replayed.append(started(event))
+        elif run is not None and last is not None and isinstance(event, StepCompleted):
+            name = event.step_name or f"step_{event.step_index + 1}"
+            replayed.append(step_started(last, run, name, event.step_index))
+            replayed.append(step_completed(event, run, event.content.value))
+            steps.append(name)
+        elif run is not None and isinstance(event, RunCompleted):
+            replayed.append(finished(event, run, event.content.value, steps))
+        last = event
+    return [e for e in replayed if e.version > after]
