@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, TypeVar, overload
 from uuid import uuid4
@@ -142,7 +142,7 @@ class Workflow:
         stream: Literal[True],
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> Iterator[RunEvent]: ...
+    ) -> Generator[RunEvent, None, None]: ...
 
     def run(
         self,
@@ -155,7 +155,7 @@ class Workflow:
         stream: bool = False,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> WorkflowRunOutput | Iterator[RunEvent]:
+    ) -> WorkflowRunOutput | Generator[RunEvent, None, None]:
         """Run every step on ``input`` in the session; record it as it goes.
 
         A step that raises ends the run as ERROR (recorded with the error text)
