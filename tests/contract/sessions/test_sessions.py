@@ -122,12 +122,19 @@ def test_get_run_of_unknown_run_is_none(make_workflow: MakeWorkflow) -> None:
     assert workflow.get_run("no-such-run", session_id="no-such-session") is None
 
 
-def test_run_without_session_id_uses_and_keeps_a_new_one(make_workflow: MakeWorkflow) -> None:
+def test_each_run_without_session_id_starts_a_new_session_and_pins_nothing(
+    make_workflow: MakeWorkflow,
+) -> None:
+    """As the spec says ("a missing session_id is a new uuid4"); the old pinning on the
+    Workflow sent the next caller of a shared Workflow into the first one's session."""
     workflow = make_workflow()
-    first = workflow.run(input="one")
-    second = workflow.run(input="two")
-    assert first.session_id == second.session_id == workflow.session_id
-    assert isinstance(workflow.session_id, str) and len(workflow.session_id) == 36
+    first = workflow.run(input="one", user_id="ana")
+    second = workflow.run(input="two", user_id="bo")
+    assert first.session_id != second.session_id
+    assert all(len(r.session_id or "") == 36 for r in (first, second))
+    assert workflow.session_id is None
+    session = workflow.get_session(second.session_id, user_id="bo")
+    assert session is not None and session.user_id == "bo"
 
 
 def test_get_last_run_output_is_the_latest_run(make_workflow: MakeWorkflow) -> None:
