@@ -140,7 +140,6 @@ class RunRecorder:
         started = time.perf_counter()
         before_run = self._start(stored_input, seed, extra)
         assert self._run_started is not None
-        yield run_events.started(self._run_started)
         self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
         store = self.db.store
         views = SessionViews(
@@ -151,6 +150,7 @@ class RunRecorder:
         self.output.status = RunStatus.running
         step_input = StepInput(input=self.input, session_state=state, views=views)
         try:
+            yield run_events.started(self._run_started)  # closing here ends the run too
             for step in self.workflow._resolved:
                 yield from self._flush()
                 if self._cancel.is_set():
