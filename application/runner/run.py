@@ -125,7 +125,6 @@ class RunRecorder:
         the next step (a WorkflowCancelledEvent, no exception). Closing the
         generator, or cancelling the task that advances it, records the run
         CANCELLED and propagates."""
-        self._cancel = cancellation.register(self.run_id)
         try:
             yield from self._events(overrides)
         finally:
@@ -140,6 +139,9 @@ class RunRecorder:
         started = time.perf_counter()
         before_run = self._start(stored_input, seed, extra)
         assert self._run_started is not None
+        # Only once RunStarted is stored: a second run of this run_id is refused
+        # before it could take the first one's place here.
+        self._cancel = cancellation.register(self.run_id, self.user_id)
         self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
         store = self.db.store
         views = SessionViews(

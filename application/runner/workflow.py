@@ -342,17 +342,19 @@ class Workflow:
             return await bridge.off_loop(call)
         return await bridge.portal(call)
 
-    def cancel_run(self, run_id: str) -> bool:
+    def cancel_run(self, run_id: str, user_id: str | None = None) -> bool:
         """Ask the run ``run_id``, in flight in this process (any thread or task), to
         stop before its next step; it is then recorded CANCELLED and ``run`` returns
-        its output with that status. False when no such run is in flight."""
+        its output with that status. False when no such run is in flight, or when
+        it runs for another user than ``user_id`` (the workflow's, when None; only
+        an unscoped call reaches every user's runs)."""
         if not isinstance(run_id, str):
             raise InvalidInputError(f"run_id must be a string, got {type(run_id).__name__}")
-        return cancellation.cancel(run_id)
+        return cancellation.cancel(run_id, self.db.user(self._user(user_id)))
 
-    async def acancel_run(self, run_id: str) -> bool:
+    async def acancel_run(self, run_id: str, user_id: str | None = None) -> bool:
         """:meth:`cancel_run`, awaitable."""
-        return self.cancel_run(run_id)
+        return self.cancel_run(run_id, user_id)
 
     @property
     def fingerprint(self) -> str:

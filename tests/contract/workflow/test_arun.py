@@ -21,7 +21,7 @@ from kern.application.async_sessions import AsyncKernDb
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.domain.events import RunCompleted, StepCompleted
-from kern.errors import AsyncStoreError, InvalidInputError
+from kern.errors import AsyncStoreError, InvalidInputError, RunAlreadyStartedError
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
 from tests.conftest import echo, shout
@@ -555,3 +555,53 @@ def test_arun_never_blocks_the_loop(adb: AnyDb, caplog: pytest.LogCaptureFixture
         drive(adb, body)
     slow_callbacks = [r for r in caplog.records if "took" in r.getMessage()]
     assert slow_callbacks == []
+
+
+def test_cancel_run_reaches_only_the_callers_own_runs() -> None:
+    """Another user's run answers as a run not in flight, and goes on."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def gate(step_input: StepInput) -> str:
+        started.set()
+        release.wait(10)
+        return "through"
+
+    workflow = Workflow(name="Gated", steps=[gate, shout])
+    results: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: results.append(
+            workflow.run(input="x", session_id="s1", user_id="ana", run_id="r1")
+        )
+    )
+    runner.start()
+    assert started.wait(10)
+    assert workflow.cancel_run("r1", user_id="bo") is False
+    assert workflow.cancel_run("r1", user_id="ana") is True
+    release.set()
+    runner.join(10)
+    assert results[0].status == RunStatus.cancelled
+
+
+def test_a_second_run_with_the_same_run_id_cannot_take_over_the_first_ones_cancel() -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def gate(step_input: StepInput) -> str:
+        started.set()
+        release.wait(10)
+        return "through"
+
+    workflow = Workflow(name="Gated", steps=[gate, shout])
+    results: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: results.append(workflow.run(input="x", session_id="s1", run_id="r1"))
+    )
+    runner.start()
+    assert started.wait(10)
+    with pytest.raises(RunAlreadyStartedError):
+        workflow.run(input="again", session_id="s1", run_id="r1")
+    assert workflow.cancel_run("r1") is True
+    release.set()
+    runner.join(10)
+    assert results[0].status == RunStatus.cancelled
