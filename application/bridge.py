@@ -142,10 +142,13 @@ async def off_loop(
     except asyncio.CancelledError:
         if on_cancel is not None:
             on_cancel()
-        for handed in list(pending):
-            handed.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.shield(future)
+        # Until the thread is done: what it hands the loop meanwhile (it may be
+        # handing something over right now) is cancelled too.
+        while not future.done():
+            for handed in list(pending):
+                handed.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([future], timeout=0.01)
         raise
 
 

@@ -239,10 +239,9 @@ class Workflow:
             metadata,
             asynchronous=True,
         )
-        events = self._adrive(recorder, session_state)
         if stream:
-            return events
-        return _drain(events, recorder)
+            return self._adrive(recorder, session_state)
+        return self._aexecute(recorder, session_state)
 
     def _recorder(
         self,
@@ -319,6 +318,16 @@ class Workflow:
             if inspect.getgeneratorstate(events) == inspect.GEN_SUSPENDED:
                 await advance(events.close)  # records the run CANCELLED
             raise
+
+    async def _aexecute(
+        self, recorder: RunRecorder, overrides: Mapping[str, Any] | None
+    ) -> WorkflowRunOutput:
+        """The whole run in one call on the loop (or in one worker thread): no event
+        is handed out, so none needs a trip back to the caller."""
+        if self._blocking():
+            stop = lambda: cancellation.cancel(recorder.run_id)  # noqa: E731
+            return await bridge.off_loop(recorder.execute, overrides, on_cancel=stop)
+        return await bridge.portal(recorder.execute, overrides)
 
     def _blocking(self) -> bool:
         """Whether the db's calls may block their thread (then arun runs off the loop)."""
@@ -715,9 +724,3 @@ def _json_dict(value: object, *, what: str) -> dict[str, Any] | None:
     assert isinstance(stored, dict)
     return stored
 
-
-async def _drain(events: AsyncIterator[RunEvent], recorder: RunRecorder) -> WorkflowRunOutput:
-    """Drive the run to its end; its output."""
-    async for _ in events:
-        pass
-    return recorder.output
