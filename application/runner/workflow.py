@@ -641,7 +641,7 @@ class Workflow:
     async def areplay(
         self, run_id: str, session_id: str | None = None, user_id: str | None = None
     ) -> ReplayReport:
-        """:meth:`replay`, awaited (its steps run as ``run`` runs them)."""
+        """:meth:`replay`, awaited: async steps are awaited, as ``arun`` runs them."""
         return await self._acall(self.replay, run_id, session_id, user_id)
 
     # -- replay (kern.application.replay) -----------------------------------------------
@@ -660,15 +660,17 @@ class Workflow:
         def rerun(scratch: KernDb, started: RunStarted) -> None:
             again = copy.copy(self)
             again.db, again.user_id = scratch, None
-            again.run(
-                input=started.input.value,
-                session_id=started.session_id,
-                user_id=started.user_id,
-                session_state=started.session_state,
-                run_id=started.run_id,
-                correlation_id=started.provenance.correlation_id,
-                metadata=started.provenance.metadata,
-            )
+            # Under areplay the steps run as arun runs them (async ones awaited).
+            again._recorder(
+                started.input.value,
+                started.session_id,
+                started.user_id,
+                started.session_state,
+                started.run_id,
+                started.provenance.correlation_id,
+                started.provenance.metadata,
+                asynchronous=bridge.active(),
+            ).execute(started.session_state)
 
         return replay_run(
             self._db().store,
@@ -723,4 +725,3 @@ def _json_dict(value: object, *, what: str) -> dict[str, Any] | None:
     stored = to_json_value(dict(value), what=what)
     assert isinstance(stored, dict)
     return stored
-

@@ -605,3 +605,21 @@ def test_a_second_run_with_the_same_run_id_cannot_take_over_the_first_ones_cance
     release.set()
     runner.join(10)
     assert results[0].status == RunStatus.cancelled
+
+
+def test_areplay_runs_async_steps_again_and_compares(adb: AnyDb) -> None:
+    answers = iter(["first answer", "second answer"])
+
+    async def model(step_input: StepInput) -> str:
+        await asyncio.sleep(0)
+        return next(answers)
+
+    workflow = Workflow(name="Replayed", db=adb, steps=[echo, model])
+
+    async def body() -> Any:
+        await workflow.arun(input="q", session_id="s1", run_id="r1")
+        return await workflow.areplay("r1", "s1")
+
+    report = drive(adb, body)
+    assert [(d.name, d.outcome) for d in report.steps] == [("echo", "equal"), ("model", "changed")]
+    assert report.steps[1].replayed == "second answer"
