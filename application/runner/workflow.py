@@ -18,6 +18,7 @@ the event loop when the db never blocks it (``AsyncPostgresDb``,
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
@@ -126,6 +127,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: Literal[False] = False,
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WorkflowRunOutput: ...
@@ -140,6 +142,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: Literal[True],
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Generator[RunEvent, None, None]: ...
@@ -153,6 +156,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: bool = False,
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> WorkflowRunOutput | Generator[RunEvent, None, None]:
@@ -169,14 +173,16 @@ class Workflow:
         ``stream=True`` returns an iterator of run events
         (:mod:`kern.projections.run_events`), each yielded once what it
         reflects is stored; the run advances as the iterator is read, and
-        closing it early records the run CANCELLED. AsyncStoreError, before
+        closing it early records the run CANCELLED. ``stream_events=False``
+        (Agno's name) keeps only the workflow's own events (started, and how
+        it ended); the default, as ``True``, streams the steps' too. AsyncStoreError, before
         anything is recorded, for an async step or an async db: use ``arun``.
         """
         recorder = self._recorder(
             input, session_id, user_id, session_state, run_id, correlation_id, metadata
         )
         if stream:
-            return recorder.events(session_state)
+            return _only_steps_if(stream_events, recorder.events(session_state))
         return recorder.execute(session_state)
 
     @overload
@@ -189,6 +195,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: Literal[False] = False,
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, WorkflowRunOutput]: ...
@@ -203,6 +210,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: Literal[True],
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[RunEvent]: ...
@@ -216,6 +224,7 @@ class Workflow:
         run_id: str | None = None,
         *,
         stream: bool = False,
+        stream_events: bool | None = None,
         correlation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Coroutine[Any, Any, WorkflowRunOutput] | AsyncIterator[RunEvent]:
@@ -240,7 +249,7 @@ class Workflow:
             asynchronous=True,
         )
         if stream:
-            return self._adrive(recorder, session_state)
+            return _aonly_steps_if(stream_events, self._adrive(recorder, session_state))
         return self._aexecute(recorder, session_state)
 
     def _recorder(
@@ -725,3 +734,38 @@ def _json_dict(value: object, *, what: str) -> dict[str, Any] | None:
     stored = to_json_value(dict(value), what=what)
     assert isinstance(stored, dict)
     return stored
+
+
+_WORKFLOW_EVENTS = ("WorkflowStarted", "WorkflowCompleted", "WorkflowError", "WorkflowCancelled")
+
+
+def _only_steps_if(
+    stream_events: bool | None, events: Generator[RunEvent, None, None]
+) -> Generator[RunEvent, None, None]:
+    """``events``, without the steps' events when ``stream_events`` is False."""
+    if stream_events is not False:
+        return events
+
+    def workflow_events() -> Generator[RunEvent, None, None]:
+        with contextlib.closing(events):
+            yield from (e for e in events if e.event in _WORKFLOW_EVENTS)
+
+    return workflow_events()
+
+
+def _aonly_steps_if(
+    stream_events: bool | None, events: AsyncIterator[RunEvent]
+) -> AsyncIterator[RunEvent]:
+    """:func:`_only_steps_if` for ``arun``."""
+    if stream_events is not False:
+        return events
+
+    async def workflow_events() -> AsyncIterator[RunEvent]:
+        try:
+            async for event in events:
+                if event.event in _WORKFLOW_EVENTS:
+                    yield event
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+
+    return workflow_events()

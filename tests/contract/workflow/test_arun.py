@@ -623,3 +623,20 @@ def test_areplay_runs_async_steps_again_and_compares(adb: AnyDb) -> None:
     report = drive(adb, body)
     assert [(d.name, d.outcome) for d in report.steps] == [("echo", "equal"), ("model", "changed")]
     assert report.steps[1].replayed == "second answer"
+
+
+def test_stream_events_false_keeps_only_the_workflows_own_events(adb: AnyDb) -> None:
+    """Agno's stream_events: False leaves the steps' events out, True (the default) keeps them."""
+    workflow = Workflow(name="Quiet", db=adb, steps=[echo, fetch])
+
+    async def body() -> Any:
+        quiet = workflow.arun(input="x", session_id="s1", stream=True, stream_events=False)
+        loud = workflow.arun(input="y", session_id="s1", stream=True, stream_events=True)
+        return [e.event async for e in quiet], [e.event async for e in loud]
+
+    quiet, loud = drive(adb, body)
+    assert quiet == ["WorkflowStarted", "WorkflowCompleted"]
+    assert loud.count("StepCompleted") == 2
+    sync = Workflow(name="Quiet", steps=[echo])
+    events = sync.run(input="x", session_id="s1", stream=True, stream_events=False)
+    assert [e.event for e in events] == ["WorkflowStarted", "WorkflowCompleted"]
