@@ -27,7 +27,7 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -49,6 +49,9 @@ _PENDING: contextvars.ContextVar[set[concurrent.futures.Future[Any]] | None] = (
     contextvars.ContextVar("kern_pending", default=None)
 )
 """In a worker thread of :func:`off_loop`: what it handed to the loop and waits for."""
+
+_SHIELDED: contextvars.ContextVar[bool] = contextvars.ContextVar("kern_shielded", default=False)
+"""Inside :func:`shielded`: waits on the loop finish even when the task is cancelled."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -86,6 +89,8 @@ def wait(awaitable: Awaitable[T]) -> T:
             "the workflow's a* methods), not from sync code"
         )
     if _running_loop() is loop:
+        if _SHIELDED.get():
+            return greenback.await_(_finished(awaitable))
         return greenback.await_(awaitable)
     # A worker thread of the call: the loop does the waiting.
     future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
@@ -103,6 +108,37 @@ def wait(awaitable: Awaitable[T]) -> T:
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+async def _finished(awaitable: Awaitable[T]) -> T:
+    """``awaitable``'s result, run as a task of its own and waited for through any
+    number of cancellations of the caller (a cancel scope, as anyio's that
+    Starlette uses, cancels every await of the task again until it leaves)."""
+    inner = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not inner.done():
+        try:
+            await asyncio.wait([inner])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        # Still cancelled: let the caller see it at its next await, as if it came now.
+        task = asyncio.current_task()
+        if task is not None:
+            task.cancel()
+    return inner.result()
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """Inside the block, waits run to their end even if the calling task is
+    cancelled: how the runner records the end of a run it is being cancelled out
+    of (the cancellation then reaches the task at its next await)."""
+    token = _SHIELDED.set(True)
+    try:
+        yield
+    finally:
+        _SHIELDED.reset(token)
 
 
 def in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -149,6 +185,8 @@ async def off_loop(
                 handed.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.wait([future], timeout=0.01)
+        if not future.cancelled():
+            future.exception()  # retrieved: how the thread ended is the caller's CancelledError
         raise
 
 

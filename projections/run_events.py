@@ -6,7 +6,9 @@ Each is named and shaped as Agno's (``WorkflowStartedEvent``, ``StepStartedEvent
 ``version``: the version of the Kern event it reflects (RunStarted,
 StepCompleted, RunCompleted). A StepStartedEvent reflects no stored event; it
 carries the version of the run's event it follows. A client that saw version
-``v`` resumes with the events whose version is greater (:func:`run_events`).
+``v`` resumes with the events whose version is greater, and a StepStarted of
+version ``v`` (:func:`run_events`): it may not have seen that one, and may
+see it twice, never not at all.
 
 Live, the runner yields each event once the Kern event it reflects is
 stored, with the step's content as the step returned it; replayed from the
@@ -160,4 +162,10 @@ def run_events(events: Sequence[SessionEvent], run_id: str, after: int = 0) -> l
         elif run is not None and isinstance(event, RunCompleted):
             replayed.append(finished(event, run, event.content.value, steps))
         last = event
-    return [e for e in replayed if e.version > after]
+    # A StepStarted follows the stored event of its version: a client that saw that
+    # event may not have seen it, so it is given again (at least once, never lost).
+    return [
+        e
+        for e in replayed
+        if e.version > after or (isinstance(e, StepStartedEvent) and e.version == after)
+    ]
