@@ -56,11 +56,18 @@ class PostgresDb(KernDb):
                 connect_timeout=connect_timeout,
                 application_name=application_name,
                 migrate=migrate,
+                asynchronous=not self.blocking,
             ),
             strict_users=strict_users,
         )
         self.session_table = session_table
         self.db_schema = db_schema
+
+
+class _OnLoop(PostgresDb):
+    """The PostgresDb an AsyncPostgresDb runs: its store in async mode."""
+
+    blocking = False
 
 
 class AsyncPostgresDb(AsyncKernDb):
@@ -83,18 +90,18 @@ class AsyncPostgresDb(AsyncKernDb):
         *,
         strict_users: bool = False,
     ) -> None:
-        store = PostgresStore(
+        sync = _OnLoop(
             db_url,
-            session_table=session_table,
-            db_schema=db_schema,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            connect_timeout=connect_timeout,
-            application_name=application_name,
-            migrate=migrate,
-            asynchronous=True,
+            session_table,
+            db_schema,
+            pool_size,
+            max_overflow,
+            connect_timeout,
+            application_name,
+            migrate,
+            strict_users=strict_users,
         )
-        super().__init__(KernDb(store, strict_users=strict_users))
+        super().__init__(sync)
         self.session_table = session_table
         self.db_schema = db_schema
 

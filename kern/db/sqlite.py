@@ -28,12 +28,20 @@ class SqliteDb(KernDb):
         strict_users: bool = False,
     ) -> None:
         super().__init__(
-            SqliteStore(db_file, session_table=session_table, timeout=timeout),
+            SqliteStore(
+                db_file, session_table=session_table, timeout=timeout, asynchronous=not self.blocking
+            ),
             strict_users=strict_users,
         )
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout
+
+
+class _OnLoop(SqliteDb):
+    """The SqliteDb an AsyncSqliteDb runs: its store in async mode."""
+
+    blocking = False
 
 
 class AsyncSqliteDb(AsyncKernDb):
@@ -52,8 +60,7 @@ class AsyncSqliteDb(AsyncKernDb):
         *,
         strict_users: bool = False,
     ) -> None:
-        store = SqliteStore(db_file, session_table=session_table, timeout=timeout, asynchronous=True)
-        super().__init__(KernDb(store, strict_users=strict_users))
+        super().__init__(_OnLoop(db_file, session_table, timeout, strict_users=strict_users))
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout
