@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 import pytest
 
 from kern.adapters.stores.async_pool import BridgedPool
@@ -66,3 +67,16 @@ def test_fifty_sessions_share_the_pool_at_once(postgres_schema: str, table: str)
 
     asyncio.run(main())
     assert max(in_use) > 1
+
+
+def test_it_never_opens_a_blocking_connection(
+    postgres_schema: str, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every connection it opens is an AsyncConnection: a sync one would block the loop."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a blocking psycopg connection was opened")
+
+    monkeypatch.setattr(psycopg.Connection, "connect", refuse)
+    db = AsyncPostgresDb(POSTGRES_URL, table, postgres_schema)
+    asyncio.run(async_stores.workload(db, sessions=3, runs=2))
