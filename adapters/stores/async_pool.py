@@ -20,11 +20,11 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 import psycopg
+from eventsourcing.postgres import PostgresDatastore
 from psycopg import sql
 from psycopg.adapt import AdaptersMap
 from psycopg.rows import DictRow
 from psycopg.types.composite import CompositeInfo, register_composite
-from eventsourcing.postgres import PostgresDatastore
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from kern.application import bridge
@@ -103,7 +103,9 @@ class BridgedConnection:
     def cursor(self, *, binary: bool = False) -> BridgedCursor:
         return BridgedCursor(self.connection.cursor(binary=binary))
 
-    def transaction(self, *, force_rollback: bool = False) -> contextlib.AbstractContextManager[Any]:
+    def transaction(
+        self, *, force_rollback: bool = False
+    ) -> contextlib.AbstractContextManager[Any]:
         return entered(self.connection.transaction(force_rollback=force_rollback))
 
 
@@ -182,7 +184,8 @@ def make_async(datastore: PostgresDatastore) -> None:
         if not names:
             return
         with datastore.get_connection() as conn:
-            connection = conn.connection  # type: ignore[attr-defined]
+            assert isinstance(conn, BridgedConnection)
+            connection = conn.connection
             for name in names:
                 found = CompositeInfo.fetch(connection, f"{datastore.schema}.{name}")
                 info = bridge.wait(found)

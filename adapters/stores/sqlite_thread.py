@@ -116,7 +116,7 @@ class ThreadPool:
     def __init__(self, like: SQLiteConnectionPool, thread: StoreThread) -> None:
         self._thread = thread
         made = thread.run(like._create_connection)  # WAL mode, row factory: as SqliteDb's
-        raw = cast(sqlite3.Connection, made._sqlite_conn)
+        raw = made._sqlite_conn
         self._connection = SQLiteConnection(
             cast(sqlite3.Connection, ThreadConnection(raw, thread)), max_age=None
         )

@@ -29,7 +29,10 @@ class SqliteDb(KernDb):
     ) -> None:
         super().__init__(
             SqliteStore(
-                db_file, session_table=session_table, timeout=timeout, asynchronous=not self.blocking
+                db_file,
+                session_table=session_table,
+                timeout=timeout,
+                asynchronous=not self.blocking,
             ),
             strict_users=strict_users,
         )

@@ -34,17 +34,24 @@ from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
 from tests.contract.kinds import ASYNC_KINDS, STORES
 
-def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> KernDb:
+
+def make_db(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, strict_users: bool = False
+) -> KernDb:
     """A fresh, empty store of the given kind (of an async store: the KernDb it runs)."""
     if kind == "memory":
-        return InMemoryDb()
+        return InMemoryDb(strict_users=strict_users)
     if kind in ("sqlite", "sqlite-async"):
         db_file = tmp_path / "kern.db"
-        return SqliteDb(db_file) if kind == "sqlite" else AsyncSqliteDb(db_file).sync
+        if kind == "sqlite":
+            return SqliteDb(db_file, strict_users=strict_users)
+        return AsyncSqliteDb(db_file, strict_users=strict_users).sync
     if kind in ("postgres", "postgres-async"):
         schema = request.getfixturevalue("postgres_schema")
         args = (POSTGRES_URL, postgres_table(), schema)
-        return PostgresDb(*args) if kind == "postgres" else AsyncPostgresDb(*args).sync
+        if kind == "postgres":
+            return PostgresDb(*args, strict_users=strict_users)
+        return AsyncPostgresDb(*args, strict_users=strict_users).sync
     raise ValueError(kind)
 
 
@@ -82,7 +89,8 @@ def other_db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) ->
 
 def _on_async_store(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and callspec.params.get("store_kind") in ASYNC_KINDS
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(p, str) and p in ASYNC_KINDS for p in params)
 
 
 @pytest.hookimpl(tryfirst=True)
