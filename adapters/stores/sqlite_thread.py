@@ -52,26 +52,37 @@ class StoreThread:
 
 
 class ThreadCursor:
-    """A ``sqlite3.Cursor`` whose every call runs on the store's thread."""
+    """A ``sqlite3.Cursor`` whose statements run on the store's thread.
+
+    One trip to the thread per statement: ``execute`` also fetches the rows
+    there, and ``fetchone``/``fetchall`` hand them out (the store reads every
+    row of a statement anyway)."""
 
     def __init__(self, cursor: sqlite3.Cursor, thread: StoreThread) -> None:
         self._cursor = cursor
         self._run = thread.run
+        self._rows: list[Any] = []
+
+    def _execute(self, method: Callable[..., Any], args: tuple[Any, ...]) -> list[Any]:
+        method(*args)
+        return self._cursor.fetchall()
 
     def execute(self, *args: Any) -> None:
-        self._run(self._cursor.execute, *args)
+        self._rows = self._run(self._execute, self._cursor.execute, args)
 
     def executemany(self, *args: Any) -> None:
-        self._run(self._cursor.executemany, *args)
+        self._rows = self._run(self._execute, self._cursor.executemany, args)
 
     def fetchone(self) -> Any:
-        return self._run(self._cursor.fetchone)
+        return self._rows.pop(0) if self._rows else None
 
     def fetchall(self) -> list[Any]:
-        return self._run(self._cursor.fetchall)
+        rows, self._rows = self._rows, []
+        return rows
 
     def close(self) -> None:
-        self._run(self._cursor.close)
+        self._rows = []
+        self._cursor.close()  # frees no file resource: no trip to the thread
 
     @property
     def lastrowid(self) -> int | None:
@@ -86,7 +97,8 @@ class ThreadConnection:
         self._thread = thread
 
     def cursor(self) -> ThreadCursor:
-        return ThreadCursor(self._thread.run(self._connection.cursor), self._thread)
+        # Making a cursor does no I/O (the connection allows other threads).
+        return ThreadCursor(self._connection.cursor(), self._thread)
 
     def execute(self, *args: Any) -> ThreadCursor:
         cursor = self.cursor()
