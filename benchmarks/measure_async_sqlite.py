@@ -62,10 +62,10 @@ async def kern_round(place: Path, runs: int) -> tuple[float, list[str]]:
 
 
 def schema_of(place: Path) -> list[str]:
-    """The CREATE statements of Kern's file, to give each replay the same tables."""
+    """The journal mode and CREATE statements of Kern's file, for each replay's file."""
     with sqlite3.connect(place / "kern.db") as conn:
         rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
-    return [row[0] for row in rows]
+    return ["PRAGMA journal_mode=WAL", *(row[0] for row in rows)]
 
 
 def writes_only(statements: list[str]) -> list[str]:
