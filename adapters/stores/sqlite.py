@@ -27,7 +27,7 @@ from eventsourcing.persistence import ConnectionUnavailableError, PersistenceErr
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from kern.adapters.stores import segment_rows, snapshot_rows, sqlite_migrations
-from kern.adapters.stores.identifiers import table_names
+from kern.adapters.stores.identifiers import TableNames, table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.adapters.stores.sqlite_thread import StoreThread, ThreadPool
 from kern.application import bridge
@@ -153,11 +153,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 self.datastore.pool = ThreadPool(  # type: ignore[assignment]
                     self.datastore.pool, StoreThread(f"kern-sqlite-{names.events}")
                 )
-            sqlite_migrations.migrate(
-                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
-            )
-            if isinstance(self.datastore.pool, ThreadPool):
-                self.datastore.pool.opened()
+            self._migrate(names)
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
             self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
@@ -168,6 +164,21 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         self.asynchronous = asynchronous
         """Async mode: every sqlite3 call on a thread of the store's own, waited
         for on the event loop (:mod:`kern.adapters.stores.sqlite_thread`)."""
+
+    def _migrate(self, names: TableNames) -> None:
+        """Bring the tables to the latest layout; in async mode, then lend the
+        connection only during async calls (and stop its thread if this failed)."""
+        pool = self.datastore.pool
+        try:
+            sqlite_migrations.migrate(
+                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
+            )
+        except BaseException:
+            if isinstance(pool, ThreadPool):
+                pool.close()
+            raise
+        if isinstance(pool, ThreadPool):
+            pool.opened()
 
     def append(self, events: Sequence[SessionEvent]) -> None:
         started = time.monotonic()

@@ -6,12 +6,14 @@ The contract suite runs every session test on it too (kind ``sqlite-async``).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
 from kern.db.sqlite import AsyncSqliteDb, SqliteDb
+from kern.errors import SchemaVersionError
 from tests.fixtures import async_stores
 
 
@@ -53,3 +55,18 @@ def test_every_sqlite_call_runs_on_the_store_thread(tmp_path: Path) -> None:
     connection.set_trace_callback(lambda _: seen.add(threading.current_thread().name))
     asyncio.run(async_stores.workload(db, sessions=2, runs=1))
     assert seen and all(name.startswith("kern-sqlite-") for name in seen)
+
+
+def test_a_file_from_a_newer_kern_is_refused_at_construction_and_its_thread_stops(
+    tmp_path: Path,
+) -> None:
+    """Migrations run when it is constructed, as SqliteDb's do, with the same error."""
+    db_file = tmp_path / "kern.db"
+    SqliteDb(db_file).close()
+    with sqlite3.connect(db_file) as connection:
+        connection.execute("INSERT INTO kern_sessions_schema (version, summary) VALUES (99, 'x')")
+    connection.close()
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        AsyncSqliteDb(db_file)
+    assert not [t for t in threading.enumerate() if t.name not in before]
