@@ -45,6 +45,9 @@ T = TypeVar("T")
 class KernDb:
     """Sessions on one store. Safe to share across threads."""
 
+    blocking = True
+    """Whether a call may block its thread on I/O."""
+
     def __init__(self, store: SessionStore, *, strict_users: bool = False) -> None:
         if not isinstance(strict_users, bool):
             raise InvalidInputError(f"strict_users must be True or False, got {strict_users!r}")

@@ -39,12 +39,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.stores import postgres_migrations, segment_rows, snapshot_rows
+from kern.adapters.stores import async_pool, postgres_migrations, segment_rows, snapshot_rows
 from kern.adapters.stores.codec import from_stored
 from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
 from kern.adapters.stores.recorder import RecorderStore, T
 from kern.adapters.stores.retry import RetryPolicy
+from kern.application import bridge
 from kern.application.ports import FeedEntry, FeedPosition
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
@@ -104,8 +105,13 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         connect_timeout: float = 5.0,
         application_name: str = APPLICATION_NAME,
         migrate: bool = True,
+        *,
+        asynchronous: bool = False,
     ) -> None:
-        super().__init__(None)
+        super().__init__(None, new_lock=bridge.CallerLock if asynchronous else threading.RLock)
+        self.asynchronous = asynchronous
+        """Async mode: connections from an AsyncConnectionPool, every wait on the
+        event loop (:mod:`kern.adapters.stores.async_pool`)."""
         self.migrate = migrate
         self.application_name = application_name
         self.names = table_names(session_table)
@@ -119,7 +125,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         """How a statement is tried again over a lost connection."""
         self._ready: PostgresLogRecorder | None = None
         self._datastore: PostgresDatastore | None = None
-        self._lock = threading.Lock()
+        self._lock = self.new_lock()
 
     @property
     def where(self) -> str:
@@ -146,11 +152,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         try:
             # One direct connection first: the pool would only report a timeout,
             # this gives the server's own reason (refused, no such database, ...).
-            psycopg.connect(
-                **{k: v for k, v in p.items() if v != ""},
-                connect_timeout=max(1, int(self.connect_timeout)),
-                application_name=self.application_name,
-            ).close()
+            self._probe()
         except psycopg.Error as exc:
             raise self._unavailable(exc) from None
         datastore = PostgresDatastore(
@@ -166,6 +168,8 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             connect_timeout=self.connect_timeout,
             pre_ping=False,  # see kern.adapters.stores.retry
         )
+        if self.asynchronous:
+            async_pool.make_async(datastore)
         assert isinstance(datastore.pool.kwargs, dict)
         datastore.pool.kwargs["application_name"] = self.application_name
         # No server-side prepared statements: when a pipelined insert is aborted by
@@ -189,6 +193,19 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
                 raise self._unavailable(exc) from None
             raise
         return recorder
+
+    def _probe(self) -> None:
+        """Connect once and close (psycopg.Error with the server's reason if it cannot)."""
+        params: dict[str, Any] = {k: v for k, v in self.params.items() if v != ""}
+        params |= {
+            "connect_timeout": max(1, int(self.connect_timeout)),
+            "application_name": self.application_name,
+        }
+        if self.asynchronous:
+            connection = bridge.wait(psycopg.AsyncConnection.connect(**params))
+            bridge.wait(connection.close())
+        else:
+            psycopg.connect(**params).close()
 
     @contextlib.contextmanager
     def writing(self, session_id: str) -> Iterator[None]:

@@ -17,6 +17,7 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +27,10 @@ from eventsourcing.persistence import ConnectionUnavailableError, PersistenceErr
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from kern.adapters.stores import segment_rows, snapshot_rows, sqlite_migrations
-from kern.adapters.stores.identifiers import table_names
+from kern.adapters.stores.identifiers import TableNames, table_names
 from kern.adapters.stores.recorder import RecorderStore
+from kern.adapters.stores.sqlite_thread import StoreThread, ThreadPool
+from kern.application import bridge
 from kern.application.ports import AppendConflict
 from kern.domain.errors import (
     InvalidInputError,
@@ -129,6 +132,8 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         db_file: str | Path,
         session_table: str = "kern_sessions",
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        asynchronous: bool = False,
     ) -> None:
         names = table_names(session_table)
         self.segments_table = names.segments
@@ -144,16 +149,36 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 # Threads of this process queue for the one writer connection: as long.
                 pool_timeout=self.timeout,
             )
-            sqlite_migrations.migrate(
-                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
-            )
+            if asynchronous:
+                self.datastore.pool = ThreadPool(  # type: ignore[assignment]
+                    self.datastore.pool, StoreThread(f"kern-sqlite-{names.events}")
+                )
+            self._migrate(names)
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
             self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
             if _is_lock_timeout(exc):
                 raise self._locked("cannot open SQLite database") from exc
             raise StoreUnavailableError(f"cannot open {self.name}: {exc}") from exc
-        super().__init__(recorder)
+        super().__init__(recorder, new_lock=bridge.CallerLock if asynchronous else threading.RLock)
+        self.asynchronous = asynchronous
+        """Async mode: every sqlite3 call on a thread of the store's own, waited
+        for on the event loop (:mod:`kern.adapters.stores.sqlite_thread`)."""
+
+    def _migrate(self, names: TableNames) -> None:
+        """Bring the tables to the latest layout; in async mode, then lend the
+        connection only during async calls (and stop its thread if this failed)."""
+        pool = self.datastore.pool
+        try:
+            sqlite_migrations.migrate(
+                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
+            )
+        except BaseException:
+            if isinstance(pool, ThreadPool):
+                pool.close()
+            raise
+        if isinstance(pool, ThreadPool):
+            pool.opened()
 
     def append(self, events: Sequence[SessionEvent]) -> None:
         started = time.monotonic()

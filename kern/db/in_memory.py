@@ -10,6 +10,9 @@ class InMemoryDb(KernDb):
     """A real store, not a mock: the same contract as SQLite and PostgreSQL.
     ``strict_users=True`` makes every call name a user_id, as on the others."""
 
+    blocking = False
+    """It never waits for I/O: an asyncio service may call it on the loop."""
+
     def __init__(self, *, strict_users: bool = False) -> None:
         super().__init__(InMemoryStore(), strict_users=strict_users)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kern.application.async_sessions import AsyncKernDb
 from kern.application.sessions import KernDb
 
 try:
@@ -55,9 +56,52 @@ class PostgresDb(KernDb):
                 connect_timeout=connect_timeout,
                 application_name=application_name,
                 migrate=migrate,
+                asynchronous=not self.blocking,
             ),
             strict_users=strict_users,
         )
+        self.session_table = session_table
+        self.db_schema = db_schema
+
+
+class _OnLoop(PostgresDb):
+    """The PostgresDb an AsyncPostgresDb runs: its store in async mode."""
+
+    blocking = False
+
+
+class AsyncPostgresDb(AsyncKernDb):
+    """PostgresDb for asyncio services: the same arguments, tables and guarantees,
+    every method awaited. It runs PostgresDb's code on the event loop, its
+    connections from a ``psycopg_pool.AsyncConnectionPool`` (opened on the loop
+    of its first call: use it from that loop only). ``await db.close()``, or
+    ``async with``. A sync call on its store raises AsyncStoreError."""
+
+    def __init__(
+        self,
+        db_url: str,
+        session_table: str = "kern_sessions",
+        db_schema: str = "public",
+        pool_size: int = 2,
+        max_overflow: int = 8,
+        connect_timeout: float = 5.0,
+        application_name: str = APPLICATION_NAME,
+        migrate: bool = True,
+        *,
+        strict_users: bool = False,
+    ) -> None:
+        sync = _OnLoop(
+            db_url,
+            session_table,
+            db_schema,
+            pool_size,
+            max_overflow,
+            connect_timeout,
+            application_name,
+            migrate,
+            strict_users=strict_users,
+        )
+        super().__init__(sync)
         self.session_table = session_table
         self.db_schema = db_schema
 
@@ -77,4 +121,4 @@ def app_role_grants(
     )
 
 
-__all__ = ["PostgresDb", "app_role_grants"]
+__all__ = ["AsyncPostgresDb", "PostgresDb", "app_role_grants"]

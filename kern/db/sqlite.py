@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kern.adapters.stores.sqlite import DEFAULT_TIMEOUT, SqliteStore
+from kern.application.async_sessions import AsyncKernDb
 from kern.application.sessions import KernDb
 
 
@@ -27,7 +28,12 @@ class SqliteDb(KernDb):
         strict_users: bool = False,
     ) -> None:
         super().__init__(
-            SqliteStore(db_file, session_table=session_table, timeout=timeout),
+            SqliteStore(
+                db_file,
+                session_table=session_table,
+                timeout=timeout,
+                asynchronous=not self.blocking,
+            ),
             strict_users=strict_users,
         )
         self.db_file = str(db_file)
@@ -35,4 +41,32 @@ class SqliteDb(KernDb):
         self.timeout = timeout
 
 
-__all__ = ["SqliteDb"]
+class _OnLoop(SqliteDb):
+    """The SqliteDb an AsyncSqliteDb runs: its store in async mode."""
+
+    blocking = False
+
+
+class AsyncSqliteDb(AsyncKernDb):
+    """SqliteDb for asyncio services: the same arguments, file layout and
+    guarantees, every method awaited. sqlite3 calls run on one thread the store
+    owns while the calling task waits on the loop; the tables are opened (and
+    migrated) when it is constructed, which needs no running loop. Use it from
+    one event loop. ``await db.close()``, or ``async with``. A sync call on its
+    store raises AsyncStoreError."""
+
+    def __init__(
+        self,
+        db_file: str | Path = "kern.db",
+        session_table: str = "kern_sessions",
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        strict_users: bool = False,
+    ) -> None:
+        super().__init__(_OnLoop(db_file, session_table, timeout, strict_users=strict_users))
+        self.db_file = str(db_file)
+        self.session_table = session_table
+        self.timeout = timeout
+
+
+__all__ = ["AsyncSqliteDb", "SqliteDb"]

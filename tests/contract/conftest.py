@@ -1,39 +1,66 @@
 """The contract suite's fixtures: every store Kern has, and small workflows to run on them.
 
 ``db`` is parametrized over the stores, so a test that takes it runs once on
-each of them: a store is correct when the same tests pass on all three. The
-postgres run is marked ``postgres`` and asks for the shared test schema of
+each of them: a store is correct when the same tests pass on all of them. The
+postgres runs are marked ``postgres`` and ask for the shared test schema of
 ``tests/conftest.py``.
+
+The async stores (``sqlite-async``, ``postgres-async``) run the same tests: the
+whole test (fixtures, body, teardown) runs on an event loop inside a bridge
+portal (:func:`pytest_runtest_protocol` below), so its sync calls on ``db``
+(the KernDb inside the AsyncSqliteDb or AsyncPostgresDb) wait on that loop,
+as AsyncKernDb's methods do. A test about sync internals is marked
+``sync_only(reason)`` and is not collected for them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import greenback
 import pytest
+from _pytest.runner import runtestprotocol
 
+from kern.application import bridge
+from kern.application.async_sessions import AsyncKernDb
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
+from kern.db.postgres import AsyncPostgresDb, PostgresDb
+from kern.db.sqlite import AsyncSqliteDb, SqliteDb
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
+from tests.contract.kinds import ASYNC_KINDS, STORES
 
-STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
-
-def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> KernDb:
-    """A fresh, empty store of the given kind."""
+def make_db(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, strict_users: bool = False
+) -> KernDb:
+    """A fresh, empty store of the given kind (of an async store: the KernDb it runs)."""
     if kind == "memory":
-        return InMemoryDb()
-    if kind == "sqlite":
-        return SqliteDb(db_file=tmp_path / "kern.db")
-    if kind == "postgres":
+        return InMemoryDb(strict_users=strict_users)
+    if kind in ("sqlite", "sqlite-async"):
+        db_file = tmp_path / "kern.db"
+        if kind == "sqlite":
+            return SqliteDb(db_file, strict_users=strict_users)
+        return AsyncSqliteDb(db_file, strict_users=strict_users).sync
+    if kind in ("postgres", "postgres-async"):
         schema = request.getfixturevalue("postgres_schema")
-        return PostgresDb(POSTGRES_URL, session_table=postgres_table(), db_schema=schema)
+        args = (POSTGRES_URL, postgres_table(), schema)
+        if kind == "postgres":
+            return PostgresDb(*args, strict_users=strict_users)
+        return AsyncPostgresDb(*args, strict_users=strict_users).sync
     raise ValueError(kind)
+
+
+def close(db: KernDb) -> None:
+    """Close ``db`` as its API does (an async store's through AsyncKernDb, on the loop)."""
+    if bridge.active():
+        greenback.await_(AsyncKernDb(db).close())
+    else:
+        db.close()
 
 
 @pytest.fixture(params=STORES)
@@ -47,7 +74,7 @@ def db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     """An empty store of each kind, closed after the test."""
     store = make_db(store_kind, tmp_path, request)
     yield store
-    store.close()
+    close(store)
 
 
 @pytest.fixture
@@ -57,7 +84,25 @@ def other_db(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     place.mkdir()
     store = make_db(store_kind, place, request)
     yield store
-    store.close()
+    close(store)
+
+
+def _on_async_store(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(p, str) and p in ASYNC_KINDS for p in params)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A test on an async store runs (setup, call, teardown) on a loop of its own,
+    in a portal: every wait of the store goes through that loop."""
+    if not _on_async_store(item):
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    asyncio.run(bridge.portal(runtestprotocol, item, nextitem=nextitem))
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 @pytest.fixture

@@ -20,7 +20,13 @@ from tests.conftest import echo
 GENEROUS = 5.0
 """Seconds: a third of the retry budget, so a retried call cannot pass unnoticed."""
 
-NAMED = {"memory": "in-memory store", "sqlite": "kern.db", "postgres": "PostgreSQL store at"}
+NAMED = {
+    "memory": "in-memory store",
+    "sqlite": "kern.db",
+    "postgres": "PostgreSQL store at",
+    "sqlite-async": "kern.db",
+    "postgres-async": "PostgreSQL store at",
+}
 """What each store's StoreClosedError says it is."""
 
 

@@ -212,7 +212,7 @@ def tampering(db: KernDb, store_kind: str) -> Iterator[Tampering]:
     tamper: Tamper
     if store_kind == "memory":
         tamper = MemoryTamper(db)
-    elif store_kind == "sqlite":
+    elif store_kind.startswith("sqlite"):
         assert isinstance(db, SqliteDb)
         tamper = SqliteTamper(db)
     else:

@@ -26,6 +26,7 @@ from kern.projections.snapshots import SnapshotRow
 from kern.workflow import Workflow
 from tests.conftest import echo, shout
 from tests.contract.audit.conftest import Tampering
+from tests.contract.kinds import THREADED
 
 RUNS = 6
 HEAD = 1 + 4 * RUNS
@@ -207,6 +208,7 @@ def test_an_older_snapshot_never_replaces_a_newer_one(workflow: Workflow, db: Ke
     assert store.snapshot_row("s1") == newest
 
 
+@THREADED
 def test_two_writers_snapshotting_one_session_at_once_leave_a_usable_snapshot(
     workflow: Workflow, db: KernDb, tampering: Tampering
 ) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kern.db import KernDb
+from tests.contract.kinds import THREADED
 from tests.contract.reliability._load import (
     JOIN_TIMEOUT,
     MEET_EVERY,
@@ -59,6 +60,7 @@ def run_processes(
     return total
 
 
+@THREADED
 def test_eight_threads_running_one_session_all_land(db: KernDb) -> None:
     """8 threads sharing one store, 24 runs each, one session: 192 runs, each once."""
     threads, runs = 8, 24

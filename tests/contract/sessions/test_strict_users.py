@@ -11,31 +11,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
-from kern.db.postgres import PostgresDb
-from kern.db.sqlite import SqliteDb
 from kern.errors import InvalidInputError, InvalidUserIdError, UserRequiredError
 from kern.workflow import Workflow
-from tests.conftest import POSTGRES_URL, echo, postgres_table
-from tests.contract.conftest import STORES
+from tests.conftest import echo
+from tests.contract.conftest import close, make_db
+from tests.contract.kinds import STORES
 
 
 @pytest.fixture(params=STORES)
 def strict(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KernDb]:
     """A strict_users store of each kind, holding one session of alice's."""
-    kind = request.param
-    db: KernDb
-    if kind == "memory":
-        db = InMemoryDb(strict_users=True)
-    elif kind == "sqlite":
-        db = SqliteDb(db_file=tmp_path / "kern.db", strict_users=True)
-    else:
-        schema = request.getfixturevalue("postgres_schema")
-        db = PostgresDb(
-            POSTGRES_URL, session_table=postgres_table(), db_schema=schema, strict_users=True
-        )
+    db = make_db(request.param, tmp_path, request, strict_users=True)
     Workflow(name="Strict", db=db, steps=[echo]).run("hi", session_id="s1", user_id="alice")
     yield db
-    db.close()
+    close(db)
 
 
 UNSCOPED: dict[str, Callable[[KernDb], Any]] = {

@@ -20,22 +20,39 @@ import pytest
 from kern.application.async_sessions import AsyncKernDb
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
+from kern.db.postgres import AsyncPostgresDb
+from kern.db.sqlite import AsyncSqliteDb
 from kern.domain.events import RunCompleted, StepCompleted
 from kern.errors import AsyncStoreError, InvalidInputError, RunAlreadyStartedError
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
-from tests.conftest import echo, shout
+from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
 from tests.contract.conftest import make_db
 
 AnyDb = KernDb | AsyncKernDb
 
-ARUN_STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+ARUN_STORES = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    "AsyncSqliteDb",
+    pytest.param("AsyncPostgresDb", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(params=ARUN_STORES)
 def adb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyDb]:
-    """A fresh store of each kind, as arun's callers hold it."""
-    db: AnyDb = make_db(str(request.param), tmp_path, request)
+    """A fresh store of each kind, as arun's callers hold it (the async stores as
+    themselves: each test uses one on the loop it runs, and closes it there)."""
+    kind = str(request.param)
+    db: AnyDb
+    if kind == "AsyncSqliteDb":
+        db = AsyncSqliteDb(tmp_path / "kern.db")
+    elif kind == "AsyncPostgresDb":
+        schema = request.getfixturevalue("postgres_schema")
+        db = AsyncPostgresDb(POSTGRES_URL, postgres_table(), schema)
+    else:
+        db = make_db(kind, tmp_path, request)
     yield db
     if isinstance(db, KernDb):
         db.close()

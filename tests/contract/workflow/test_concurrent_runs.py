@@ -16,6 +16,7 @@ from kern.db import KernDb
 from kern.domain.events import RunStarted, SessionStarted
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
+from tests.contract.kinds import THREADED
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -24,6 +25,7 @@ def versions(db: KernDb, session_id: str) -> list[int]:
     return [event.version for event in db.get_events(session_id)]
 
 
+@THREADED
 @pytest.mark.parametrize("existing", [False, True], ids=["new-session", "existing-session"])
 def test_two_overlapping_runs_of_one_session_both_land(
     db: KernDb, make_workflow: MakeWorkflow, existing: bool
@@ -62,6 +64,7 @@ def test_two_overlapping_runs_of_one_session_both_land(
     assert session.session_state == ({"base": 0, **expected} if existing else expected)
 
 
+@THREADED
 def test_state_update_during_a_run_is_merged_key_by_key(
     db: KernDb, make_workflow: MakeWorkflow
 ) -> None:
