@@ -20,7 +20,8 @@ def second(step_input: StepInput) -> str:
 def test_runs_reuse_the_fingerprint_and_a_new_step_list_gets_a_new_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    workflow = Workflow(name="fp", db=InMemoryDb(), steps=[first])
+    db = InMemoryDb()
+    workflow = Workflow(name="fp", db=db, steps=[first])
     reads: list[object] = []
     digest = provenance._source_digest
 
@@ -33,7 +34,7 @@ def test_runs_reuse_the_fingerprint_and_a_new_step_list_gets_a_new_one(
     for _ in range(3):
         workflow.run(input="x", session_id="s")
     assert reads == []  # no step's source was read again
-    events = workflow.db.get_events("s")
+    events = db.get_events("s")
     assert {e.provenance.workflow_fingerprint for e in events} == {before}
 
     workflow.steps = [first, second]
@@ -41,4 +42,4 @@ def test_runs_reuse_the_fingerprint_and_a_new_step_list_gets_a_new_one(
     assert changed != before and len(reads) == 2
     run = workflow.run(input="x", session_id="s")
     assert [r.content for r in run.step_results] == ["one", "two"]
-    assert workflow.db.get_events("s")[-1].provenance.workflow_fingerprint == changed
+    assert db.get_events("s")[-1].provenance.workflow_fingerprint == changed
