@@ -27,7 +27,7 @@ import contextvars
 import functools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -49,9 +49,6 @@ _PENDING: contextvars.ContextVar[set[concurrent.futures.Future[Any]] | None] = (
     contextvars.ContextVar("kern_pending", default=None)
 )
 """In a worker thread of :func:`off_loop`: what it handed to the loop and waits for."""
-
-_SHIELDED: contextvars.ContextVar[bool] = contextvars.ContextVar("kern_shielded", default=False)
-"""Inside :func:`shielded`: waits on the loop finish even when the task is cancelled."""
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -89,8 +86,6 @@ def wait(awaitable: Awaitable[T]) -> T:
             "the workflow's a* methods), not from sync code"
         )
     if _running_loop() is loop:
-        if _SHIELDED.get():
-            return greenback.await_(_finished(awaitable))
         return greenback.await_(awaitable)
     # A worker thread of the call: the loop does the waiting.
     future = asyncio.run_coroutine_threadsafe(_awaited(awaitable), loop)
@@ -129,16 +124,16 @@ async def _finished(awaitable: Awaitable[T]) -> T:
     return inner.result()
 
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Inside the block, waits run to their end even if the calling task is
-    cancelled: how the runner records the end of a run it is being cancelled out
-    of (the cancellation then reaches the task at its next await)."""
-    token = _SHIELDED.set(True)
-    try:
-        yield
-    finally:
-        _SHIELDED.reset(token)
+def shielded(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` run to its end even if the calling task is cancelled meanwhile:
+    how the runner records the end of a run it is being cancelled out of (the
+    cancellation then reaches the task at its next await). On the loop it runs
+    in a task of its own (one per call, not one per wait); elsewhere its waits
+    are already tasks of their own, or it does not wait at all."""
+    loop = _LOOP.get()
+    if loop is None or _running_loop() is not loop:
+        return fn(*args)
+    return greenback.await_(_finished(portal(fn, *args)))
 
 
 def in_thread(fn: Callable[..., T], *args: Any) -> T:

@@ -124,6 +124,7 @@ class BridgedPool:
             sql.Literal(f"{int(idle_in_transaction_timeout * 1000)}ms")
         )
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] | None = None
+        self._opened: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] | None = None
 
     async def _configure(self, connection: psycopg.AsyncConnection[DictRow]) -> None:
         """What the sync pool does to each new connection: autocommit, the idle timeout."""
@@ -131,6 +132,8 @@ class BridgedPool:
         await connection.execute(self._idle_setting)
 
     def open(self, wait: bool = False, timeout: float = 30.0) -> None:
+        if self._opened is not None and self._opened is self._pool:
+            return  # eventsourcing asks before every statement: open already
         if self._pool is None:
             like = self._like
             self._pool = AsyncConnectionPool(
@@ -144,6 +147,7 @@ class BridgedPool:
                 max_lifetime=like.max_lifetime,
             )
         bridge.wait(self._pool.open(wait=wait, timeout=timeout))
+        self._opened = self._pool
 
     @contextlib.contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[BridgedConnection]:

@@ -487,8 +487,8 @@ class RunRecorder:
             )
             return dict(session.state)
 
-        with bridge.shielded():  # a run being cancelled is still recorded as such
-            executed = self.db.execute(self.session_id, decide)
+        # A run being cancelled is still recorded as such.
+        executed = bridge.shielded(self.db.execute, self.session_id, decide)
         self.output.session_state = executed.result
         self._unsent = None
         self.output.status = status
