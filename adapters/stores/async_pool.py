@@ -151,9 +151,15 @@ class BridgedPool:
 
     @contextlib.contextmanager
     def connection(self, timeout: float | None = None) -> Iterator[BridgedConnection]:
-        assert self._pool is not None, "open() the pool first"
-        with entered(self._pool.connection(timeout)) as connection:
+        pool = self._pool
+        assert pool is not None, "open() the pool first"
+        # getconn/putconn rather than pool.connection(): what that context manager
+        # adds is a third coroutine to step per statement.
+        connection = bridge.wait(pool.getconn(timeout))
+        try:
             yield BridgedConnection(connection)
+        finally:
+            bridge.wait(pool.putconn(connection))
 
     def check(self) -> None:
         if self._pool is not None:

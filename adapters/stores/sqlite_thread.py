@@ -56,22 +56,33 @@ class ThreadCursor:
 
     One trip to the thread per statement: ``execute`` also fetches the rows
     there, and ``fetchone``/``fetchall`` hand them out (the store reads every
-    row of a statement anyway)."""
+    row of a statement anyway). A transaction's ``BEGIN`` (eventsourcing's
+    transactions issue it on their cursor) travels with the statement after
+    it: one trip fewer per transaction, and the same statements in the same
+    order on the same connection."""
 
     def __init__(self, cursor: sqlite3.Cursor, thread: StoreThread) -> None:
         self._cursor = cursor
         self._run = thread.run
         self._rows: list[Any] = []
+        self._begin = False
 
-    def _execute(self, method: Callable[..., Any], args: tuple[Any, ...]) -> list[Any]:
+    def _execute(self, begin: bool, method: Callable[..., Any], args: tuple[Any, ...]) -> list[Any]:
+        if begin:
+            self._cursor.execute("BEGIN")
         method(*args)
         return self._cursor.fetchall()
 
     def execute(self, *args: Any) -> None:
-        self._rows = self._run(self._execute, self._cursor.execute, args)
+        if args == ("BEGIN",) and not self._begin:
+            self._begin = True  # sent with the next statement
+            return
+        begin, self._begin = self._begin, False
+        self._rows = self._run(self._execute, begin, self._cursor.execute, args)
 
     def executemany(self, *args: Any) -> None:
-        self._rows = self._run(self._execute, self._cursor.executemany, args)
+        begin, self._begin = self._begin, False
+        self._rows = self._run(self._execute, begin, self._cursor.executemany, args)
 
     def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None

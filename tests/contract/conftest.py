@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import greenback
 import pytest
 from _pytest.runner import runtestprotocol
 
@@ -58,7 +57,7 @@ def make_db(
 def close(db: KernDb) -> None:
     """Close ``db`` as its API does (an async store's through AsyncKernDb, on the loop)."""
     if bridge.active():
-        greenback.await_(AsyncKernDb(db).close())
+        bridge.wait(AsyncKernDb(db).close())
     else:
         db.close()
 
