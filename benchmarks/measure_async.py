@@ -12,7 +12,9 @@ Per store (SQLite, PostgreSQL), in one process and one event loop:
   after another, interleaved; the ratio is runs/s together over runs/s in
   sequence (median over rounds).
 
-The sync steps of ``arun`` run in worker threads, as they would in a service.
+The sync steps of ``arun`` run in worker threads, as they would in a service;
+a fourth contender runs the same three steps written as ``async def``, to
+tell the cost of those thread hops from the cost of the async store.
 
     .venv/bin/python benchmarks/measure_async.py --sqlite --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
@@ -28,10 +30,11 @@ from pathlib import Path
 
 from stores import Backend
 from timing import ms, progress
-from workload import INPUT, kern_workflow
+from workload import INPUT, OUTPUTS, WORKFLOW_NAME, kern_workflow
 
 from kern.application.async_sessions import AsyncKernDb
 from kern.db import KernDb
+from kern.workflow import StepInput, Workflow
 
 BLOCK = 20
 """Runs per timed block of the per-run comparison."""
@@ -40,8 +43,23 @@ CONCURRENT = 50
 """Runs started together in the concurrency comparison."""
 
 
-def open_pair(backend: Backend) -> tuple[KernDb, AsyncKernDb]:
-    """A sync and an async db on the backend's store."""
+async def research(step_input: StepInput) -> str:
+    """The workload's first step, as an ``async def``."""
+    return OUTPUTS[0]
+
+
+async def summarize(step_input: StepInput) -> str:
+    """The workload's second step, as an ``async def``."""
+    return OUTPUTS[1]
+
+
+async def publish(step_input: StepInput) -> str:
+    """The workload's third step, as an ``async def``."""
+    return OUTPUTS[2]
+
+
+def open_pair(backend: Backend, **pool: int) -> tuple[KernDb, AsyncKernDb]:
+    """A sync and an async db on the backend's store (``pool``: PostgreSQL pool sizes)."""
     if backend.kind == "sqlite":
         from kern.db.sqlite import AsyncSqliteDb, SqliteDb
 
@@ -51,7 +69,7 @@ def open_pair(backend: Backend) -> tuple[KernDb, AsyncKernDb]:
 
     return (
         PostgresDb(backend.location, db_schema=backend.schema),
-        AsyncPostgresDb(backend.location, db_schema=backend.schema),
+        AsyncPostgresDb(backend.location, db_schema=backend.schema, **pool),
     )
 
 
@@ -60,6 +78,7 @@ async def per_run(backend: Backend, rounds: int) -> dict[str, list[float]]:
     sync_db, async_db = open_pair(backend)
     sync_flow, async_flow = kern_workflow(sync_db), kern_workflow(async_db)  # type: ignore[arg-type]
     thread_flow = kern_workflow(sync_db)
+    async_steps = Workflow(name=WORKFLOW_NAME, db=async_db, steps=[research, summarize, publish])
 
     async def sync_run(session_id: str) -> None:
         for _ in range(BLOCK):
@@ -69,6 +88,10 @@ async def per_run(backend: Backend, rounds: int) -> dict[str, list[float]]:
         for _ in range(BLOCK):
             await async_flow.arun(input=INPUT, session_id=session_id)
 
+    async def async_steps_run(session_id: str) -> None:
+        for _ in range(BLOCK):
+            await async_steps.arun(input=INPUT, session_id=session_id)
+
     async def thread_run(session_id: str) -> None:
         for _ in range(BLOCK):
             await thread_flow.arun(input=INPUT, session_id=session_id)
@@ -77,6 +100,7 @@ async def per_run(backend: Backend, rounds: int) -> dict[str, list[float]]:
         "run, sync db": sync_run,
         "arun, async db": async_run,
         "arun, sync db": thread_run,
+        "arun, async db, async def steps": async_steps_run,
     }
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for name, call in contenders.items():  # warm: every session exists and is cached
@@ -93,9 +117,10 @@ async def per_run(backend: Backend, rounds: int) -> dict[str, list[float]]:
     return times
 
 
-async def concurrency(backend: Backend, rounds: int) -> dict[str, list[float]]:
+async def concurrency(backend: Backend, rounds: int, **pool: int) -> dict[str, list[float]]:
     """Runs per second of CONCURRENT arun calls together and in sequence, per round."""
-    _, async_db = open_pair(backend)
+    sync_db, async_db = open_pair(backend, **pool)
+    sync_db.close()
     flow = kern_workflow(async_db)  # type: ignore[arg-type]
     sessions = [f"together-{n}" for n in range(CONCURRENT)]
     await asyncio.gather(*(flow.arun(input=INPUT, session_id=s) for s in sessions))  # warm
@@ -137,14 +162,21 @@ def report(backend: Backend, rounds: int) -> list[str]:
         f"{ratio(values, base):.2f}x |"
         for name, values in times.items()
     ]
-    progress(f"{backend.kind}: {CONCURRENT} at once")
-    rates = asyncio.run(concurrency(backend, rounds))
-    lines.append(
-        f"| {backend.kind} | {CONCURRENT} arun together vs in sequence (async db) | "
-        f"{statistics.median(rates['together']):,.0f} vs "
-        f"{statistics.median(rates['in sequence']):,.0f} runs/s | "
-        f"{ratio(rates['together'], rates['in sequence']):.2f}x |"
-    )
+    pools: list[tuple[str, dict[str, int]]] = [("", {})]
+    if backend.kind == "postgres":
+        pools = [
+            (", default pool (2 + 8)", {}),
+            (", pool of 10 + 40", {"pool_size": 10, "max_overflow": 40}),
+        ]
+    for label, pool in pools:
+        progress(f"{backend.kind}: {CONCURRENT} at once{label}")
+        rates = asyncio.run(concurrency(backend, rounds, **pool))
+        lines.append(
+            f"| {backend.kind} | {CONCURRENT} arun together vs in sequence{label} | "
+            f"{statistics.median(rates['together']):,.0f} vs "
+            f"{statistics.median(rates['in sequence']):,.0f} runs/s | "
+            f"{ratio(rates['together'], rates['in sequence']):.2f}x |"
+        )
     return lines
 
 

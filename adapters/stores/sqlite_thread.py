@@ -56,16 +56,15 @@ class ThreadCursor:
 
     One trip to the thread per statement: ``execute`` also fetches the rows
     there, and ``fetchone``/``fetchall`` hand them out (the store reads every
-    row of a statement anyway). A transaction's ``BEGIN`` (eventsourcing's
-    transactions issue it on their cursor) travels with the statement after
-    it: one trip fewer per transaction, and the same statements in the same
-    order on the same connection."""
+    row of a statement anyway). A plain ``BEGIN`` (eventsourcing's
+    transactions issue one) waits on the connection and travels with the
+    connection's next statement (:class:`ThreadConnection`): one trip fewer
+    per transaction, the same statements in the same order."""
 
-    def __init__(self, cursor: sqlite3.Cursor, thread: StoreThread) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, connection: ThreadConnection) -> None:
         self._cursor = cursor
-        self._run = thread.run
+        self._connection = connection
         self._rows: list[Any] = []
-        self._begin = False
 
     def _execute(self, begin: bool, method: Callable[..., Any], args: tuple[Any, ...]) -> list[Any]:
         if begin:
@@ -74,15 +73,15 @@ class ThreadCursor:
         return self._cursor.fetchall()
 
     def execute(self, *args: Any) -> None:
-        if args == ("BEGIN",) and not self._begin:
-            self._begin = True  # sent with the next statement
+        if args == ("BEGIN",) and not self._connection.begin_waits:
+            self._connection.begin_waits = True
             return
-        begin, self._begin = self._begin, False
-        self._rows = self._run(self._execute, begin, self._cursor.execute, args)
+        begin = self._connection.take_begin()
+        self._rows = self._connection.run(self._execute, begin, self._cursor.execute, args)
 
     def executemany(self, *args: Any) -> None:
-        begin, self._begin = self._begin, False
-        self._rows = self._run(self._execute, begin, self._cursor.executemany, args)
+        begin = self._connection.take_begin()
+        self._rows = self._connection.run(self._execute, begin, self._cursor.executemany, args)
 
     def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None
@@ -106,10 +105,18 @@ class ThreadConnection:
     def __init__(self, connection: sqlite3.Connection, thread: StoreThread) -> None:
         self._connection = connection
         self._thread = thread
+        self.run = thread.run
+        self.begin_waits = False
+        """A ``BEGIN`` was asked for and goes with the next statement."""
+
+    def take_begin(self) -> bool:
+        """Whether the next statement must run ``BEGIN`` first (and it will)."""
+        begin, self.begin_waits = self.begin_waits, False
+        return begin
 
     def cursor(self) -> ThreadCursor:
         # Making a cursor does no I/O (the connection allows other threads).
-        return ThreadCursor(self._connection.cursor(), self._thread)
+        return ThreadCursor(self._connection.cursor(), self)
 
     def execute(self, *args: Any) -> ThreadCursor:
         cursor = self.cursor()
@@ -122,9 +129,13 @@ class ThreadConnection:
         return cursor
 
     def commit(self) -> None:
+        if self.take_begin():
+            return  # a transaction that ran no statement: nothing to commit
         self._thread.run(self._connection.commit)
 
     def rollback(self) -> None:
+        if self.take_begin():
+            return  # nothing ran: nothing to roll back
         self._thread.run(self._connection.rollback)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kern.adapters.stores.sqlite_thread import StoreThread, ThreadConnection
 from kern.db.sqlite import AsyncSqliteDb, SqliteDb
 from kern.errors import SchemaVersionError
 from tests.fixtures import async_stores
@@ -70,3 +71,31 @@ def test_a_file_from_a_newer_kern_is_refused_at_construction_and_its_thread_stop
     with pytest.raises(SchemaVersionError, match="schema version 99"):
         AsyncSqliteDb(db_file)
     assert not [t for t in threading.enumerate() if t.name not in before]
+
+
+def test_a_begin_sent_with_the_next_statement_still_opens_the_transaction(
+    tmp_path: Path,
+) -> None:
+    """The store's thread connection sends a plain BEGIN with the connection's next
+    statement, on whatever cursor: what follows is inside the transaction, and a
+    transaction that ran nothing commits or rolls back as nothing."""
+    thread = StoreThread("kern-test")
+    raw = thread.run(
+        lambda: sqlite3.connect(tmp_path / "t.db", check_same_thread=False, isolation_level=None)
+    )
+    connection = ThreadConnection(raw, thread)
+    try:
+        connection.execute("CREATE TABLE t (x)")
+        connection.cursor().execute("BEGIN")
+        connection.cursor().execute("INSERT INTO t VALUES (1)")  # another cursor
+        connection.rollback()
+        assert connection.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+        connection.execute("BEGIN")
+        connection.commit()  # nothing ran: no error
+        connection.execute("BEGIN")
+        connection.rollback()
+        connection.execute("INSERT INTO t VALUES (2)")  # autocommit again
+        assert connection.execute("SELECT x FROM t").fetchall() == [(2,)]
+    finally:
+        connection.close()
+        thread.stop()
