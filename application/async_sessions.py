@@ -73,6 +73,7 @@ class AsyncKernDb:
     get_log = _awaited(KernDb.get_log)
     resolve_as_of = _awaited(KernDb.resolve_as_of)
     get_step_view = _awaited(KernDb.get_step_view)
+    diff_runs = _awaited(KernDb.diff_runs)
     fork_session = _awaited(KernDb.fork_session)
     verify = _awaited(KernDb.verify)
     anchor = _awaited(KernDb.anchor)

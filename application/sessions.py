@@ -28,6 +28,7 @@ from kern.domain.errors import (
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    RunNotFoundError,
     SessionNotFoundError,
     UserRequiredError,
 )
@@ -37,6 +38,8 @@ from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.listing import MAX_LIMIT, SessionQuery
 from kern.projections.log import LogEntry, StepView, log_entries, step_view
+from kern.projections.replay_diff import RecordedRun
+from kern.projections.run_diff import RunDiff, diff_runs
 from kern.projections.session import WorkflowSession
 
 T = TypeVar("T")
@@ -304,6 +307,36 @@ class KernDb:
         span = self.store.run_span(session_id, run_id)
         events = self.store.read(session_id, after=span[0] - 1, upto=span[1]) if span else []
         return step_view(events, session_id, run_id, step)
+
+    def diff_runs(
+        self,
+        session_id: str,
+        run_a: str,
+        run_b: str,
+        user_id: str | None = None,
+        *,
+        session_b: str | None = None,
+    ) -> RunDiff:
+        """Run ``run_a`` against run ``run_b`` step by step: what changed in inputs,
+        outputs, state and status (:mod:`kern.projections.run_diff`). ``run_b`` is
+        of ``session_b`` when given (a fork against its original, say), else of
+        ``session_id``. SessionNotFoundError for a session the user may not read,
+        RunNotFoundError for a run the session never started; nothing is written."""
+        user_id = self.user(user_id)
+        recorded = []
+        for session, run_id in ((session_id, run_a), (session_b or session_id, run_b)):
+            session = validate_session_id(session)
+            if not isinstance(run_id, str):
+                raise InvalidInputError(f"run_id must be a string, got {type(run_id).__name__}")
+            timetravel.require_visible(self.store, session, user_id)
+            span = self.store.run_span(session, run_id)
+            if span is None:
+                raise RunNotFoundError.of(session, run_id)
+            events = self.store.read(session, after=span[0] - 1, upto=span[1])
+            found = RecordedRun.find(events, run_id)
+            assert found is not None
+            recorded.append(found)
+        return diff_runs(*recorded)
 
     # -- forks (kern.application.forks) ----------------------------------------------
 

@@ -94,3 +94,31 @@ def fork(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         runs_table(session),
     )
     return 0
+
+
+def diff(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern diff ID RUN_A RUN_B [--session-b ID2] [--check]``: two recorded runs,
+    step by step; with --check, exit status 1 when they differ."""
+    report = db.diff_runs(
+        args.session_id, args.run_a, args.run_b, args.user, session_b=args.session_b
+    )
+    status = 1 if args.check and report.changed else 0
+    if out.as_json:
+        out.json(report)
+        return status
+    grid = table("step", "outcome", "field", "a", "b")
+    for change in report.run:
+        add_row(grid, "(run)", "changed", change.field, _value(change.a), _value(change.b))
+    for step in report.steps:
+        if not step.changes:
+            add_row(grid, step.name, step.outcome, "", "", "")
+        for change in step.changes:
+            add_row(grid, step.name, step.outcome, change.field, _value(change.a), _value(change.b))
+    where_b = f"{report.session_b}/" if report.session_b != report.session_a else ""
+    verdict = "The runs differ." if report.changed else "The runs are the same."
+    out.print(
+        f"Run {report.session_a}/{report.run_a} (a) against {where_b}{report.run_b} (b)",
+        grid,
+        verdict,
+    )
+    return status

@@ -37,7 +37,7 @@ from typing import NoReturn
 
 from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
-from kern.adapters.cli.forks import fork, replay
+from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
 from kern.adapters.cli.sessions import events, history, list_sessions, show, step
 from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "import": (import_, True, False),
     "replay": (replay, False, True),
     "fork": (fork, False, True),
+    "diff": (diff, False, True),
 }
 
 
@@ -246,6 +247,16 @@ def _fork_commands(add: _Add) -> None:
     )
     replay_parser.add_argument(
         "--check", action="store_true", help="exit status 1 when anything changed"
+    )
+    diff_parser = add("diff", "two runs step by step: what changed in inputs, outputs, state")
+    diff_parser.add_argument("session_id", metavar="ID")
+    diff_parser.add_argument("run_a", metavar="RUN_A")
+    diff_parser.add_argument("run_b", metavar="RUN_B")
+    diff_parser.add_argument(
+        "--session-b", metavar="ID", help="RUN_B's session, when not ID's (a fork, say)"
+    )
+    diff_parser.add_argument(
+        "--check", action="store_true", help="exit status 1 when the runs differ"
     )
     fork_parser = add("fork", "a new session holding a session's history up to a point")
     fork_parser.add_argument("session_id", metavar="ID")

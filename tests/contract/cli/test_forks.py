@@ -137,3 +137,24 @@ def test_fork_at_a_point_the_session_does_not_have(seeded: Target) -> None:
         2,
         "kern: error: session 'research' has no version 99 (its last is 12)\n",
     )
+
+
+def test_diff_shows_what_changed_between_two_runs(seeded: Target) -> None:
+    result = seeded.kern("diff", "research", "run-1", "run-2", "--user", "alice")
+    assert result.status == 0
+    assert "changed" in result.out and "input" in result.out
+    assert "The runs differ." in result.out
+    same = seeded.kern("diff", "research", "run-1", "run-1", "--check")
+    assert same.status == 0 and "The runs are the same." in same.out
+
+
+def test_diff_json_and_check(seeded: Target) -> None:
+    report = seeded.kern("diff", "research", "run-1", "run-2", "--json").json()
+    assert report["changed"] is True
+    assert [s["name"] for s in report["steps"]] == ["research", "summarize", "tally"]
+    assert seeded.kern("diff", "research", "run-1", "run-2", "--check").status == 1
+
+
+def test_diff_of_another_users_session_is_not_found(seeded: Target) -> None:
+    result = seeded.kern("diff", "research", "run-1", "run-2", "--user", "bob")
+    assert result.status == 1 and "not found" in result.err
