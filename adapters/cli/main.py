@@ -35,6 +35,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+import kern
 from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
@@ -66,8 +67,13 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``kern`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the ``kern`` command; returns the exit status. Without arguments it
+    prints its help."""
+    parser = _parser()
+    if not (sys.argv[1:] if argv is None else list(argv)):
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
     try:
         return _run(args)
     except UsageError as exc:
@@ -146,6 +152,7 @@ def _parser() -> argparse.ArgumentParser:
         "(the moment that run started).",
         parents=[_common()],
     )
+    parser.add_argument("--version", action="version", version=f"kern {kern.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help: str) -> argparse.ArgumentParser:
@@ -176,7 +183,7 @@ def _reading_commands(add: _Add) -> None:
     sessions.add_argument("action", nargs="?", choices=["list"], default="list")
     sessions.add_argument("--workflow-id", help="only this workflow's sessions")
     sessions.add_argument("--name", help="name contains this text (any case)")
-    sessions.add_argument("--limit", type=_positive, help="at most N sessions")
+    sessions.add_argument("--limit", type=_positive, help="at most N sessions (default 20)")
     sessions.add_argument("--page", type=_positive, help="page N of --limit sessions")
     sessions.add_argument("--sort-by", choices=SORT_COLUMNS, help="default created_at")
     sessions.add_argument("--sort-order", choices=("asc", "desc"), help="default desc")

@@ -36,18 +36,26 @@ from kern.domain.events import (
 from kern.projections.log import LogEntry
 from kern.projections.session import WorkflowSession
 
+DEFAULT_LIMIT = 20
+"""Sessions ``kern sessions`` lists without --limit."""
+
 
 def list_sessions(db: KernDb, args: argparse.Namespace, out: Output) -> int:
-    """``kern sessions [list]``: live sessions, newest first."""
+    """``kern sessions [list]``: live sessions, newest first; DEFAULT_LIMIT of them
+    unless --limit says otherwise (and a note on stderr says how to see more)."""
+    limit = args.limit if args.limit is not None else DEFAULT_LIMIT
     sessions = db.get_sessions(
         user_id=args.user,
         workflow_id=args.workflow_id,
         session_name=args.name,
-        limit=args.limit,
+        limit=limit,
         page=args.page,
         sort_by=args.sort_by,
         sort_order=args.sort_order,
     )
+    if len(sessions) == limit:
+        page = (args.page or 1) + 1
+        out.note(f"showing {limit} sessions: --page {page} for the next, --limit N for more")
     if out.as_json:
         out.json([_listed(session) for session in sessions])
         return 0

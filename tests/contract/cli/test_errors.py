@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+import kern
+from kern.adapters.cli.main import main
+from kern.adapters.cli.sessions import DEFAULT_LIMIT
+from kern.workflow import Workflow
 from tests.contract.cli.conftest import Result, Target, run_kern
 
 
@@ -175,3 +179,30 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         "verify", "export", "import", "replay", "fork",
     ):  # fmt: skip
         assert command in text
+
+
+def test_kern_without_arguments_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_kern(capsys)
+    assert result.status == 0
+    assert result.out.startswith("usage: kern") and "sessions" in result.out
+    assert result.err == ""
+
+
+def test_kern_version_names_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kern {kern.__version__}"
+
+
+def test_sessions_lists_a_page_by_default_and_says_how_to_see_more(target: Target) -> None:
+    workflow = Workflow(name="Many", db=target.db, steps=[...])
+    for n in range(DEFAULT_LIMIT + 3):
+        workflow.run(input=n, session_id=f"s{n:02d}")
+    first = target.kern("sessions", "--json")
+    assert len(first.json()) == DEFAULT_LIMIT
+    assert "--page 2" in first.err and "--limit" in first.err
+    everything = target.kern("sessions", "--limit", "50", "--json")
+    assert len(everything.json()) == DEFAULT_LIMIT + 3 and everything.err == ""
+    rest = target.kern("sessions", "--page", "2", "--json")
+    assert len(rest.json()) == 3 and rest.err == ""
