@@ -291,18 +291,19 @@ class RunRecorder:
             if context:
                 message = context + (message if isinstance(message, str) else history_text(message))
             if self.asynchronous and step.has_arun:
-                return message, lambda: self._call(step.executor.arun, message)
-            return message, lambda: self._call(step.executor.run, message)
+                return message, lambda: self._call(step.executor.arun, message, awaited=True)
+            return message, lambda: self._call(step.executor.run, message, awaited=False)
         received = {
             "input": step_input.input,
             "previous_step_content": step_input.previous_step_content,
             "workflow_history_context": context,
         }
-        return received, lambda: self._call(step.executor, step_input)
+        return received, lambda: self._call(step.executor, step_input, awaited=step.is_async)
 
-    def _call(self, fn: Callable[[Any], Any], argument: Any) -> Any:
+    def _call(self, fn: Callable[[Any], Any], argument: Any, *, awaited: bool) -> Any:
         """``fn(argument)`` as this run calls steps: directly for ``run``; for ``arun``
-        a coroutine is awaited and a sync step runs in a worker thread."""
+        an ``awaited`` one (async, as resolve_step found) is awaited and any other
+        runs in a worker thread (what it returns is awaited if it is awaitable)."""
         if not self.asynchronous:
             response = fn(argument)
             if inspect.isawaitable(response):
@@ -313,9 +314,7 @@ class RunRecorder:
                     "run this workflow with `await workflow.arun(...)`"
                 )
             return response
-        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(type(fn), "__call__", None)  # noqa: B004 - the type's __call__
-        ):
+        if awaited:
             return bridge.wait(fn(argument))
         response = bridge.in_thread(fn, argument)
         return bridge.wait(response) if inspect.isawaitable(response) else response

@@ -21,7 +21,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
 from typing import Any, Literal, TypeVar, overload
 from uuid import uuid4
@@ -266,7 +274,7 @@ class Workflow:
     ) -> RunRecorder:
         """A run, its arguments checked (nothing is recorded until it is driven)."""
         if not asynchronous:
-            self._refuse_async("run")
+            self._refuse_async()
         if session_id is None:
             session_id = self.session_id if self.session_id is not None else str(uuid4())
         session_id = validate_session_id(session_id)
@@ -289,15 +297,14 @@ class Workflow:
             asynchronous=asynchronous,
         )
 
-    def _refuse_async(self, what: str) -> None:
-        """AsyncStoreError when ``what`` (a sync method) cannot run this workflow."""
+    def _refuse_async(self) -> None:
+        """AsyncStoreError when ``run`` cannot run this workflow: an async db, or an
+        async step."""
         if isinstance(self.db, AsyncKernDb):
             raise AsyncStoreError(
                 f"this workflow's db is an async store ({type(self.db).__name__}): "
-                f"use `await workflow.a{what}(...)` instead of {what}()"
+                "use `await workflow.arun(...)` instead of run()"
             )
-        if what != "run":
-            return
         for step in self._resolved:
             if step.is_async:
                 raise AsyncStoreError(
@@ -307,7 +314,7 @@ class Workflow:
 
     async def _adrive(
         self, recorder: RunRecorder, overrides: Mapping[str, Any] | None
-    ) -> AsyncIterator[RunEvent]:
+    ) -> AsyncGenerator[RunEvent, None]:
         """Advance the run's events on the loop (a db that never blocks) or in a
         worker thread; cancelling, or leaving the iteration early, records the
         run CANCELLED before CancelledError (or the close) propagates."""
@@ -348,7 +355,10 @@ class Workflow:
         db = self.db
         if isinstance(db, AsyncKernDb):
             if not bridge.active():
-                self._refuse_async("call this method")
+                raise AsyncStoreError(
+                    f"this workflow's db is an async store ({type(db).__name__}): await "
+                    "its a* methods (aget_session, aset_session_name, ...), not the sync ones"
+                )
             return db.sync
         return db
 
@@ -754,7 +764,7 @@ def _only_steps_if(
 
 
 def _aonly_steps_if(
-    stream_events: bool | None, events: AsyncIterator[RunEvent]
+    stream_events: bool | None, events: AsyncGenerator[RunEvent, None]
 ) -> AsyncIterator[RunEvent]:
     """:func:`_only_steps_if` for ``arun``."""
     if stream_events is not False:
@@ -766,6 +776,6 @@ def _aonly_steps_if(
                 if event.event in _WORKFLOW_EVENTS:
                     yield event
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     return workflow_events()

@@ -404,29 +404,42 @@ def test_cancel_run_from_another_task_stops_before_the_next_step(adb: AnyDb) -> 
     assert [s.content for s in run.step_results] == ["through"]
 
 
+class GatedRun:
+    """A sync run in a thread of its own, held inside its first step until finish()."""
+
+    def __init__(self, run_id: str, user_id: str | None = None) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+        def gate(step_input: StepInput) -> str:
+            self.started.set()
+            self.release.wait(10)
+            return "through"
+
+        self.workflow = Workflow(name="Gated", steps=[gate, shout])
+        self.results: list[Any] = []
+        self.thread = threading.Thread(
+            target=lambda: self.results.append(
+                self.workflow.run(input="x", session_id="s1", user_id=user_id, run_id=run_id)
+            )
+        )
+        self.thread.start()
+        assert self.started.wait(10)
+
+    def finish(self) -> Any:
+        """Let the step return; the run's output."""
+        self.release.set()
+        self.thread.join(10)
+        (result,) = self.results
+        return result
+
+
 def test_cancel_run_from_another_thread_stops_a_sync_run() -> None:
-    started = threading.Event()
-    release = threading.Event()
-
-    def gate(step_input: StepInput) -> str:
-        started.set()
-        release.wait(10)
-        return "through"
-
-    workflow = Workflow(name="Gated", steps=[gate, shout])
-    results: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: results.append(workflow.run(input="x", session_id="s1", run_id="r1"))
-    )
-    runner.start()
-    assert started.wait(10)
+    gated = GatedRun(run_id="r1")
     assert Workflow(name="Other", steps=[echo]).cancel_run("r1") is True  # any Workflow object
-    release.set()
-    runner.join(10)
-    (result,) = results
+    result = gated.finish()
     assert result.status == RunStatus.cancelled
     assert [s.content for s in result.step_results] == ["through"]
-    events = list(workflow.run(input="y", session_id="s1", stream=True))
+    events = list(gated.workflow.run(input="y", session_id="s1", stream=True))
     assert events[-1].event == "WorkflowCompleted"  # the session goes on
 
 
@@ -580,52 +593,18 @@ def test_arun_never_blocks_the_loop(adb: AnyDb, caplog: pytest.LogCaptureFixture
 
 def test_cancel_run_reaches_only_the_callers_own_runs() -> None:
     """Another user's run answers as a run not in flight, and goes on."""
-    started = threading.Event()
-    release = threading.Event()
-
-    def gate(step_input: StepInput) -> str:
-        started.set()
-        release.wait(10)
-        return "through"
-
-    workflow = Workflow(name="Gated", steps=[gate, shout])
-    results: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: results.append(
-            workflow.run(input="x", session_id="s1", user_id="ana", run_id="r1")
-        )
-    )
-    runner.start()
-    assert started.wait(10)
-    assert workflow.cancel_run("r1", user_id="bo") is False
-    assert workflow.cancel_run("r1", user_id="ana") is True
-    release.set()
-    runner.join(10)
-    assert results[0].status == RunStatus.cancelled
+    gated = GatedRun(run_id="r1", user_id="ana")
+    assert gated.workflow.cancel_run("r1", user_id="bo") is False
+    assert gated.workflow.cancel_run("r1", user_id="ana") is True
+    assert gated.finish().status == RunStatus.cancelled
 
 
 def test_a_second_run_with_the_same_run_id_cannot_take_over_the_first_ones_cancel() -> None:
-    started = threading.Event()
-    release = threading.Event()
-
-    def gate(step_input: StepInput) -> str:
-        started.set()
-        release.wait(10)
-        return "through"
-
-    workflow = Workflow(name="Gated", steps=[gate, shout])
-    results: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: results.append(workflow.run(input="x", session_id="s1", run_id="r1"))
-    )
-    runner.start()
-    assert started.wait(10)
+    gated = GatedRun(run_id="r1")
     with pytest.raises(RunAlreadyStartedError):
-        workflow.run(input="again", session_id="s1", run_id="r1")
-    assert workflow.cancel_run("r1") is True
-    release.set()
-    runner.join(10)
-    assert results[0].status == RunStatus.cancelled
+        gated.workflow.run(input="again", session_id="s1", run_id="r1")
+    assert gated.workflow.cancel_run("r1") is True
+    assert gated.finish().status == RunStatus.cancelled
 
 
 def test_areplay_runs_async_steps_again_and_compares(adb: AnyDb) -> None:
@@ -661,3 +640,22 @@ def test_stream_events_false_keeps_only_the_workflows_own_events(adb: AnyDb) -> 
     sync = Workflow(name="Quiet", steps=[echo])
     events = sync.run(input="x", session_id="s1", stream=True, stream_events=False)
     assert [e.event for e in events] == ["WorkflowStarted", "WorkflowCompleted"]
+
+
+def test_sync_calls_on_a_workflow_with_an_async_db_are_refused_and_write_nothing(
+    tmp_path: Path,
+) -> None:
+    """run() and the sync session methods name what to call instead."""
+    db = AsyncSqliteDb(tmp_path / "kern.db")
+    workflow = Workflow(name="Async db", db=db, steps=[echo])
+    with pytest.raises(AsyncStoreError, match=r"AsyncSqliteDb.*workflow\.arun"):
+        workflow.run(input="x", session_id="s1")
+    with pytest.raises(AsyncStoreError, match=r"AsyncSqliteDb.*aget_session"):
+        workflow.get_session("s1")
+    with pytest.raises(AsyncStoreError, match="a\\* methods"):
+        workflow.set_session_name("s1", session_name="Named")
+
+    async def body() -> Any:
+        return await workflow.aget_session("s1")
+
+    assert drive(db, body) is None  # nothing was written
