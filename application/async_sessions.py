@@ -71,6 +71,7 @@ class AsyncKernDb:
     delete_session = _awaited(KernDb.delete_session)
     delete_sessions = _awaited(KernDb.delete_sessions)
     get_log = _awaited(KernDb.get_log)
+    head_version = _awaited(KernDb.head_version)
     resolve_as_of = _awaited(KernDb.resolve_as_of)
     get_step_view = _awaited(KernDb.get_step_view)
     diff_runs = _awaited(KernDb.diff_runs)

@@ -281,16 +281,47 @@ class KernDb:
     # -- time travel (kern.application.timetravel) ---------------------------------
 
     def get_log(
-        self, session_id: str, user_id: str | None = None, *, as_of: AsOf | None = None
+        self,
+        session_id: str,
+        user_id: str | None = None,
+        *,
+        as_of: AsOf | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[LogEntry]:
         """The session's event log, in order, up to ``as_of`` ([] if not visible
-        to the user). Deleted sessions' logs stay readable, for audit."""
+        to the user). Deleted sessions' logs stay readable, for audit.
+
+        ``after`` (a version) and ``limit`` page through it: at most ``limit``
+        entries of versions above ``after``. InvalidQueryError for a negative
+        ``after`` or a ``limit`` outside 1..MAX_LIMIT."""
         session_id = validate_session_id(session_id)
         self.user(user_id)
+        start = _log_after(after)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT
+        ):
+            raise InvalidQueryError(
+                f"limit must be a positive int of at most {MAX_LIMIT} (MAX_LIMIT), got {limit!r}"
+            )
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
-        return log_entries(self.store.read(session_id, upto=upto))
+        if limit is not None and (upto is None or upto > start + limit):
+            upto = start + limit
+        if upto is not None and upto <= start:
+            return []
+        return log_entries(self.store.read(session_id, after=start, upto=upto))
+
+    def head_version(self, session_id: str, user_id: str | None = None) -> int | None:
+        """The version of the session's last event; None when there is no such
+        session or the user may not read it. A deleted session's head is its
+        tombstone."""
+        session_id = validate_session_id(session_id)
+        self.user(user_id)
+        if not timetravel.owned_by(self.store, session_id, user_id):
+            return None
+        return self.store.indexed_version(session_id)
 
     def resolve_as_of(self, session_id: str, as_of: AsOf) -> int:
         """The version ``as_of`` (version, datetime or run_id) names; InvalidAsOfError if none."""
@@ -474,6 +505,15 @@ class KernDb:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _log_after(after: object) -> int:
+    """``after`` as a version to read past (0 for None); InvalidQueryError otherwise."""
+    if after is None:
+        return 0
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**63:
+        raise InvalidQueryError(f"after must be a version (an int of 0 or more), got {after!r}")
+    return after
 
 
 def _feed_position(after: object) -> FeedPosition | None:

@@ -142,6 +142,10 @@ class RunNotFoundError(RunError, LookupError):
         )
 
 
+class StepNotFoundError(InvalidInputError, LookupError):
+    """The run recorded no step with this index or name."""
+
+
 class RunAlreadyStartedError(RunError):
     """A run with this run_id was already started in the session."""
 

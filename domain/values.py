@@ -343,6 +343,23 @@ AsOf = int | datetime | str
 """A point in a session: a version, a moment, or a run_id (the moment that run started)."""
 
 
+def parse_as_of(text: str) -> AsOf:
+    """An as-of written as text (a command-line argument, a query parameter): a
+    whole number is a version, an ISO 8601 moment a datetime, anything else a
+    run_id."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if text[:4].isdigit() and "-" in text:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return text
+
+
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive datetime is taken as UTC already."""
     if moment.tzinfo is None:

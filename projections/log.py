@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kern.domain.encoding import event_payload
-from kern.domain.errors import InvalidInputError, RunNotFoundError
+from kern.domain.errors import InvalidInputError, RunNotFoundError, StepNotFoundError
 from kern.domain.events import RunEvent, RunStarted, SessionEvent, StepCompleted
 from kern.domain.values import Provenance, iso_utc
 
@@ -121,8 +121,8 @@ def step_view(
 ) -> StepView:
     """The view of ``step`` (index or name) of ``run_id`` from the session's events.
 
-    RunNotFoundError when the run was never started; InvalidInputError when
-    it recorded no such step.
+    RunNotFoundError when the run was never started; StepNotFoundError (an
+    InvalidInputError) when it recorded no such step.
     """
     if isinstance(step, bool) or not isinstance(step, int | str):
         raise InvalidInputError(
@@ -135,7 +135,7 @@ def step_view(
     position = _find_step(steps, step)
     if position is None:
         recorded = ", ".join(f"{s.step_index}: {s.step_name}" for s in steps) or "none"
-        raise InvalidInputError(
+        raise StepNotFoundError(
             f"run {run_id!r} of session {session_id!r} recorded no step {step!r} "
             f"(recorded steps: {recorded})"
         )

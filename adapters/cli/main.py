@@ -19,6 +19,8 @@ environment is the default)::
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
+    kern --db ... serve --admin | --trust-user-header NAME [--host H] [--port P]
+                                                   the HTTP API and the web timeline
 
 AS_OF is a version (an integer), an ISO 8601 moment, or a run_id (the moment
 that run started). Global options may come before or after the command.
@@ -40,6 +42,7 @@ from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
+from kern.adapters.cli.serve import DEFAULT_HOST, DEFAULT_PORT, check_options, serve
 from kern.adapters.cli.sessions import events, history, list_sessions, show, step
 from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
 from kern.application.sessions import KernDb
@@ -63,6 +66,7 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "replay": (replay, False, True),
     "fork": (fork, False, True),
     "diff": (diff, False, True),
+    "serve": (serve, False, False),
 }
 
 
@@ -103,6 +107,8 @@ def _run(args: argparse.Namespace) -> int:
         return demo(args.db or DEFAULT_DB, args.runs, sys.stdout)
     if args.command == "keygen":
         return keygen(args)
+    if args.command == "serve":
+        check_options(args)  # before the database is opened
     handler, create, takes_user = COMMANDS[args.command]
     target = args.db or os.environ.get("KERN_DB")
     if not target:
@@ -158,7 +164,13 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help, description=help, parents=[_common()])
 
-    for add_group in (_demo_command, _reading_commands, _audit_commands, _fork_commands):
+    for add_group in (
+        _demo_command,
+        _reading_commands,
+        _audit_commands,
+        _fork_commands,
+        _serve_command,
+    ):
         add_group(add)
     return parser
 
@@ -269,6 +281,37 @@ def _fork_commands(add: _Add) -> None:
     fork_parser.add_argument("session_id", metavar="ID")
     fork_parser.add_argument("--at", required=True, metavar="AS_OF", help="where to fork")
     fork_parser.add_argument("--new-id", metavar="ID", help="the fork's session_id (default: new)")
+
+
+def _serve_command(add: _Add) -> None:
+    """``kern serve``."""
+    serve_parser = add("serve", "serve the HTTP API and the web timeline (needs kern[web])")
+    serve_parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})"
+    )
+    serve_parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"default: {DEFAULT_PORT}"
+    )
+    serve_parser.add_argument(
+        "--trust-user-header",
+        metavar="NAME",
+        help="take each request's user id from this header, set by an authenticating proxy",
+    )
+    serve_parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve every user's sessions unscoped (loopback addresses only)",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, got {text!r}")
+    return port
 
 
 def _common() -> _Parser:

@@ -19,6 +19,7 @@ from kern.adapters.stores.identifiers import redact_url
 from kern.application.runner.workflow import Workflow
 from kern.application.sessions import KernDb
 from kern.db.sqlite import SqliteDb
+from kern.domain import values
 from kern.domain.errors import InvalidInputError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -89,17 +90,7 @@ def describe(target: str) -> str:
 def parse_as_of(text: str) -> AsOfArg:
     """An AS_OF argument: an integer is a version, an ISO 8601 moment a datetime,
     anything else a run_id."""
-    text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    if text[:4].isdigit() and "-" in text:
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            pass
-    return text
+    return values.parse_as_of(text)
 
 
 def parse_step(text: str) -> int | str:
