@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,13 +57,15 @@ DEFAULT_PAGE = 20
 DEFAULT_EVENTS = 100
 """Events per page of ``/api/sessions/{id}/events`` when ``limit`` is not given."""
 
+MAX_PAGE = 1000
+"""The most sessions or events one request returns (a page is for reading, not for
+copying a store: ``export`` streams a whole session)."""
+
 KEEPALIVE = 15.0
 """Seconds between comment lines on a quiet event stream (proxies close idle ones)."""
 
 UserOf = Callable[[Request], "str | Awaitable[str | None] | None"]
 """Who is asking: the user id a request acts as (None: the request names no user)."""
-
-log = logging.getLogger(__name__)
 
 
 class Unauthenticated(Exception):
@@ -223,7 +224,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("kern web: %s %s failed", request.method, request.url.path)
+        # Starlette hands the exception on to the server after this, which logs it.
         return _error(500, "InternalError", "the server failed; its log has the details")
 
 
@@ -255,7 +256,7 @@ def _sse(entry: LogEntry) -> bytes:
     return f"id: {entry.version}\nevent: kern-event\ndata: {data}\n\n".encode()
 
 
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 def _routes(app: FastAPI, api: _Api) -> None:
@@ -299,7 +300,10 @@ def _routes(app: FastAPI, api: _Api) -> None:
         }
         found = await api.call("get_sessions", **query, limit=limit, page=page)
         # The first session of the next page, if there is one: one more row read.
-        after = await api.call("get_sessions", **query, limit=1, page=page * limit + 1)
+        following = page * limit + 1
+        after = following <= MAX_LIMIT and await api.call(
+            "get_sessions", **query, limit=1, page=following
+        )
         return {
             "sessions": [_summary(s) for s in found],
             "page": page,

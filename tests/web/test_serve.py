@@ -1,0 +1,135 @@
+"""``kern serve``: it refuses to start without knowing who is asking, and serves
+the API (scoped by a trusted header, or unscoped on loopback) when it does."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kern.adapters.cli.main import main
+from kern.adapters.cli.serve import is_loopback
+from kern.db.sqlite import SqliteDb
+from tests.web.conftest import seed
+
+DEADLINE = 30.0
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    """A SQLite file with alice's and bob's sessions."""
+    path = tmp_path / "kern.db"
+    with SqliteDb(path) as db:
+        seed(db)
+    return path
+
+
+REFUSED = [
+    ([], "needs to know who is asking"),
+    (["--admin", "--trust-user-header", "X-User"], "not both"),
+    (["--admin", "--host", "0.0.0.0"], "only on a loopback address"),
+    (["--admin", "--host", "192.168.1.5"], "not --host 192.168.1.5"),
+    (["--trust-user-header", " "], "needs a header name"),
+    (["--admin", "--user", "alice"], "--user does not apply to serve"),
+]
+
+
+@pytest.mark.parametrize(("options", "says"), REFUSED)
+def test_serve_refuses_to_start_and_says_why(
+    db_file: Path, capsys: pytest.CaptureFixture[str], options: list[str], says: str
+) -> None:
+    assert main(["serve", "--db", str(db_file), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kern: error: ") and says in err
+
+
+def test_serve_checks_the_port(db_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--db", str(db_file), "--admin", "--port", "70000"])
+    assert exit_.value.code == 2
+    assert "a port is a number from 0 to 65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.0.0.1", False),
+        ("example.com", False),
+        ("localhost.example.com", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def kern_serve(db_file: Path, *options: str) -> Iterator[str]:
+    """``kern serve`` in a process of its own; its base URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "kern", "serve", "--db", str(db_file), "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    out = process.stdout.read().decode() if process.stdout else ""
+                    raise AssertionError(f"kern serve did not answer: {out}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(DEADLINE)
+        if process.stdout:
+            process.stdout.close()
+
+
+@pytest.mark.slow
+def test_serve_scoped_by_a_trusted_header(db_file: Path) -> None:
+    with kern_serve(db_file, "--trust-user-header", "X-Forwarded-User") as base:
+        mine = httpx.get(f"{base}/api/sessions", headers={"X-Forwarded-User": "bob"}).json()
+        assert [s["session_id"] for s in mine["sessions"]] == ["bob-s"]
+        theirs = httpx.get(f"{base}/api/sessions/alice-s", headers={"X-Forwarded-User": "bob"})
+        assert theirs.status_code == 404
+        nobody = httpx.get(f"{base}/api/sessions")
+        assert nobody.status_code == 401
+        page = httpx.get(f"{base}/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+
+
+@pytest.mark.slow
+def test_serve_admin_on_loopback(db_file: Path) -> None:
+    with kern_serve(db_file, "--admin") as base:
+        listed = httpx.get(f"{base}/api/sessions").json()["sessions"]
+        assert sorted(s["session_id"] for s in listed) == ["alice-s", "bob-s"]
+        assert httpx.get(f"{base}/api/info").json()["scoped"] is False
