@@ -339,14 +339,30 @@ def _routes(app: FastAPI, api: _Api) -> None:
         session_id: str,
         after: Annotated[int, Query(ge=0, lt=2**63)] = 0,
         limit: Limit = DEFAULT_EVENTS,
+        event_type: Annotated[
+            list[str] | None, Query(description="only these event types (repeatable)")
+        ] = None,
+        run_id: Annotated[str | None, Query(description="only this run's events")] = None,
     ) -> dict[str, Any]:
         caller = await api.user(request)
         head = await api.require_head(session_id, caller)
-        entries = await api.call("get_log", session_id, caller, after=after, limit=limit)
-        last = entries[-1].version if entries else after
+        entries = await api.call(
+            "get_log",
+            session_id,
+            caller,
+            after=after,
+            limit=limit,
+            event_types=event_type,
+            run_id=run_id,
+        )
+        if event_type or run_id is not None:
+            # Filtered: a full page may have more after it; a short one is the end.
+            more = len(entries) == limit
+        else:
+            more = (entries[-1].version if entries else after) < head
         return {
             "events": [entry.to_json() for entry in entries],
-            "next_after": last if last < head else None,
+            "next_after": entries[-1].version if more and entries else None,
             "head_version": head,
         }
 

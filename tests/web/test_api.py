@@ -302,3 +302,37 @@ def test_static_files_stay_inside_their_folder(admin: TestClient) -> None:
         response = admin.get(url)
         assert response.status_code == 404, url
         assert "create_app" not in response.text
+
+
+def test_events_filtered_by_type_and_run(seeded: Seeded, admin: TestClient) -> None:
+    second = seeded.alice_runs[1]
+    steps = admin.get(
+        "/api/sessions/alice-s/events",
+        params={"event_type": "StepCompleted", "run_id": second},
+    ).json()
+    assert [(e["event_type"], e["run_id"]) for e in steps["events"]] == [
+        ("StepCompleted", second),
+        ("StepCompleted", second),
+    ]
+    assert steps["next_after"] is None
+    both = admin.get(
+        "/api/sessions/alice-s/events",
+        params=[("event_type", "SessionRenamed"), ("event_type", "SessionStateUpdated")],
+    ).json()["events"]
+    assert [e["event_type"] for e in both] == ["SessionRenamed", "SessionStateUpdated"]
+    # A page of a filtered log ends where the page is full, and goes on from there.
+    seen: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        page = admin.get(
+            "/api/sessions/alice-s/events",
+            params={"event_type": "StepCompleted", "limit": 3, "after": after},
+        ).json()
+        seen.extend(e["version"] for e in page["events"])
+        after = page["next_after"]
+    expected = [e.version for e in seeded.db.get_log("alice-s") if e.event_type == "StepCompleted"]
+    assert seen == expected and len(seen) == 4
+    unknown = admin.get("/api/sessions/alice-s/events", params={"event_type": "Hacked"})
+    assert "unknown event type 'Hacked'" in error_of(unknown, 400)["message"]
+    no_run = admin.get("/api/sessions/alice-s/events", params={"run_id": "nope"})
+    assert error_of(no_run, 404)["type"] == "RunNotFoundError"
