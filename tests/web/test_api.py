@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kern.adapters.web import schemas
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.domain.errors import InvalidInputError
@@ -143,6 +144,19 @@ def test_verify_and_export(seeded: Seeded, admin: TestClient) -> None:
     target = InMemoryDb()
     assert target.import_lines(exported.text.splitlines()).sessions == ["alice-s"]
     assert target.verify("alice-s").ok
+
+
+def test_answers_have_the_shapes_the_openapi_document_gives(
+    seeded: Seeded, admin: TestClient
+) -> None:
+    schemas.Info.model_validate(admin.get("/api/info").json())
+    schemas.SessionsPage.model_validate(admin.get("/api/sessions").json())
+    schemas.SessionAt.model_validate(admin.get("/api/sessions/alice-s?as_of=2").json())
+    schemas.EventsPage.model_validate(admin.get("/api/sessions/alice-s/events").json())
+    schemas.ErrorBody.model_validate(admin.get("/api/sessions/nobody").json())
+    document = admin.get("/openapi.json").json()
+    answer = document["paths"]["/api/sessions"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/SessionsPage")
 
 
 def test_openapi_document_lists_every_endpoint(admin: TestClient) -> None:
