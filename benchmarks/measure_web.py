@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import threading
 import time
@@ -34,10 +33,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
+from timing import interleave, median, ms, paired_ratio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.timing import interleave, median, ms, paired_ratio
 from kern.db.sqlite import SqliteDb
 from kern.web import create_app
 from kern.workflow import StepInput, Workflow
@@ -86,13 +83,13 @@ def main() -> None:
             workflow.run(input=f"topic {n} " + "i" * 2000, session_id=SESSION).run_id
             for n in range(args.runs)
         ]
-        last = run_ids[-1]
-        assert last is not None
+        last, middle = run_ids[-1], run_ids[len(run_ids) // 2]
+        assert last is not None and middle is not None
         reads: dict[str, tuple[str, Callable[[], Any]]] = {
             "session": (f"/api/sessions/{SESSION}", lambda: db.get_session(SESSION)),
-            "session as of run 10": (
-                f"/api/sessions/{SESSION}?as_of=11",
-                lambda: db.get_session(SESSION, as_of=11),
+            "session as of the middle run": (
+                f"/api/sessions/{SESSION}?as_of={middle}",
+                lambda: db.get_session(SESSION, as_of=middle),
             ),
             "step view": (
                 f"/api/sessions/{SESSION}/runs/{last}/steps/1",
