@@ -350,3 +350,13 @@ def test_events_filtered_by_type_and_run(seeded: Seeded, admin: TestClient) -> N
     assert "unknown event type 'Hacked'" in error_of(unknown, 400)["message"]
     no_run = admin.get("/api/sessions/alice-s/events", params={"run_id": "nope"})
     assert error_of(no_run, 404)["type"] == "RunNotFoundError"
+
+
+def test_every_answer_forbids_outside_scripts_and_framing(admin: TestClient) -> None:
+    for url in ["/", "/api/sessions", "/api/sessions/nobody", "/openapi.json"]:
+        headers = admin.get(url).headers
+        policy = headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy, url
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
