@@ -231,7 +231,9 @@ def _audit_commands(add: _Add) -> None:
     keygen_parser = add("keygen", "write a new Ed25519 key pair for signing anchors")
     keygen_parser.add_argument("private", metavar="PRIVATE_PEM", help="written with mode 0600")
     keygen_parser.add_argument("public", metavar="PUBLIC_PEM")
-    export_parser = add("export", "one session or every session as JSON lines")
+    export_parser = add(
+        "export", "one session or every session as JSON lines, or its runs as OpenTelemetry spans"
+    )
     export_parser.add_argument("session_id", metavar="ID", nargs="?")
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     export_parser.add_argument(
