@@ -1,16 +1,21 @@
 """The ``kern`` command line (also ``python -m kern``).
 
-``kern demo`` records a small workflow into a SQLite file and shows what Kern
-stored. Every other command works on the database ``--db`` names (a SQLite
-file that must exist, or a ``postgresql://`` URL; ``KERN_DB`` in the
-environment is the default)::
+``kern demo`` records a small workflow into a SQLite file (or the PostgreSQL
+database a ``postgresql://`` ``--db`` names) and shows what Kern stored. Every
+other command works on the database ``--db`` names (a SQLite file that must
+exist, or a ``postgresql://`` URL; ``KERN_DB`` in the environment is the
+default). Commands that only read never create or change tables: where there
+is no Kern store they say so (exit status 2) and leave the place as it was::
 
     kern --db FILE_OR_URL sessions [list]          live sessions
+    kern --db ... sessions --deleted               deleted sessions, latest first
     kern --db ... show ID [--as-of AS_OF]          a session now, or as it stood then
     kern --db ... as-of ID AS_OF                   the same as show --as-of
     kern --db ... events ID [--as-of AS_OF]        its event log (JSON lines with --json)
     kern --db ... history ID                       the history context a next run sees
     kern --db ... step ID RUN_ID STEP              what one step received and returned
+    kern --db ... rename ID NAME                   give a session a new name
+    kern --db ... delete ID                        append a session's tombstone
     kern --db ... verify [ID]                      check hash chains (exit 1 on failure)
           [--anchors FILE --public-key PEM]        ... and that each log reaches its anchored head
     kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
@@ -22,9 +27,12 @@ environment is the default)::
 
 AS_OF is a version (an integer), an ISO 8601 moment, or a run_id (the moment
 that run started). Global options may come before or after the command.
-Output is a table, or JSON with ``--json``. Errors print one line on stderr
-(``kern: error: ...``): exit status 2 for a bad command line or input, 1 for
-anything else (unknown session, unreachable database, failed verify).
+``--user USER`` scopes a command to that user's sessions: another user's
+session reads as missing. Output is a table, or JSON with ``--json``; a reader
+that stops early (``kern sessions | head -1``) ends the command quietly.
+Errors print one line on stderr (``kern: error: ...``): exit status 2 for a
+bad command line or input (or no Kern store at ``--db``), 1 for anything else
+(unknown session, unreachable database, failed verify).
 """
 
 from __future__ import annotations
@@ -40,29 +48,45 @@ from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
-from kern.adapters.cli.sessions import events, history, list_sessions, show, step
+from kern.adapters.cli.sessions import (
+    delete,
+    events,
+    history,
+    list_sessions,
+    rename,
+    show,
+    step,
+)
 from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
 from kern.application.sessions import KernDb
-from kern.domain.errors import InvalidInputError, KernError
+from kern.domain.errors import InvalidInputError, KernError, StoreNotFoundError
 from kern.projections.listing import SORT_COLUMNS
 
 Command = Callable[[KernDb, argparse.Namespace, Output], int]
 
-# command -> (handler, may create a new SQLite file, takes --user)
-COMMANDS: dict[str, tuple[Command, bool, bool]] = {
-    "sessions": (list_sessions, False, True),
-    "show": (show, False, True),
-    "as-of": (show, False, True),
-    "events": (events, False, True),
-    "history": (history, False, True),
-    "step": (step, False, True),
-    "verify": (verify, False, True),
-    "anchor": (anchor, False, False),
-    "export": (export, False, True),
-    "import": (import_, True, False),
-    "replay": (replay, False, True),
-    "fork": (fork, False, True),
-    "diff": (diff, False, True),
+READ, WRITE, CREATE = "read", "write", "create"
+"""How a command opens ``--db``. READ never creates or changes tables: a place
+without a Kern store is "no Kern store here" (exit 2), left as it was. WRITE
+brings existing tables up to date (a SQLite file must exist). CREATE may make
+a new file and its tables."""
+
+# command -> (handler, how it opens --db, takes --user)
+COMMANDS: dict[str, tuple[Command, str, bool]] = {
+    "sessions": (list_sessions, READ, True),
+    "show": (show, READ, True),
+    "as-of": (show, READ, True),
+    "events": (events, READ, True),
+    "history": (history, READ, True),
+    "step": (step, READ, True),
+    "verify": (verify, READ, True),
+    "anchor": (anchor, READ, False),
+    "export": (export, READ, True),
+    "import": (import_, CREATE, False),
+    "replay": (replay, READ, True),  # replays into a scratch store: --db is only read
+    "fork": (fork, WRITE, True),
+    "diff": (diff, READ, True),
+    "rename": (rename, WRITE, True),
+    "delete": (delete, WRITE, True),
 }
 
 
@@ -75,14 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        status = _run(args)
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at exit
+        return status
+    except BrokenPipeError:
+        return _broken_pipe()
     except UsageError as exc:
         return _fail(str(exc), 2)
     except KernError as exc:
-        return _fail(str(exc), 2 if isinstance(exc, InvalidInputError) else 1)
+        usage = isinstance(exc, InvalidInputError | StoreNotFoundError)
+        return _fail(str(exc), 2 if usage else 1)
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            return _broken_pipe()
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}", 1)
     except KeyboardInterrupt:
@@ -100,10 +127,12 @@ def _run(args: argparse.Namespace) -> int:
         if not hasattr(args, name):
             setattr(args, name, None)
     if args.command == "demo":
-        return demo(args.db or DEFAULT_DB, args.runs, sys.stdout)
+        return demo(
+            args.db or DEFAULT_DB, args.runs, sys.stdout, schema=args.schema, table=args.table
+        )
     if args.command == "keygen":
         return keygen(args)
-    handler, create, takes_user = COMMANDS[args.command]
+    handler, access, takes_user = COMMANDS[args.command]
     target = args.db or os.environ.get("KERN_DB")
     if not target:
         raise UsageError("--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)")
@@ -113,7 +142,14 @@ def _run(args: argparse.Namespace) -> int:
             "sessions"
         )
     out = Output(as_json=args.json, progress=not args.no_progress)
-    with open_db(target, schema=args.schema, table=args.table, create=create) as db:
+    opened = open_db(
+        target,
+        schema=args.schema,
+        table=args.table,
+        create=access == CREATE,
+        migrate=access != READ,
+    )
+    with opened as db:
         return handler(db, args, out)
 
 
@@ -124,13 +160,15 @@ def _fail(message: str, status: int) -> int:
 
 
 def _broken_pipe() -> int:
-    """The reader went away (``kern export | head``): stop quietly."""
+    """The reader went away (``kern sessions | head -1``): it has what it wanted, so
+    stop quietly with status 0. What is still buffered goes to /dev/null, or the
+    interpreter would report the broken pipe again as it flushes stdout at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-    return 1
+    return 0
 
 
 _Add = Callable[[str, str], argparse.ArgumentParser]
@@ -166,7 +204,9 @@ def _parser() -> argparse.ArgumentParser:
 def _demo_command(add: _Add) -> None:
     """``kern demo``."""
     demo_parser = add(
-        "demo", "run a small workflow into a SQLite session and show what Kern stored"
+        "demo",
+        "run a small workflow into a new session (a SQLite file, or PostgreSQL with a "
+        "postgresql:// --db) and show what Kern stored",
     )
     demo_parser.add_argument(
         "--runs",
@@ -178,9 +218,12 @@ def _demo_command(add: _Add) -> None:
 
 
 def _reading_commands(add: _Add) -> None:
-    """Commands that read sessions: sessions, show, as-of, events, history, step."""
-    sessions = add("sessions", "list live sessions, newest first")
+    """Commands on sessions: sessions, show, as-of, events, history, step, rename, delete."""
+    sessions = add("sessions", "list live sessions, newest first (or the deleted ones)")
     sessions.add_argument("action", nargs="?", choices=["list"], default="list")
+    sessions.add_argument(
+        "--deleted", action="store_true", help="deleted sessions, most recently deleted first"
+    )
     sessions.add_argument("--workflow-id", help="only this workflow's sessions")
     sessions.add_argument("--name", help="name contains this text (any case)")
     sessions.add_argument("--limit", type=_positive, help="at most N sessions (default 20)")
@@ -209,6 +252,11 @@ def _reading_commands(add: _Add) -> None:
     step_parser.add_argument("session_id", metavar="ID")
     step_parser.add_argument("run_id", metavar="RUN_ID")
     step_parser.add_argument("step", metavar="STEP", help="the step's index or name")
+    rename_parser = add("rename", "give a session a new name (prints it)")
+    rename_parser.add_argument("session_id", metavar="ID")
+    rename_parser.add_argument("name", metavar="NAME")
+    delete_parser = add("delete", "delete a session: append its tombstone (its log stays)")
+    delete_parser.add_argument("session_id", metavar="ID")
 
 
 def _audit_commands(add: _Add) -> None:

@@ -40,16 +40,23 @@ def is_postgres(target: str) -> bool:
 
 
 def open_db(
-    target: str, *, schema: str | None = None, table: str | None = None, create: bool = False
+    target: str,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+    create: bool = False,
+    migrate: bool = True,
 ) -> KernDb:
     """The store ``target`` names: a PostgreSQL URL, ``sqlite:///path`` or a SQLite path.
 
     A SQLite file must already exist unless ``create`` (commands that only read
-    never leave an empty database behind a mistyped path).
+    never leave an empty database behind a mistyped path). Without ``migrate``
+    nothing is created or changed: a place with no Kern tables raises
+    StoreNotFoundError and is left as it was.
     """
     table = table or DEFAULT_TABLE
     if is_postgres(target):
-        return _open_postgres(target, schema or DEFAULT_SCHEMA, table)
+        return _open_postgres(target, schema or DEFAULT_SCHEMA, table, migrate=migrate)
     if schema is not None:
         raise UsageError("--schema applies to PostgreSQL only; a SQLite file has no schemas")
     if target.startswith(SQLITE_SCHEME):
@@ -65,16 +72,16 @@ def open_db(
         raise UsageError(f"--db {target!r} is a directory, not a SQLite file")
     if not create and not path.exists():
         raise UsageError(f"no SQLite database at {target!r} (check the path)")
-    return SqliteDb(db_file=path, session_table=table)
+    return SqliteDb(db_file=path, session_table=table, migrate=migrate)
 
 
-def _open_postgres(url: str, schema: str, table: str) -> KernDb:
+def _open_postgres(url: str, schema: str, table: str, *, migrate: bool) -> KernDb:
     try:
         from kern.db.postgres import PostgresDb
     except ModuleNotFoundError as exc:  # psycopg is an optional dependency
         raise UsageError(str(exc)) from None
     try:
-        return PostgresDb(url, session_table=table, db_schema=schema)
+        return PostgresDb(url, session_table=table, db_schema=schema, migrate=migrate)
     except InvalidInputError:
         raise
     except ValueError as exc:  # what the URL parser says about a malformed URL
