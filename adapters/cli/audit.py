@@ -1,4 +1,5 @@
-"""``kern`` audit commands: ``verify``, ``export``, ``import``, ``anchor`` and ``keygen``.
+"""``kern`` audit and admin commands: ``verify``, ``export``, ``import``, ``anchor``,
+``keygen`` and ``migrate``.
 
 They read every session, deleted ones included, straight from the stored
 records. Going through many sessions draws a progress bar on stderr, so
@@ -25,7 +26,7 @@ from kern.adapters.anchor_files import (
     write_anchors,
 )
 from kern.adapters.cli.output import Output, add_row, table
-from kern.adapters.cli.targets import UsageError
+from kern.adapters.cli.targets import UsageError, describe
 from kern.application.sessions import KernDb
 
 STDIO = "-"
@@ -188,3 +189,14 @@ def _decoded(stream: IO[str], name: str) -> Iterator[str]:
 
 def _is_tty() -> bool:
     return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def migrate(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern migrate``: the tables, brought to this Kern's schema version as they
+    were opened; say so."""
+    where = describe(args.db or os.environ.get("KERN_DB") or "")
+    if out.as_json:
+        out.json({"db": where, "up_to_date": True})
+    else:
+        out.print(f"Kern's tables at {where} are at this Kern's schema version")
+    return 0

@@ -22,6 +22,7 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
     kern keygen PRIVATE_PEM PUBLIC_PEM             a new Ed25519 key pair for anchors
     kern --db ... export [ID] [-o FILE]            JSON lines, one per event
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
+    kern --db ... migrate                          bring the tables to this Kern's schema version
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
 
@@ -44,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import kern
-from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
+from kern.adapters.cli.audit import anchor, export, import_, keygen, migrate, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
@@ -57,9 +58,20 @@ from kern.adapters.cli.sessions import (
     show,
     step,
 )
-from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
+from kern.adapters.cli.targets import (
+    DEFAULT_SCHEMA,
+    DEFAULT_TABLE,
+    UsageError,
+    open_db,
+    open_existing,
+)
 from kern.application.sessions import KernDb
-from kern.domain.errors import InvalidInputError, KernError, StoreNotFoundError
+from kern.domain.errors import (
+    InvalidInputError,
+    KernError,
+    SchemaMigrationRequiredError,
+    StoreNotFoundError,
+)
 from kern.projections.listing import SORT_COLUMNS
 
 Command = Callable[[KernDb, argparse.Namespace, Output], int]
@@ -67,8 +79,8 @@ Command = Callable[[KernDb, argparse.Namespace, Output], int]
 READ, WRITE, CREATE = "read", "write", "create"
 """How a command opens ``--db``. READ never creates or changes tables: a place
 without a Kern store is "no Kern store here" (exit 2), left as it was. WRITE
-brings existing tables up to date (a SQLite file must exist). CREATE may make
-a new file and its tables."""
+needs a Kern store there too, and brings its tables up to date. CREATE may
+make a new file and its tables."""
 
 # command -> (handler, how it opens --db, takes --user)
 COMMANDS: dict[str, tuple[Command, str, bool]] = {
@@ -87,6 +99,7 @@ COMMANDS: dict[str, tuple[Command, str, bool]] = {
     "diff": (diff, READ, True),
     "rename": (rename, WRITE, True),
     "delete": (delete, WRITE, True),
+    "migrate": (migrate, WRITE, False),
 }
 
 
@@ -142,15 +155,23 @@ def _run(args: argparse.Namespace) -> int:
             "sessions"
         )
     out = Output(as_json=args.json, progress=not args.no_progress)
-    opened = open_db(
-        target,
-        schema=args.schema,
-        table=args.table,
-        create=access == CREATE,
-        migrate=access != READ,
-    )
-    with opened as db:
-        return handler(db, args, out)
+    try:
+        opened = _open(target, args, access)
+        with opened as db:
+            return handler(db, args, out)
+    except SchemaMigrationRequiredError as exc:
+        if access != READ:
+            raise
+        raise SchemaMigrationRequiredError(
+            f"{exc} (kern's read commands never migrate: kern migrate does)"
+        ) from None
+
+
+def _open(target: str, args: argparse.Namespace, access: str) -> KernDb:
+    if access == WRITE:
+        return open_existing(target, schema=args.schema, table=args.table)
+    create = access == CREATE
+    return open_db(target, schema=args.schema, table=args.table, create=create, migrate=create)
 
 
 def _fail(message: str, status: int) -> int:
@@ -280,6 +301,7 @@ def _audit_commands(add: _Add) -> None:
     export_parser = add("export", "one session or every session as JSON lines")
     export_parser.add_argument("session_id", metavar="ID", nargs="?")
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    add("migrate", "bring a Kern store's tables to this Kern's schema version")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
     import_parser.add_argument(

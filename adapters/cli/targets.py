@@ -19,7 +19,7 @@ from kern.adapters.stores.identifiers import redact_url
 from kern.application.runner.workflow import Workflow
 from kern.application.sessions import KernDb
 from kern.db.sqlite import SqliteDb
-from kern.domain.errors import InvalidInputError
+from kern.domain.errors import InvalidInputError, SchemaMigrationRequiredError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 SQLITE_SCHEME = "sqlite:///"
@@ -73,6 +73,22 @@ def open_db(
     if not create and not path.exists():
         raise UsageError(f"no SQLite database at {target!r} (check the path)")
     return SqliteDb(db_file=path, session_table=table, migrate=migrate)
+
+
+def open_existing(target: str, *, schema: str | None = None, table: str | None = None) -> KernDb:
+    """The Kern store ``target`` names, which must already be there (StoreNotFoundError,
+    nothing created, when it is not), its tables brought up to date if they are behind:
+    what commands that write to existing sessions open."""
+    try:
+        db = open_db(target, schema=schema, table=table, migrate=False)
+        try:
+            db.get_sessions(limit=0)  # PostgreSQL looks at its tables on first use
+        except BaseException:
+            db.close()
+            raise
+        return db
+    except SchemaMigrationRequiredError:
+        return open_db(target, schema=schema, table=table, migrate=True)
 
 
 def _open_postgres(url: str, schema: str, table: str, *, migrate: bool) -> KernDb:

@@ -83,6 +83,21 @@ def _has_table(cursor: SQLiteCursor | sqlite3.Cursor, table: str) -> bool:
     return cursor.fetchone() is not None
 
 
+_HEADER = b"SQLite format 3\x00"
+_WAL = 2
+"""The file format read and write versions (header bytes 18 and 19) of a WAL database."""
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database in WAL mode, from its header alone."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return header.startswith(_HEADER) and header[18] == header[19] == _WAL
+
+
 def check_current(db_file: str, names: TableNames, *, where: str) -> None:
     """For a store opened with ``migrate=False``: that ``db_file`` holds these tables
     at the latest version, read through a read-only connection, before anything
@@ -91,8 +106,15 @@ def check_current(db_file: str, names: TableNames, *, where: str) -> None:
 
     StoreNotFoundError when there is no file, no SQLite database in it, or no
     Kern tables of this name; SchemaMigrationRequiredError when the tables are
-    behind; SchemaVersionError when a newer Kern wrote them. Nothing is changed."""
-    uri = f"{Path(db_file).absolute().as_uri()}?mode=ro"
+    behind; SchemaVersionError when a newer Kern wrote them. Nothing is changed.
+
+    A file already in WAL mode (a Kern file, say) is read through an ordinary
+    connection that only reads: a read-only one would leave the ``-wal`` and
+    ``-shm`` files it needs behind, where the last ordinary connection to close
+    removes them."""
+    path = Path(db_file).absolute()
+    mode = "rw" if _in_wal_mode(path) else "ro"
+    uri = f"{path.as_uri()}?mode={mode}"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
             cursor = connection.cursor()

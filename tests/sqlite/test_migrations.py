@@ -318,3 +318,26 @@ def test_migrate_false_refuses_tables_from_a_newer_kern(v1_file: Path) -> None:
         connection.commit()
     with pytest.raises(SchemaVersionError):
         SqliteDb(db_file=v1_file, migrate=False)
+
+
+def test_migrate_false_leaves_no_wal_files_beside_a_wal_mode_file(tmp_path: Path) -> None:
+    """Another program's database in WAL mode: nothing left beside it either."""
+    db_file = tmp_path / "wal.db"
+    with closing(sqlite3.connect(db_file)) as other:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.commit()
+    before = neighbours(db_file)
+    assert list(before) == ["wal.db"]
+    with pytest.raises(StoreNotFoundError):
+        SqliteDb(db_file=db_file, migrate=False)
+    assert neighbours(db_file) == before
+
+
+def test_migrate_false_on_tables_behind_leaves_no_wal_files(
+    v1_file: Path, with_extra_column: None
+) -> None:
+    before = neighbours(v1_file)
+    with pytest.raises(SchemaMigrationRequiredError):
+        SqliteDb(db_file=v1_file, migrate=False)
+    assert neighbours(v1_file) == before

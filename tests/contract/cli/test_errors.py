@@ -3,6 +3,7 @@ exit status 2 for a bad command line or input and 1 otherwise, never a traceback
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import uuid
 from contextlib import closing
@@ -18,6 +19,7 @@ from kern.db.sqlite import SqliteDb
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo
 from tests.contract.cli.conftest import Result, Target, run_kern
+from tests.fixtures import V1_SQLITE
 
 
 def one_line(result: Result, status: int, message: str) -> None:
@@ -300,3 +302,78 @@ def test_sessions_lists_a_page_by_default_and_says_how_to_see_more(target: Targe
     assert len(everything.json()) == DEFAULT_LIMIT + 3 and everything.err == ""
     rest = target.kern("sessions", "--page", "2", "--json")
     assert len(rest.json()) == 3 and rest.err == ""
+
+
+# -- stores behind this Kern, and writing commands -------------------------------------
+
+
+@pytest.fixture
+def old_file(tmp_path: Path) -> Path:
+    """A copy of a database a Kern without schema versions wrote (in WAL mode)."""
+    return Path(shutil.copy(V1_SQLITE, tmp_path / "v1.db"))
+
+
+def test_a_read_command_on_tables_behind_this_kern_changes_nothing_and_says_what_does(
+    old_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sqlite_files(old_file)
+    result = run_kern(capsys, "--db", str(old_file), "sessions")
+    assert (result.status, result.out) == (1, "")
+    assert "is at schema version 0" in result.err
+    assert result.err.endswith("(kern's read commands never migrate: kern migrate does)\n")
+    assert sqlite_files(old_file) == before
+
+
+def test_migrate_brings_the_tables_up_to_date(
+    old_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_kern(capsys, "--db", str(old_file), "migrate")
+    assert (result.status, result.err) == (0, "")
+    assert result.out == f"Kern's tables at {old_file} are at this Kern's schema version\n"
+    listed = run_kern(capsys, "--db", str(old_file), "sessions", "--json")
+    assert sorted(row["session_id"] for row in listed.json()) == [
+        "alpha", "alpha-fork", "delta", "gamma",
+    ]  # fmt: skip
+
+
+def test_a_writing_command_brings_tables_behind_this_kern_up_to_date(
+    old_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_kern(capsys, "--db", str(old_file), "rename", "alpha", "Renamed")
+    assert (result.status, result.out) == (0, "Renamed\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["rename", "s1", "x"], ["delete", "s1"], ["fork", "s1", "--at", "1"], ["migrate"]],
+    ids=lambda argv: argv[0],
+)
+def test_a_writing_command_creates_no_store_either(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    path = tmp_path / "other.db"
+    with closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.commit()
+    before = sqlite_files(path)
+    result = run_kern(capsys, "--db", str(path), *argv)
+    assert result.status == 2
+    assert result.err.startswith("kern: error: no Kern store here: ")
+    assert sqlite_files(path) == before
+
+
+@pytest.mark.postgres
+def test_a_writing_command_creates_no_schema(
+    capsys: pytest.CaptureFixture[str], postgres_schema: str
+) -> None:
+    """(``postgres_schema`` skips the test when there is no server.)"""
+    schema = f"kern_typo_{uuid.uuid4().hex[:12]}"
+    for argv in (["rename", "s1", "x"], ["delete", "s1"], ["fork", "s1", "--at", "1"]):
+        result = run_kern(capsys, "--db", POSTGRES_URL, "--schema", schema, *argv)
+        assert result.status == 2
+        assert f"no schema {schema!r}" in result.err
+    with psycopg.connect(POSTGRES_URL) as connection:
+        found = connection.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema]
+        ).fetchone()
+    assert found == (0,)
