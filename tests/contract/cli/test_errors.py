@@ -272,7 +272,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for command in (
         "demo", "sessions", "show", "as-of", "events", "history", "step",
-        "verify", "export", "import", "replay", "fork", "rename", "delete",
+        "verify", "export", "import", "replay", "fork", "rename", "delete", "migrate", "diff",
     ):  # fmt: skip
         assert command in text
 
