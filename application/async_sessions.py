@@ -66,6 +66,7 @@ class AsyncKernDb:
     get_session = _awaited(KernDb.get_session)
     require_session = _awaited(KernDb.require_session)
     get_sessions = _awaited(KernDb.get_sessions)
+    get_deleted_sessions = _awaited(KernDb.get_deleted_sessions)
     rename_session = _awaited(KernDb.rename_session)
     update_session_state = _awaited(KernDb.update_session_state)
     delete_session = _awaited(KernDb.delete_session)

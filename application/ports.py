@@ -98,7 +98,8 @@ class SessionStore(ABC):
 
     @abstractmethod
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
-        """Index rows of live sessions matching ``query``, sorted and paged."""
+        """Index rows of live sessions (deleted ones, when ``query.deleted``) matching
+        ``query``, sorted and paged."""
 
     @abstractmethod
     def session_ids(self) -> list[str]:

@@ -36,7 +36,7 @@ from kern.domain.events import EVENT_CLASSES, SessionEvent
 from kern.domain.identity import may_access, validate_session_id, validate_user_id
 from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
-from kern.projections.listing import MAX_LIMIT, SessionQuery
+from kern.projections.listing import MAX_LIMIT, DeletedSession, SessionQuery
 from kern.projections.log import LogEntry, StepView, log_entries, step_view
 from kern.projections.replay_diff import RecordedRun
 from kern.projections.run_diff import RunDiff, diff_runs
@@ -179,6 +179,29 @@ class KernDb:
             if session is not None:
                 sessions.append(session)
         return sessions
+
+    def get_deleted_sessions(
+        self,
+        user_id: str | None = None,
+        workflow_id: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+    ) -> list[DeletedSession]:
+        """Deleted sessions, most recently deleted first, from the listing index:
+        with ``user_id``, only that user's. Each one's log stays readable
+        (:meth:`get_log`, or :meth:`get_session` as of a point before the tombstone).
+        ``page`` is 1-based and needs ``limit``."""
+        if user_id is None:
+            self.user(user_id)  # only the strict_users check: SessionQuery checks the rest
+        query = SessionQuery.build(
+            user_id=user_id,
+            workflow_id=workflow_id,
+            limit=limit,
+            page=page,
+            sort_by="updated_at",
+            deleted=True,
+        )
+        return [DeletedSession.of(row) for row in self.store.list_sessions(query)]
 
     # -- session commands ------------------------------------------------------------
 

@@ -25,6 +25,7 @@
     │   ├── ConcurrencyError                   retries exhausted on a busy session
     │   ├── StoreUnavailableError              cannot reach or open the database
     │   │   ├── StoreClosedError               the store was closed
+    │   │   ├── StoreNotFoundError             no Kern tables there, and not allowed to create them
     │   │   ├── SchemaVersionError             tables written by a newer Kern
     │   │   ├── SchemaMigrationRequiredError   tables behind the code, no right to migrate
     │   │   └── StoreLockedError               another writer held the database's lock too long
@@ -172,6 +173,12 @@ class StoreUnavailableError(StoreError):
 
 class StoreClosedError(StoreUnavailableError):
     """The store was closed; it is never used again (raised at once, nothing retried)."""
+
+
+class StoreNotFoundError(StoreUnavailableError):
+    """No Kern store where one was opened without ``migrate`` (a mistyped schema or
+    table name, a file some other program wrote): it was left as it was, nothing
+    created. Tables that exist but are behind raise SchemaMigrationRequiredError."""
 
 
 class SchemaVersionError(StoreUnavailableError):

@@ -54,6 +54,36 @@ class SessionSummary:
     deleted: bool = False
 
 
+@dataclass(frozen=True)
+class DeletedSession:
+    """A deleted session as the listing index keeps it: who owned it, what it was
+    called, and when its tombstone was appended (``deleted_at``, unix seconds: a
+    tombstone is a session's last event). Its log stays readable, for audit."""
+
+    session_id: str
+    user_id: str | None
+    workflow_id: str | None
+    workflow_name: str | None
+    session_name: str
+    created_at: float
+    deleted_at: float
+    version: int
+
+    @classmethod
+    def of(cls, row: SessionSummary) -> DeletedSession:
+        """The deleted session the listing ``row`` describes."""
+        return cls(
+            session_id=row.session_id,
+            user_id=row.user_id,
+            workflow_id=row.workflow_id,
+            workflow_name=row.workflow_name,
+            session_name=row.session_name,
+            created_at=row.created_at,
+            deleted_at=row.updated_at,
+            version=row.version,
+        )
+
+
 INDEX_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(SessionSummary))
 """The listing index's columns, in SessionSummary's order."""
 
@@ -173,6 +203,8 @@ class SessionQuery(BaseModel):
     page: int | None = None
     sort_by: str = "created_at"
     sort_order: str = "desc"
+    deleted: bool = False
+    """List deleted sessions instead of live ones."""
 
     @classmethod
     def build(cls, **filters: Any) -> SessionQuery:
@@ -274,8 +306,9 @@ class SessionQuery(BaseModel):
         return self.sort_by not in ("created_at", "updated_at")
 
     def predicates(self) -> list[Predicate]:
-        """Every condition a listed row meets: live, and each filter given."""
-        conditions = [Predicate("deleted", "=", False)]
+        """Every condition a listed row meets: live (or deleted, for a query of
+        deleted sessions), and each filter given."""
+        conditions = [Predicate("deleted", "=", self.deleted)]
         if self.user_id is not None:
             conditions.append(Predicate("user_id", "=", self.user_id))
         if self.workflow_id is not None:

@@ -1,4 +1,5 @@
-"""``kern`` audit commands: ``verify``, ``export``, ``import``, ``anchor`` and ``keygen``.
+"""``kern`` audit and admin commands: ``verify``, ``export``, ``import``, ``anchor``,
+``keygen`` and ``migrate``.
 
 ``export --format otel`` writes the runs as OpenTelemetry spans instead of the log.
 
@@ -27,7 +28,7 @@ from kern.adapters.anchor_files import (
     write_anchors,
 )
 from kern.adapters.cli.output import Output, add_row, table
-from kern.adapters.cli.targets import UsageError
+from kern.adapters.cli.targets import UsageError, describe
 from kern.application.sessions import KernDb
 from kern.domain.encoding import encode_json
 
@@ -230,3 +231,14 @@ def _decoded(stream: IO[str], name: str) -> Iterator[str]:
 
 def _is_tty() -> bool:
     return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def migrate(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern migrate``: the tables, brought to this Kern's schema version as they
+    were opened; say so."""
+    where = describe(args.db or os.environ.get("KERN_DB") or "")
+    if out.as_json:
+        out.json({"db": where, "up_to_date": True})
+    else:
+        out.print(f"Kern's tables at {where} are at this Kern's schema version")
+    return 0

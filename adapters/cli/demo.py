@@ -1,5 +1,8 @@
 """``kern demo``: run the demo Research Pipeline into a new session and print
-what Kern stored, ending with a trip back in time and a verify of the log."""
+what Kern stored, ending with a trip back in time and a verify of the log.
+
+It records into a SQLite file (created if missing) or, given a
+``postgresql://`` URL, into PostgreSQL (``--schema``, ``--table``)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from uuid import uuid4
 from kern.adapters.cli.demo_workflow import DEMO_NAME, demo_topic, demo_workflow
 from kern.adapters.cli.output import timestamp
 from kern.adapters.cli.sessions import event_summary
-from kern.adapters.cli.targets import UsageError, is_postgres, open_db
+from kern.adapters.cli.targets import DEFAULT_SCHEMA, describe, is_postgres, open_db
 from kern.application.sessions import KernDb
 from kern.domain.events import RunCompleted
 from kern.domain.records import encode_record
@@ -23,11 +26,18 @@ DEFAULT_DB = "kern-demo.db"
 DEFAULT_RUNS = 3
 
 
-def demo(db_file: str, runs: int, out: TextIO) -> int:
-    """Record ``runs`` runs of the demo workflow in ``db_file`` and print them."""
-    if is_postgres(db_file):
-        raise UsageError("kern demo records into a SQLite file; give --db a file path")
-    db = open_db(db_file, create=True)
+def demo(
+    db_file: str,
+    runs: int,
+    out: TextIO,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+) -> int:
+    """Record ``runs`` runs of the demo workflow in ``db_file`` (a SQLite path or a
+    PostgreSQL URL, with ``schema`` and ``table``) and print them."""
+    db = open_db(db_file, schema=schema, table=table, create=True)
+    where = _Where(db_file, schema, table)
     try:
         workflow = demo_workflow(db)
         session_id = f"demo-session-{uuid4().hex[:8]}"
@@ -35,25 +45,65 @@ def demo(db_file: str, runs: int, out: TextIO) -> int:
             workflow.run(input=demo_topic(index), session_id=session_id)
         workflow.set_session_name(session_id=session_id, autogenerate=True)
         session = db.require_session(session_id)
-        report = _Report(out)
-        report.intro(db_file, session, runs, len(db.get_sessions()))
+        report = _Report(out, where)
+        report.intro(session, runs, len(db.get_sessions()))
         report.runs(session)
         report.history(session, workflow.num_history_runs)
         report.state(session)
         report.events(db.get_log(session_id))
-        report.inspect(db_file, session_id)
-        report.time_travel(db, db_file, session)
-        report.verify(db, db_file, session_id)
+        report.inspect(session_id)
+        report.time_travel(db, session)
+        report.verify(db, session_id)
     finally:
         db.close()
     return 0
 
 
+class _Where:
+    """The database the demo wrote to, as the report names it (never a password)."""
+
+    def __init__(self, target: str, schema: str | None, table: str | None) -> None:
+        self.postgres = is_postgres(target)
+        self.shown = describe(target)
+        self.schema = schema or DEFAULT_SCHEMA
+        self.table = table
+
+    def label(self) -> str:
+        """The database, for the intro."""
+        if self.postgres:
+            return f"{self.shown} (PostgreSQL, schema {self.schema})"
+        return f"{self.shown} (SQLite)"
+
+    def kern(self, command: str) -> str:
+        """``command`` as a ``kern`` command line on this database."""
+        options = f"--db {shlex.quote(self.shown)}"
+        if self.postgres and self.schema != DEFAULT_SCHEMA:
+            options += f" --schema {shlex.quote(self.schema)}"
+        if self.table:
+            options += f" --table {shlex.quote(self.table)}"
+        return f"kern {options} {command}"
+
+    def python(self) -> tuple[str, str]:
+        """The import and the constructor call that open this database in Python."""
+        table = f", session_table={json.dumps(self.table)}" if self.table else ""
+        if self.postgres:
+            schema = f", db_schema={json.dumps(self.schema)}"
+            return (
+                "from kern.db.postgres import PostgresDb",
+                f"PostgresDb({json.dumps(self.shown)}{schema}{table})",
+            )
+        return (
+            "from kern.db.sqlite import SqliteDb",
+            f"SqliteDb(db_file={json.dumps(self.shown)}{table})",
+        )
+
+
 class _Report:
     """Prints the demo's sections."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, where: _Where) -> None:
         self.out = out
+        self.where = where
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -62,9 +112,9 @@ class _Report:
         self.line()
         self.line(f"== {title} ==")
 
-    def intro(self, db_file: str, session: WorkflowSession, runs: int, total: int) -> None:
+    def intro(self, session: WorkflowSession, runs: int, total: int) -> None:
         self.line(f"Kern demo: {runs} run(s) of the {DEMO_NAME!r} workflow")
-        self.line(f"  database:     {db_file} (SQLite; holds {total} session(s))")
+        self.line(f"  database:     {self.where.label()}; holds {total} session(s)")
         self.line(f"  session_id:   {session.session_id} (a new session on every invocation)")
         self.line(f"  session_name: {session.session_name} (set_session_name(autogenerate=True))")
 
@@ -107,20 +157,19 @@ class _Report:
         self.line(f"Stored row of version {example.version}: topic {example.topic()!r}, state:")
         self.line(encode_record(example).state.decode("utf-8"))
 
-    def inspect(self, db_file: str, session_id: str) -> None:
+    def inspect(self, session_id: str) -> None:
         self.section("Inspect it from Python")
-        self.line("from kern.db.sqlite import SqliteDb")
-        quoted_file, quoted_id = json.dumps(db_file), json.dumps(session_id)
-        self.line(f"session = SqliteDb(db_file={quoted_file}).get_session({quoted_id})")
+        imported, opened = self.where.python()
+        self.line(imported)
+        self.line(f"session = {opened}.get_session({json.dumps(session_id)})")
         self.line("print(session.session_name, [run.content for run in session.runs])")
         self.line()
         self.line("or with the kern command:")
-        db = shlex.quote(db_file)
-        self.line(f"kern --db {db} sessions")
-        self.line(f"kern --db {db} events {session_id}")
-        self.line(f"kern --db {db} verify")
+        self.line(self.where.kern("sessions"))
+        self.line(self.where.kern(f"events {session_id}"))
+        self.line(self.where.kern("verify"))
 
-    def time_travel(self, db: KernDb, db_file: str, session: WorkflowSession) -> None:
+    def time_travel(self, db: KernDb, session: WorkflowSession) -> None:
         runs = session.runs or []
         number = min(2, len(runs))
         run_id = str(runs[number - 1].run_id)
@@ -141,10 +190,10 @@ class _Report:
         self.out.write(_indented(str(view.input)))
         self.line(f"  it returned: {view.content!r}")
         self.line(f"  it started from session_state: {json.dumps(view.session_state)}")
-        shell = f"kern --db {shlex.quote(db_file)} step {session.session_id} {run_id} summarize"
+        shell = self.where.kern(f"step {session.session_id} {run_id} summarize")
         self.line(f"  the same from the shell: {shell}")
 
-    def verify(self, db: KernDb, db_file: str, session_id: str) -> None:
+    def verify(self, db: KernDb, session_id: str) -> None:
         self.section("Verify: recompute every hash of the session from the stored bytes")
         self.line(f"db.verify({session_id!r})")
         [checked] = db.verify(session_id).sessions
@@ -152,9 +201,7 @@ class _Report:
             self.line(f"  ok: {checked.events} events, the hash chain is intact")
         else:
             self.line(f"  FAILED at version {checked.first_bad_version}: {checked.problem}")
-        self.line(
-            f"  the same from the shell: kern --db {shlex.quote(db_file)} verify {session_id}"
-        )
+        self.line(f"  the same from the shell: {self.where.kern(f'verify {session_id}')}")
 
 
 def _step_names(steps: Sequence[Any]) -> str:

@@ -1,16 +1,21 @@
 """The ``kern`` command line (also ``python -m kern``).
 
-``kern demo`` records a small workflow into a SQLite file and shows what Kern
-stored. Every other command works on the database ``--db`` names (a SQLite
-file that must exist, or a ``postgresql://`` URL; ``KERN_DB`` in the
-environment is the default)::
+``kern demo`` records a small workflow into a SQLite file (or the PostgreSQL
+database a ``postgresql://`` ``--db`` names) and shows what Kern stored. Every
+other command works on the database ``--db`` names (a SQLite file that must
+exist, or a ``postgresql://`` URL; ``KERN_DB`` in the environment is the
+default). Commands that only read never create or change tables: where there
+is no Kern store they say so (exit status 2) and leave the place as it was::
 
     kern --db FILE_OR_URL sessions [list]          live sessions
+    kern --db ... sessions --deleted               deleted sessions, latest first
     kern --db ... show ID [--as-of AS_OF]          a session now, or as it stood then
     kern --db ... as-of ID AS_OF                   the same as show --as-of
     kern --db ... events ID [--as-of AS_OF]        its event log (JSON lines with --json)
     kern --db ... history ID                       the history context a next run sees
     kern --db ... step ID RUN_ID STEP              what one step received and returned
+    kern --db ... rename ID NAME                   give a session a new name
+    kern --db ... delete ID                        append a session's tombstone
     kern --db ... verify [ID]                      check hash chains (exit 1 on failure)
           [--anchors FILE --public-key PEM]        ... and that each log reaches its anchored head
     kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
@@ -19,6 +24,7 @@ environment is the default)::
     kern --db ... export [ID] --format otel        the runs as OTLP/JSON spans
                   [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
+    kern --db ... migrate                          bring the tables to this Kern's schema version
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
     kern --db ... serve --admin | --trust-user-header NAME [--host H] [--port P]
@@ -26,9 +32,12 @@ environment is the default)::
 
 AS_OF is a version (an integer), an ISO 8601 moment, or a run_id (the moment
 that run started). Global options may come before or after the command.
-Output is a table, or JSON with ``--json``. Errors print one line on stderr
-(``kern: error: ...``): exit status 2 for a bad command line or input, 1 for
-anything else (unknown session, unreachable database, failed verify).
+``--user USER`` scopes a command to that user's sessions: another user's
+session reads as missing. Output is a table, or JSON with ``--json``; a reader
+that stops early (``kern sessions | head -1``) ends the command quietly.
+Errors print one line on stderr (``kern: error: ...``): exit status 2 for a
+bad command line or input (or no Kern store at ``--db``), 1 for anything else
+(unknown session, unreachable database, failed verify).
 """
 
 from __future__ import annotations
@@ -40,35 +49,63 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import kern
-from kern.adapters.cli.audit import anchor, export, import_, keygen, verify
+from kern.adapters.cli.audit import anchor, export, import_, keygen, migrate, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
 from kern.adapters.cli.serve import DEFAULT_HOST, DEFAULT_PORT, check_options, serve
-from kern.adapters.cli.sessions import events, history, list_sessions, show, step
-from kern.adapters.cli.targets import DEFAULT_SCHEMA, DEFAULT_TABLE, UsageError, open_db
+from kern.adapters.cli.sessions import (
+    delete,
+    events,
+    history,
+    list_sessions,
+    rename,
+    show,
+    step,
+)
+from kern.adapters.cli.targets import (
+    DEFAULT_SCHEMA,
+    DEFAULT_TABLE,
+    UsageError,
+    open_db,
+    open_existing,
+)
 from kern.application.sessions import KernDb
-from kern.domain.errors import InvalidInputError, KernError
+from kern.domain.errors import (
+    InvalidInputError,
+    KernError,
+    SchemaMigrationRequiredError,
+    StoreNotFoundError,
+)
 from kern.projections.listing import SORT_COLUMNS
 
 Command = Callable[[KernDb, argparse.Namespace, Output], int]
 
-# command -> (handler, may create a new SQLite file, takes --user)
-COMMANDS: dict[str, tuple[Command, bool, bool]] = {
-    "sessions": (list_sessions, False, True),
-    "show": (show, False, True),
-    "as-of": (show, False, True),
-    "events": (events, False, True),
-    "history": (history, False, True),
-    "step": (step, False, True),
-    "verify": (verify, False, True),
-    "anchor": (anchor, False, False),
-    "export": (export, False, True),
-    "import": (import_, True, False),
-    "replay": (replay, False, True),
-    "fork": (fork, False, True),
-    "diff": (diff, False, True),
-    "serve": (serve, False, False),
+READ, WRITE, CREATE = "read", "write", "create"
+"""How a command opens ``--db``. READ never creates or changes tables: a place
+without a Kern store is "no Kern store here" (exit 2), left as it was. WRITE
+needs a Kern store there too, and brings its tables up to date. CREATE may
+make a new file and its tables."""
+
+# command -> (handler, how it opens --db, takes --user)
+COMMANDS: dict[str, tuple[Command, str, bool]] = {
+    "sessions": (list_sessions, READ, True),
+    "show": (show, READ, True),
+    "as-of": (show, READ, True),
+    "events": (events, READ, True),
+    "history": (history, READ, True),
+    "step": (step, READ, True),
+    "verify": (verify, READ, True),
+    "anchor": (anchor, READ, False),
+    "export": (export, READ, True),
+    "import": (import_, CREATE, False),
+    "replay": (replay, READ, True),  # replays into a scratch store: --db is only read
+    "fork": (fork, WRITE, True),
+    "diff": (diff, READ, True),
+    "rename": (rename, WRITE, True),
+    "delete": (delete, WRITE, True),
+    "migrate": (migrate, WRITE, False),
+    "serve": (serve, READ, False),
 }
 
 
@@ -81,14 +118,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        status = _run(args)
+        sys.stdout.flush()  # here, where a reader gone away is caught, not at exit
+        return status
+    except BrokenPipeError:
+        return _broken_pipe()
     except UsageError as exc:
         return _fail(str(exc), 2)
     except KernError as exc:
-        return _fail(str(exc), 2 if isinstance(exc, InvalidInputError) else 1)
+        usage = isinstance(exc, InvalidInputError | StoreNotFoundError)
+        return _fail(str(exc), 2 if usage else 1)
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            return _broken_pipe()
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or exc}{where}", 1)
     except KeyboardInterrupt:
@@ -106,12 +146,14 @@ def _run(args: argparse.Namespace) -> int:
         if not hasattr(args, name):
             setattr(args, name, None)
     if args.command == "demo":
-        return demo(args.db or DEFAULT_DB, args.runs, sys.stdout)
+        return demo(
+            args.db or DEFAULT_DB, args.runs, sys.stdout, schema=args.schema, table=args.table
+        )
     if args.command == "keygen":
         return keygen(args)
     if args.command == "serve":
         check_options(args)  # before the database is opened
-    handler, create, takes_user = COMMANDS[args.command]
+    handler, access, takes_user = COMMANDS[args.command]
     target = args.db or os.environ.get("KERN_DB")
     if not target:
         raise UsageError("--db is required: a SQLite file or a postgresql:// URL (or set KERN_DB)")
@@ -121,8 +163,23 @@ def _run(args: argparse.Namespace) -> int:
             "sessions"
         )
     out = Output(as_json=args.json, progress=not args.no_progress)
-    with open_db(target, schema=args.schema, table=args.table, create=create) as db:
-        return handler(db, args, out)
+    try:
+        opened = _open(target, args, access)
+        with opened as db:
+            return handler(db, args, out)
+    except SchemaMigrationRequiredError as exc:
+        if access != READ:
+            raise
+        raise SchemaMigrationRequiredError(
+            f"{exc} (kern's read commands never migrate: kern migrate does)"
+        ) from None
+
+
+def _open(target: str, args: argparse.Namespace, access: str) -> KernDb:
+    if access == WRITE:
+        return open_existing(target, schema=args.schema, table=args.table)
+    create = access == CREATE
+    return open_db(target, schema=args.schema, table=args.table, create=create, migrate=create)
 
 
 def _fail(message: str, status: int) -> int:
@@ -132,13 +189,15 @@ def _fail(message: str, status: int) -> int:
 
 
 def _broken_pipe() -> int:
-    """The reader went away (``kern export | head``): stop quietly."""
+    """The reader went away (``kern sessions | head -1``): it has what it wanted, so
+    stop quietly with status 0. What is still buffered goes to /dev/null, or the
+    interpreter would report the broken pipe again as it flushes stdout at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-    return 1
+    return 0
 
 
 _Add = Callable[[str, str], argparse.ArgumentParser]
@@ -180,7 +239,9 @@ def _parser() -> argparse.ArgumentParser:
 def _demo_command(add: _Add) -> None:
     """``kern demo``."""
     demo_parser = add(
-        "demo", "run a small workflow into a SQLite session and show what Kern stored"
+        "demo",
+        "run a small workflow into a new session (a SQLite file, or PostgreSQL with a "
+        "postgresql:// --db) and show what Kern stored",
     )
     demo_parser.add_argument(
         "--runs",
@@ -192,9 +253,12 @@ def _demo_command(add: _Add) -> None:
 
 
 def _reading_commands(add: _Add) -> None:
-    """Commands that read sessions: sessions, show, as-of, events, history, step."""
-    sessions = add("sessions", "list live sessions, newest first")
+    """Commands on sessions: sessions, show, as-of, events, history, step, rename, delete."""
+    sessions = add("sessions", "list live sessions, newest first (or the deleted ones)")
     sessions.add_argument("action", nargs="?", choices=["list"], default="list")
+    sessions.add_argument(
+        "--deleted", action="store_true", help="deleted sessions, most recently deleted first"
+    )
     sessions.add_argument("--workflow-id", help="only this workflow's sessions")
     sessions.add_argument("--name", help="name contains this text (any case)")
     sessions.add_argument("--limit", type=_positive, help="at most N sessions (default 20)")
@@ -223,6 +287,11 @@ def _reading_commands(add: _Add) -> None:
     step_parser.add_argument("session_id", metavar="ID")
     step_parser.add_argument("run_id", metavar="RUN_ID")
     step_parser.add_argument("step", metavar="STEP", help="the step's index or name")
+    rename_parser = add("rename", "give a session a new name (prints it)")
+    rename_parser.add_argument("session_id", metavar="ID")
+    rename_parser.add_argument("name", metavar="NAME")
+    delete_parser = add("delete", "delete a session: append its tombstone (its log stays)")
+    delete_parser.add_argument("session_id", metavar="ID")
 
 
 def _audit_commands(add: _Add) -> None:
@@ -259,6 +328,7 @@ def _audit_commands(add: _Add) -> None:
         action="store_true",
         help="with --format otel: add inputs, outputs, error messages and tracebacks",
     )
+    add("migrate", "bring a Kern store's tables to this Kern's schema version")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
     import_parser.add_argument(

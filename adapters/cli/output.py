@@ -28,15 +28,30 @@ from kern.domain.values import iso_utc
 
 PIPED_WIDTH = 160  # width of tables written to a file or a pipe (no terminal to ask)
 SHORT = 60
+IDS = frozenset({"session_id", "run_id"})
+"""Columns never wrapped: an id is copied whole, so a table too narrow for its ids
+is printed wider than the terminal rather than cut an id in two."""
+
+NARROW = 8
+"""Columns other than ids may be folded down to this many characters."""
+PROGRESS_FROM = 20
+"""Items (sessions) a job must go through before it draws a progress bar."""
 
 Progressor = Callable[[int, int], None]
 
 
-def _console(stream: Any) -> Console:
-    width = None
-    if not stream.isatty() and "COLUMNS" not in os.environ:
+class _Console(Console):
+    """rich's Console, leaving a reader gone away (BrokenPipeError) to ``kern``'s
+    main, which ends quietly with status 0 (rich itself would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def _console(stream: Any, width: int | None = None) -> Console:
+    if width is None and not stream.isatty() and "COLUMNS" not in os.environ:
         width = PIPED_WIDTH
-    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+    return _Console(file=stream, width=width, highlight=False, soft_wrap=False)
 
 
 class Output:
@@ -64,8 +79,18 @@ class Output:
                 # A message is one line whatever the width: scripts read it (a path
                 # in "Exported ... to PATH" must not be cut in two).
                 self.stdout.print(Text(renderable), soft_wrap=True)
+            elif isinstance(renderable, Table):
+                self._table(renderable)
             else:
                 self.stdout.print(renderable)
+
+    def _table(self, grid: Table) -> None:
+        """``grid`` at the console's width, or wider when its ids need more."""
+        needed = _width_for_ids(grid)
+        console = self.stdout
+        if needed > console.width:
+            console = _console(sys.stdout, width=needed)
+        console.print(grid)
 
     def note(self, text: str) -> None:
         """A line for people on stderr (stdout stays data only)."""
@@ -73,15 +98,17 @@ class Output:
 
     @contextmanager
     def progress(self, description: str, *, enabled: bool = True) -> Iterator[Progressor]:
-        """A callback ``(done, total)`` that drives a bar on stderr once there are
-        two or more items to go through."""
+        """A callback ``(done, total)`` that drives a bar on stderr, only when stderr
+        is a terminal (a bar in a log file or a pipe is noise) and there are at least
+        PROGRESS_FROM items to go through (a short job needs none)."""
         bar: Progress | None = None
         task = None
+        wanted = enabled and self.show_progress and self.stderr.is_terminal
 
         def update(done: int, total: int) -> None:
             nonlocal bar, task
             if bar is None:
-                if not (enabled and self.show_progress) or total < 2:
+                if not wanted or total < PROGRESS_FROM:
                     return
                 bar = Progress(
                     TextColumn("{task.description}"),
@@ -106,11 +133,28 @@ class Output:
 
 
 def table(*columns: str) -> Table:
-    """A table with these column headers; cells go in as plain text."""
+    """A table with these column headers; cells go in as plain text, and ids
+    (IDS) are never wrapped."""
     grid = Table()
     for column in columns:
-        grid.add_column(column, overflow="fold")
+        grid.add_column(column, overflow="fold", no_wrap=column in IDS)
     return grid
+
+
+def _width_for_ids(grid: Table) -> int:
+    """The width ``grid`` needs to show every id whole, its other columns folded
+    down to NARROW characters (less if their text is shorter)."""
+    needed = 1  # a table made by table(): a rule left of each column and one at the end
+    for column in grid.columns:
+        cells = [column.header, *column.cells]
+        widest = max(_cell_len(cell) for cell in cells)
+        needed += 3 + (widest if column.no_wrap else min(widest, NARROW))
+    return needed
+
+
+def _cell_len(cell: Any) -> int:
+    """How many columns a header or a cell (plain text) takes on one line."""
+    return cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len
 
 
 def titled(title: str, renderable: RenderableType) -> Group:

@@ -64,6 +64,9 @@ def serve(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         raise UsageError(
             f"kern serve needs FastAPI and uvicorn ({exc}): pip install 'kern[web]'"
         ) from None
+    # A store that is not there (PostgreSQL looks on first use) fails now, with
+    # "no Kern store here", rather than on every request.
+    db.get_sessions(limit=1)
     header: str | None = args.trust_user_header
     if header is not None:
         name = header.strip()

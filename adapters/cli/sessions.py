@@ -1,5 +1,6 @@
-"""``kern`` commands that read sessions: ``sessions``, ``show``, ``as-of``,
-``events``, ``history`` and ``step``.
+"""``kern`` commands on sessions: ``sessions`` (live or ``--deleted``), ``show``,
+``as-of``, ``events``, ``history`` and ``step`` read them; ``rename`` and
+``delete`` append to one.
 
 Each takes the open store, the parsed arguments and an :class:`Output`, and
 returns the exit status.
@@ -20,7 +21,7 @@ from kern.adapters.cli.output import (
     timestamp,
     titled,
 )
-from kern.adapters.cli.targets import parse_as_of, parse_step
+from kern.adapters.cli.targets import UsageError, parse_as_of, parse_step
 from kern.application.sessions import KernDb
 from kern.domain.errors import SessionNotFoundError
 from kern.domain.events import (
@@ -42,8 +43,11 @@ DEFAULT_LIMIT = 20
 
 def list_sessions(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     """``kern sessions [list]``: live sessions, newest first; DEFAULT_LIMIT of them
-    unless --limit says otherwise (and a note on stderr says how to see more)."""
+    unless --limit says otherwise (and a note on stderr says how to see more).
+    With --deleted, the deleted sessions, most recently deleted first."""
     limit = args.limit if args.limit is not None else DEFAULT_LIMIT
+    if args.deleted:
+        return _list_deleted(db, args, out, limit)
     sessions = db.get_sessions(
         user_id=args.user,
         workflow_id=args.workflow_id,
@@ -53,9 +57,7 @@ def list_sessions(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         sort_by=args.sort_by,
         sort_order=args.sort_order,
     )
-    if len(sessions) == limit:
-        page = (args.page or 1) + 1
-        out.note(f"showing {limit} sessions: --page {page} for the next, --limit N for more")
+    _note_more(out, args, len(sessions), limit)
     if out.as_json:
         out.json([_listed(session) for session in sessions])
         return 0
@@ -74,6 +76,80 @@ def list_sessions(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         )
     out.print(grid, f"{len(sessions)} session(s)")
     return 0
+
+
+def _list_deleted(db: KernDb, args: argparse.Namespace, out: Output, limit: int) -> int:
+    if args.name is not None or args.sort_by is not None or args.sort_order is not None:
+        raise UsageError(
+            "--deleted lists the most recently deleted first and takes --workflow-id, "
+            "--limit and --page only"
+        )
+    deleted = db.get_deleted_sessions(
+        user_id=args.user, workflow_id=args.workflow_id, limit=limit, page=args.page
+    )
+    _note_more(out, args, len(deleted), limit)
+    if out.as_json:
+        out.json(deleted)
+        return 0
+    grid = table("session_id", "name", "user", "workflow", "created", "deleted", "version")
+    for session in deleted:
+        add_row(
+            grid,
+            session.session_id,
+            session.session_name or "-",
+            session.user_id,
+            session.workflow_id,
+            timestamp(session.created_at),
+            timestamp(session.deleted_at),
+            str(session.version),
+        )
+    out.print(grid, f"{len(deleted)} deleted session(s)")
+    return 0
+
+
+def _note_more(out: Output, args: argparse.Namespace, found: int, limit: int) -> None:
+    if found == limit:
+        page = (args.page or 1) + 1
+        out.note(f"showing {limit} sessions: --page {page} for the next, --limit N for more")
+
+
+def rename(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern rename ID NAME``: record the new name and print it."""
+    session = db.rename_session(args.session_id, args.name, args.user)
+    if session is None:
+        raise _no_session(db, args)
+    if out.as_json:
+        out.json({"session_id": session.session_id, "session_name": session.session_name})
+        return 0
+    out.print(session.session_name)
+    return 0
+
+
+def delete(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    """``kern delete ID``: append the tombstone; exit status 1 when there was
+    no live session of the user's to delete."""
+    if not db.delete_session(args.session_id, args.user):
+        raise _no_session(db, args)
+    [entry] = db.get_log(args.session_id, args.user)[-1:]
+    if out.as_json:
+        out.json({"session_id": args.session_id, "deleted": True, "version": entry.version})
+        return 0
+    out.print(
+        f"deleted session {args.session_id} (tombstone at version {entry.version}; "
+        f"its log stays readable: kern events {args.session_id})"
+    )
+    return 0
+
+
+def _no_session(db: KernDb, args: argparse.Namespace) -> SessionNotFoundError:
+    """Why there is no live session ``args.session_id`` of the user's to change."""
+    log = db.get_log(args.session_id, args.user)
+    if log and db.get_session(args.session_id, args.user) is None:
+        return SessionNotFoundError(
+            f"no session {args.session_id!r}: it was deleted at version {len(log)}",
+            session_id=args.session_id,
+        )
+    return SessionNotFoundError(f"no session {args.session_id!r}", session_id=args.session_id)
 
 
 def _listed(session: WorkflowSession) -> dict[str, Any]:

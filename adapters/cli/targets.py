@@ -20,7 +20,7 @@ from kern.application.runner.workflow import Workflow
 from kern.application.sessions import KernDb
 from kern.db.sqlite import SqliteDb
 from kern.domain import values
-from kern.domain.errors import InvalidInputError
+from kern.domain.errors import InvalidInputError, SchemaMigrationRequiredError
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 SQLITE_SCHEME = "sqlite:///"
@@ -41,16 +41,23 @@ def is_postgres(target: str) -> bool:
 
 
 def open_db(
-    target: str, *, schema: str | None = None, table: str | None = None, create: bool = False
+    target: str,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+    create: bool = False,
+    migrate: bool = True,
 ) -> KernDb:
     """The store ``target`` names: a PostgreSQL URL, ``sqlite:///path`` or a SQLite path.
 
     A SQLite file must already exist unless ``create`` (commands that only read
-    never leave an empty database behind a mistyped path).
+    never leave an empty database behind a mistyped path). Without ``migrate``
+    nothing is created or changed: a place with no Kern tables raises
+    StoreNotFoundError and is left as it was.
     """
     table = table or DEFAULT_TABLE
     if is_postgres(target):
-        return _open_postgres(target, schema or DEFAULT_SCHEMA, table)
+        return _open_postgres(target, schema or DEFAULT_SCHEMA, table, migrate=migrate)
     if schema is not None:
         raise UsageError("--schema applies to PostgreSQL only; a SQLite file has no schemas")
     if target.startswith(SQLITE_SCHEME):
@@ -66,16 +73,32 @@ def open_db(
         raise UsageError(f"--db {target!r} is a directory, not a SQLite file")
     if not create and not path.exists():
         raise UsageError(f"no SQLite database at {target!r} (check the path)")
-    return SqliteDb(db_file=path, session_table=table)
+    return SqliteDb(db_file=path, session_table=table, migrate=migrate)
 
 
-def _open_postgres(url: str, schema: str, table: str) -> KernDb:
+def open_existing(target: str, *, schema: str | None = None, table: str | None = None) -> KernDb:
+    """The Kern store ``target`` names, which must already be there (StoreNotFoundError,
+    nothing created, when it is not), its tables brought up to date if they are behind:
+    what commands that write to existing sessions open."""
+    try:
+        db = open_db(target, schema=schema, table=table, migrate=False)
+        try:
+            db.get_sessions(limit=0)  # PostgreSQL looks at its tables on first use
+        except BaseException:
+            db.close()
+            raise
+        return db
+    except SchemaMigrationRequiredError:
+        return open_db(target, schema=schema, table=table, migrate=True)
+
+
+def _open_postgres(url: str, schema: str, table: str, *, migrate: bool) -> KernDb:
     try:
         from kern.db.postgres import PostgresDb
     except ModuleNotFoundError as exc:  # psycopg is an optional dependency
         raise UsageError(str(exc)) from None
     try:
-        return PostgresDb(url, session_table=table, db_schema=schema)
+        return PostgresDb(url, session_table=table, db_schema=schema, migrate=migrate)
     except InvalidInputError:
         raise
     except ValueError as exc:  # what the URL parser says about a malformed URL

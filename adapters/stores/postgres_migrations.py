@@ -21,7 +21,7 @@ from psycopg.rows import DictRow
 
 from kern.adapters.stores.identifiers import MAX_IDENTIFIER_BYTES, TableNames
 from kern.adapters.stores.migrations import Migration, apply, pending
-from kern.domain.errors import SchemaMigrationRequiredError
+from kern.domain.errors import SchemaMigrationRequiredError, StoreNotFoundError
 
 MIGRATE_LOCK = "kern:create-tables"
 """The advisory lock every opener takes to migrate; the key Kern used to create
@@ -157,19 +157,43 @@ def migrate(
     Tables already at the latest version need only SELECT on the version table,
     so a least-privilege application role opens them. When they are behind,
     SchemaMigrationRequiredError is raised if migrating is not ``allowed``, or
-    if the role lacks the privileges to do it."""
+    if the role lacks the privileges to do it; when there are no tables at all
+    (nor perhaps the schema) and migrating is not ``allowed``, StoreNotFoundError,
+    with nothing created."""
     migrations = MIGRATIONS
     with datastore.get_connection() as conn:  # an autocommit connection
         found = recorded_version(conn, schema, names)
         if not pending(found, migrations, where=where):
             return []
         if not allowed:
+            if found == 0:
+                _require_tables(conn, schema, names, where)
             raise _migration_required(where, found, "this store was opened with migrate=False")
         try:
             return _migrate_locked(conn, schema, names, migrations, where)
         except psycopg.errors.InsufficientPrivilege as exc:
             reason = " ".join(str(exc).split())
             raise _migration_required(where, found, f"this role may not: {reason}") from None
+
+
+def _require_tables(
+    conn: psycopg.Connection[DictRow], schema: str, names: TableNames, where: str
+) -> None:
+    """StoreNotFoundError unless ``schema`` holds these tables (as a Kern from before
+    schema versions left them, with no version table)."""
+    row = conn.execute(
+        "SELECT to_regnamespace(%s) IS NOT NULL AS schema, to_regclass(%s) IS NOT NULL AS events",
+        [schema, sql.Identifier(schema, names.events).as_string(conn)],
+    ).fetchone()
+    if row is not None and row["events"]:
+        return
+    missing = f"no table {names.schema_versions}"
+    if row is None or not row["schema"]:
+        missing = f"no schema {schema!r}"
+    raise StoreNotFoundError(
+        f"no Kern store here: {where}: {missing} (check the schema and the session_table); "
+        "nothing was created"
+    )
 
 
 def _migration_required(where: str, found: int, why: str) -> SchemaMigrationRequiredError:

@@ -121,7 +121,9 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
 class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     """Sessions in one SQLite file (WAL mode; safe across threads and processes).
 
-    Opening it brings the tables to the latest layout. A write waits up to
+    Opening it brings the tables to the latest layout; with ``migrate=False`` it
+    first checks, without writing to the file, that they are there and current
+    (StoreNotFoundError, SchemaMigrationRequiredError otherwise). A write waits up to
     ``timeout`` seconds for the file's write lock (held by another process, or
     by another thread of this one), then fails with StoreLockedError and
     writes nothing.
@@ -133,6 +135,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         session_table: str = "kern_sessions",
         timeout: float = DEFAULT_TIMEOUT,
         *,
+        migrate: bool = True,
         asynchronous: bool = False,
     ) -> None:
         names = table_names(session_table)
@@ -140,6 +143,10 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         self.db_file = str(db_file)
         self.timeout = _check_timeout(timeout)
         self.name = f"SQLite database {self.db_file!r}"
+        self.migrate = migrate
+        where = f"{self.name} (table {names.schema_versions})"
+        if not migrate:
+            sqlite_migrations.check_current(self.db_file, names, where=where)
         try:
             self.datastore = SQLiteDatastore(
                 db_name=self.db_file,
@@ -153,7 +160,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 self.datastore.pool = ThreadPool(  # type: ignore[assignment]
                     self.datastore.pool, StoreThread(f"kern-sqlite-{names.events}")
                 )
-            self._migrate(names)
+            self._migrate(names, where)
             recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
             self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
@@ -165,14 +172,14 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         """Async mode: every sqlite3 call on a thread of the store's own, waited
         for on the event loop (:mod:`kern.adapters.stores.sqlite_thread`)."""
 
-    def _migrate(self, names: TableNames) -> None:
-        """Bring the tables to the latest layout; in async mode, then lend the
-        connection only during async calls (and stop its thread if this failed)."""
+    def _migrate(self, names: TableNames, where: str) -> None:
+        """Bring the tables to the latest layout (unless opened with migrate=False);
+        in async mode, then lend the connection only during async calls (and stop
+        its thread if this failed)."""
         pool = self.datastore.pool
         try:
-            sqlite_migrations.migrate(
-                self.datastore, names, where=f"{self.name} (table {names.schema_versions})"
-            )
+            if self.migrate:
+                sqlite_migrations.migrate(self.datastore, names, where=where)
         except BaseException:
             if isinstance(pool, ThreadPool):
                 pool.close()

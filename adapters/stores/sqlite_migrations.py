@@ -7,12 +7,16 @@ names (plain identifiers, checked before any SQL runs).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from kern.adapters.stores.identifiers import TableNames
 from kern.adapters.stores.migrations import Migration, apply, pending
+from kern.domain.errors import SchemaMigrationRequiredError, StoreNotFoundError
 
 _REFUSE = "SELECT RAISE(ABORT, 'the session event log is append-only')"
 
@@ -65,16 +69,72 @@ MIGRATIONS: list[Migration] = [
 """Every layout so far; append a migration to change the tables, never edit one."""
 
 
-def recorded_version(cursor: SQLiteCursor, names: TableNames) -> int:
+def recorded_version(cursor: SQLiteCursor | sqlite3.Cursor, names: TableNames) -> int:
     """The last version applied to these tables (0: none recorded)."""
-    cursor.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [names.schema_versions]
-    )
-    if cursor.fetchone() is None:
+    if not _has_table(cursor, names.schema_versions):
         return 0
     cursor.execute(f"SELECT max(version) FROM {names.schema_versions}")
     row: Any = cursor.fetchone()
     return int(row[0] or 0)
+
+
+def _has_table(cursor: SQLiteCursor | sqlite3.Cursor, table: str) -> bool:
+    cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
+    return cursor.fetchone() is not None
+
+
+_HEADER = b"SQLite format 3\x00"
+_WAL = 2
+"""The file format read and write versions (header bytes 18 and 19) of a WAL database."""
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database in WAL mode, from its header alone."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return header.startswith(_HEADER) and header[18] == header[19] == _WAL
+
+
+def check_current(db_file: str, names: TableNames, *, where: str) -> None:
+    """For a store opened with ``migrate=False``: that ``db_file`` holds these tables
+    at the latest version, read through a read-only connection, before anything
+    opens the file for writing (which would switch it to WAL and leave ``-wal``
+    and ``-shm`` files beside it).
+
+    StoreNotFoundError when there is no file, no SQLite database in it, or no
+    Kern tables of this name; SchemaMigrationRequiredError when the tables are
+    behind; SchemaVersionError when a newer Kern wrote them. Nothing is changed.
+
+    A file already in WAL mode (a Kern file, say) is read through an ordinary
+    connection that only reads: a read-only one would leave the ``-wal`` and
+    ``-shm`` files it needs behind, where the last ordinary connection to close
+    removes them."""
+    path = Path(db_file).absolute()
+    mode = "rw" if _in_wal_mode(path) else "ro"
+    uri = f"{path.as_uri()}?mode={mode}"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+            cursor = connection.cursor()
+            found = recorded_version(cursor, names)
+            adopted = found == 0 and _has_table(cursor, names.events)
+    except sqlite3.DatabaseError as exc:
+        raise StoreNotFoundError(
+            f"no Kern store here: {db_file!r} is not a SQLite database Kern can read ({exc})"
+        ) from None
+    if found == 0 and not adopted:
+        raise StoreNotFoundError(
+            f"no Kern store here: SQLite database {db_file!r} has no table "
+            f"{names.schema_versions} (check the file and the session_table); nothing was created"
+        )
+    if pending(found, MIGRATIONS, where=where):
+        raise SchemaMigrationRequiredError(
+            f"{where} is at schema version {found} and this Kern needs version "
+            f"{len(MIGRATIONS)}; this store was opened with migrate=False. Open it once "
+            "with migrate=True to migrate it; nothing was changed"
+        )
 
 
 def migrate(datastore: SQLiteDatastore, names: TableNames, *, where: str) -> list[int]:

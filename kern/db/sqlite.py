@@ -14,6 +14,13 @@ class SqliteDb(KernDb):
     latest schema version when it is opened (SchemaVersionError if a newer Kern
     wrote them).
 
+    ``migrate=False`` creates and changes nothing: the file must already hold
+    these tables at this Kern's schema version. It is checked through a read-only
+    connection before the store opens it, so a file that is not a Kern store is
+    left exactly as it was (StoreNotFoundError; tables behind the code raise
+    SchemaMigrationRequiredError). The ``kern`` command's read commands open
+    their ``--db`` this way.
+
     A write waits up to ``timeout`` seconds for the file's write lock, then
     raises StoreLockedError having written nothing. With ``strict_users=True``
     every call must name a user_id (the setting for multi-user services).
@@ -25,6 +32,7 @@ class SqliteDb(KernDb):
         session_table: str = "kern_sessions",
         timeout: float = DEFAULT_TIMEOUT,
         *,
+        migrate: bool = True,
         strict_users: bool = False,
     ) -> None:
         super().__init__(
@@ -32,6 +40,7 @@ class SqliteDb(KernDb):
                 db_file,
                 session_table=session_table,
                 timeout=timeout,
+                migrate=migrate,
                 asynchronous=not self.blocking,
             ),
             strict_users=strict_users,
@@ -39,6 +48,7 @@ class SqliteDb(KernDb):
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout
+        self.migrate = migrate
 
 
 class _OnLoop(SqliteDb):
@@ -61,9 +71,12 @@ class AsyncSqliteDb(AsyncKernDb):
         session_table: str = "kern_sessions",
         timeout: float = DEFAULT_TIMEOUT,
         *,
+        migrate: bool = True,
         strict_users: bool = False,
     ) -> None:
-        super().__init__(_OnLoop(db_file, session_table, timeout, strict_users=strict_users))
+        super().__init__(
+            _OnLoop(db_file, session_table, timeout, migrate=migrate, strict_users=strict_users)
+        )
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout

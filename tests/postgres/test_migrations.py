@@ -16,7 +16,12 @@ from psycopg import sql
 from kern.adapters.stores import postgres_migrations
 from kern.adapters.stores.migrations import Migration
 from kern.db.postgres import PostgresDb
-from kern.errors import SchemaVersionError, StoreUnavailableError
+from kern.errors import (
+    SchemaMigrationRequiredError,
+    SchemaVersionError,
+    StoreNotFoundError,
+    StoreUnavailableError,
+)
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo
 from tests.fixtures import (
@@ -313,3 +318,41 @@ def test_many_openers_upgrading_at_once_run_the_migration_once(
         thread.join()
     assert errors == []
     assert versions(admin, v1_schema) == list(range(1, LATEST + 2))
+
+
+# -- migrate=False: nothing created, nothing changed ------------------------------------------
+
+
+def test_migrate_false_creates_no_schema(schema: str, admin: Admin) -> None:
+    with (
+        pytest.raises(StoreNotFoundError, match=f"no schema {schema!r}") as raised,
+        PostgresDb(POSTGRES_URL, db_schema=schema, migrate=False) as db,
+    ):
+        db.get_sessions()
+    assert str(raised.value).startswith("no Kern store here: PostgreSQL at ")
+    found = admin.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [schema])
+    assert found.fetchone() == (0,)
+
+
+def test_migrate_false_refuses_tables_behind_the_code(
+    v1_schema: str, admin: Admin, with_extra_column: None
+) -> None:
+    before = layout(admin, v1_schema)
+    with (
+        pytest.raises(SchemaMigrationRequiredError, match="migrate=False"),
+        PostgresDb(POSTGRES_URL, db_schema=v1_schema, migrate=False) as db,
+    ):
+        db.get_sessions()
+    assert layout(admin, v1_schema) == before
+
+
+def test_migrate_false_refuses_tables_from_before_versioning(schema: str, admin: Admin) -> None:
+    """Kern's tables without a version table are a store to migrate, not a missing one."""
+    restore_v1(schema)
+    before = layout(admin, schema)
+    with (
+        pytest.raises(SchemaMigrationRequiredError, match="at schema version 0"),
+        PostgresDb(POSTGRES_URL, db_schema=schema, migrate=False) as db,
+    ):
+        db.get_sessions()
+    assert layout(admin, schema) == before

@@ -3,18 +3,25 @@ once, in order, and a database from a newer Kern is refused untouched."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from kern.adapters.stores import sqlite_migrations
 from kern.adapters.stores.migrations import Migration
-from kern.db.sqlite import SqliteDb
-from kern.errors import SchemaVersionError, StoreUnavailableError
+from kern.db.sqlite import AsyncSqliteDb, SqliteDb
+from kern.errors import (
+    SchemaMigrationRequiredError,
+    SchemaVersionError,
+    StoreNotFoundError,
+    StoreUnavailableError,
+)
 from kern.workflow import Workflow
 from tests.conftest import echo
 from tests.fixtures import V1_SQLITE, append_a_run, assert_reads_back, expected
@@ -235,3 +242,102 @@ def test_a_database_from_a_newer_kern_is_refused_untouched(v1_file: Path) -> Non
     assert "kern.db" in message and "nothing was changed" in message
     assert layout(v1_file) == before
     assert versions(v1_file) == [*range(1, LATEST + 1), LATEST + 1]
+
+
+# -- migrate=False: nothing created, nothing changed ------------------------------------------
+
+
+def neighbours(db_file: Path) -> dict[str, bytes]:
+    """The file and whatever SQLite keeps beside it (-wal, -shm, -journal), by name."""
+    return {p.name: p.read_bytes() for p in sorted(db_file.parent.glob(f"{db_file.name}*"))}
+
+
+def test_migrate_false_leaves_another_programs_file_untouched(tmp_path: Path) -> None:
+    """Checked through a read-only connection before anything opens it for writing:
+    same bytes, no -wal or -shm beside it, the journal mode it had."""
+    db_file = tmp_path / "other.db"
+    with closing(sqlite3.connect(db_file)) as other:
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.commit()
+    before = neighbours(db_file)
+    with pytest.raises(StoreNotFoundError, match="has no table kern_sessions_schema"):
+        SqliteDb(db_file=db_file, migrate=False)
+    assert neighbours(db_file) == before
+    with closing(sqlite3.connect(db_file)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a database\n" * 50])
+def test_migrate_false_finds_no_store_in_a_missing_empty_or_foreign_file(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    db_file = tmp_path / "nothing.db"
+    if content is not None:
+        db_file.write_bytes(content)
+    with pytest.raises(StoreNotFoundError, match=r"^no Kern store here: "):
+        SqliteDb(db_file=db_file, migrate=False)
+    assert neighbours(db_file) == ({} if content is None else {"nothing.db": content})
+
+
+def test_migrate_false_opens_current_tables(v1_file: Path) -> None:
+    with SqliteDb(db_file=v1_file, migrate=False) as db:
+        assert db.get_session("s1") is not None
+        Workflow(name="Seed", db=db, steps=[echo]).run("again", session_id="s1")
+
+
+def test_migrate_false_opens_them_in_async_mode_too(v1_file: Path) -> None:
+    async def read() -> bool:
+        async with AsyncSqliteDb(db_file=v1_file, migrate=False) as db:
+            return await db.get_session("s1") is not None
+
+    assert asyncio.run(read())
+
+
+def test_migrate_false_refuses_tables_behind_the_code(
+    v1_file: Path, with_extra_column: None
+) -> None:
+    before = layout(v1_file)
+    with pytest.raises(SchemaMigrationRequiredError, match="migrate=False"):
+        SqliteDb(db_file=v1_file, migrate=False)
+    assert layout(v1_file) == before
+
+
+def test_migrate_false_refuses_tables_from_before_versioning(old_file: Path) -> None:
+    """Kern's tables without a version table are a store to migrate, not a missing one."""
+    before = layout(old_file)
+    with pytest.raises(SchemaMigrationRequiredError, match="at schema version 0"):
+        SqliteDb(db_file=old_file, migrate=False)
+    assert layout(old_file) == before
+
+
+def test_migrate_false_refuses_tables_from_a_newer_kern(v1_file: Path) -> None:
+    with closing(sqlite3.connect(v1_file)) as connection:
+        connection.execute(
+            "INSERT INTO kern_sessions_schema (version, summary) VALUES (?, 'later')", [LATEST + 1]
+        )
+        connection.commit()
+    with pytest.raises(SchemaVersionError):
+        SqliteDb(db_file=v1_file, migrate=False)
+
+
+def test_migrate_false_leaves_no_wal_files_beside_a_wal_mode_file(tmp_path: Path) -> None:
+    """Another program's database in WAL mode: nothing left beside it either."""
+    db_file = tmp_path / "wal.db"
+    with closing(sqlite3.connect(db_file)) as other:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.commit()
+    before = neighbours(db_file)
+    assert list(before) == ["wal.db"]
+    with pytest.raises(StoreNotFoundError):
+        SqliteDb(db_file=db_file, migrate=False)
+    assert neighbours(db_file) == before
+
+
+def test_migrate_false_on_tables_behind_leaves_no_wal_files(
+    v1_file: Path, with_extra_column: None
+) -> None:
+    before = neighbours(v1_file)
+    with pytest.raises(SchemaMigrationRequiredError):
+        SqliteDb(db_file=v1_file, migrate=False)
+    assert neighbours(v1_file) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from kern.adapters.cli.main import main
 from kern.adapters.cli.serve import is_loopback
 from kern.db.sqlite import SqliteDb
+from tests.conftest import POSTGRES_URL
 from tests.web.conftest import seed
 
 DEADLINE = 30.0
@@ -133,3 +136,31 @@ def test_serve_admin_on_loopback(db_file: Path) -> None:
         listed = httpx.get(f"{base}/api/sessions").json()["sessions"]
         assert sorted(s["session_id"] for s in listed) == ["alice-s", "bob-s"]
         assert httpx.get(f"{base}/api/info").json()["scoped"] is False
+
+
+def test_serve_finds_no_kern_store_and_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    before = other.read_bytes()
+    assert main(["serve", "--db", str(other), "--admin"]) == 2
+    assert "no Kern store here" in capsys.readouterr().err
+    assert other.read_bytes() == before
+    assert main(["serve", "--db", str(tmp_path / "missing.db"), "--admin"]) == 2
+    assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.postgres
+def test_serve_on_a_mistyped_schema_says_so_at_once(
+    postgres_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = f"{postgres_schema}_typo"
+    assert main(["serve", "--db", POSTGRES_URL, "--schema", typo, "--admin"]) == 2
+    assert "no Kern store here" in capsys.readouterr().err
+    with psycopg.connect(POSTGRES_URL) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [typo]
+        ).fetchone()
+    assert found is None

@@ -103,6 +103,7 @@ def open_target(
         db = PostgresDb(POSTGRES_URL, session_table=table, db_schema=schema)
         options = ["--db", POSTGRES_URL, "--schema", schema, "--table", table]
     with db:
+        db.get_sessions(limit=1)  # the tables, created: read commands never create them
         yield Target(kind, options, db, capsys)
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
+from kern.adapters.cli.output import PROGRESS_FROM
 from kern.db.sqlite import SqliteDb
+from kern.workflow import Workflow
+from tests.conftest import echo
 from tests.contract.cli.conftest import Target, run_kern
 
 # -- verify -------------------------------------------------------------------------
@@ -45,11 +49,40 @@ def test_verify_includes_deleted_sessions(seeded: Target) -> None:
     assert {s["session_id"]: s["events"] for s in sessions} == {"research": 12, "notes": 7}
 
 
-def test_verify_draws_progress_on_stderr_and_keeps_json_on_stdout(seeded: Target) -> None:
-    result = seeded.kern("verify", "--json")
+def many_sessions(target: Target) -> int:
+    """Enough sessions for a job long enough to draw a bar; how many."""
+    count = PROGRESS_FROM + 1
+    workflow = Workflow(name="Many", db=target.db, steps=[echo])
+    for n in range(count):
+        workflow.run(input=n, session_id=f"s{n:02d}")
+    return count
+
+
+def test_verify_draws_progress_on_a_terminal_and_keeps_json_on_stdout(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = many_sessions(target)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    result = target.kern("verify", "--json")
     assert result.json()["ok"] is True
     assert "Verifying sessions" in result.err
-    assert "2/2" in result.err
+    assert f"{count}/{count}" in result.err
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(target: Target) -> None:
+    """A log file or a pipe gets no bar, however long the job."""
+    many_sessions(target)
+    assert not sys.stderr.isatty()
+    result = target.kern("verify", "--json")
+    assert result.json()["ok"] is True
+    assert result.err == ""
+
+
+def test_a_short_job_draws_no_bar_even_on_a_terminal(
+    seeded: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert seeded.kern("verify").err == ""
 
 
 def test_no_progress_keeps_stderr_empty(seeded: Target) -> None:
@@ -157,9 +190,14 @@ def test_export_writes_json_lines_of_the_stored_records(seeded: Target) -> None:
     ]
 
 
-def test_export_of_every_session_keeps_stdout_clean_of_the_bar(seeded: Target) -> None:
-    result = seeded.kern("export")
-    assert {line["session_id"] for line in result.json_lines()} == {"research", "notes"}
+def test_export_of_every_session_keeps_stdout_clean_of_the_bar(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout piped, stderr a terminal: the bar goes to the terminal, the lines stay whole."""
+    count = many_sessions(target)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    result = target.kern("export")
+    assert len({line["session_id"] for line in result.json_lines()}) == count
     assert "Exporting sessions" in result.err
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
+from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
+from tests.conftest import POSTGRES_URL, postgres_table
 from tests.contract.cli.conftest import run_kern
 
 
@@ -53,12 +56,36 @@ def test_demo_with_one_run_travels_to_that_runs_start(
         assert db.verify().ok
 
 
-def test_demo_records_into_sqlite_only(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_kern(capsys, "demo", "--db", "postgresql://kern@localhost/kern")
+@pytest.mark.postgres
+def test_demo_records_into_postgres_and_its_hints_work(
+    capsys: pytest.CaptureFixture[str], postgres_schema: str
+) -> None:
+    """``kern demo --db postgresql://...`` records into that schema and table, and the
+    ``kern`` lines it prints read the session back from there."""
+    table = postgres_table()
+    options = ["--db", POSTGRES_URL, "--schema", postgres_schema, "--table", table]
+    result = run_kern(capsys, "demo", *options, "--runs", "2")
+    assert result.status == 0, result.err
+    assert f"(PostgreSQL, schema {postgres_schema})" in result.out
+    assert "  ok: 12 events, the hash chain is intact" in result.out
+    with PostgresDb(POSTGRES_URL, session_table=table, db_schema=postgres_schema) as db:
+        [session] = db.get_sessions()
+        assert len(session.runs or []) == 2 and db.verify().ok
+    hints = [line.split("kern ", 1)[1] for line in result.out.splitlines() if "kern --db" in line]
+    assert len(hints) == 5
+    for hint in hints:
+        assert run_kern(capsys, *shlex.split(hint)).status == 0, hint
+
+
+def test_demo_refuses_a_schema_for_a_sqlite_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_kern(capsys, "demo", "--db", str(tmp_path / "d.db"), "--schema", "x")
     assert (result.status, result.err) == (
         2,
-        "kern: error: kern demo records into a SQLite file; give --db a file path\n",
+        "kern: error: --schema applies to PostgreSQL only; a SQLite file has no schemas\n",
     )
+    assert not (tmp_path / "d.db").exists()
 
 
 def test_the_stored_row_the_demo_prints_is_the_one_in_the_database(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from kern.workflow import Workflow
+from tests.conftest import echo
 from tests.contract.cli.conftest import Target
 
 # -- sessions ---------------------------------------------------------------------
@@ -206,3 +208,68 @@ def test_step_names_what_is_missing(seeded: Target) -> None:
     step = seeded.kern("step", "research", "run-1", "publish")
     assert step.status == 2
     assert step.err.startswith("kern: error: run 'run-1' of session 'research' recorded no step")
+
+
+# -- --user on every read command --------------------------------------------------
+
+READ_ONE = [
+    ["show", "{id}"],
+    ["as-of", "{id}", "1"],
+    ["events", "{id}"],
+    ["history", "{id}"],
+    ["step", "{id}", "run-1", "0"],
+    ["verify", "{id}"],
+    ["export", "{id}"],
+    ["diff", "{id}", "run-1", "run-2"],
+    ["replay", "{id}", "run-1", "--workflow", "tests.contract.cli.flows:pipeline"],
+]
+
+
+@pytest.mark.parametrize("argv", READ_ONE, ids=lambda argv: argv[0])
+def test_user_reads_another_users_session_as_missing(seeded: Target, argv: list[str]) -> None:
+    """bob asking for alice's session gets what anyone gets for a session that never was."""
+    theirs = seeded.kern("--user", "bob", *(part.format(id="research") for part in argv))
+    missing = seeded.kern("--user", "bob", *(part.format(id="nobody") for part in argv))
+    assert (theirs.status, theirs.out) == (1, "")
+    assert theirs.err == "kern: error: session 'research' not found\n"
+    assert theirs.err.replace("research", "nobody") == missing.err
+    mine = seeded.kern("--user", "alice", *(part.format(id="research") for part in argv))
+    assert mine.status == 0, mine.err
+
+
+def test_user_scopes_verify_and_export_of_every_session(seeded: Target) -> None:
+    verified = seeded.kern("--user", "bob", "verify", "--json").json()
+    assert [s["session_id"] for s in verified["sessions"]] == ["notes"]
+    exported = seeded.kern("--user", "bob", "export").json_lines()
+    assert {line["session_id"] for line in exported} == {"notes"}
+    assert seeded.kern("--user", "carol", "export").out == ""
+
+
+# -- ids are never cut ----------------------------------------------------------------
+
+
+def test_sessions_never_wraps_a_long_id_on_a_narrow_terminal(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the table grows wider than the terminal rather than split an id."""
+    long_id = "customer-support-ticket-2024-05-01-escalated-" + "7" * 40
+    Workflow(name="Narrow", db=target.db, steps=[echo]).run(
+        "hi", session_id=long_id, user_id="someone-with-a-long-user-id@example.com"
+    )
+    target.db.rename_session(long_id, "A session name long enough to need wrapping somewhere")
+    monkeypatch.setenv("COLUMNS", "80")
+    for argv in (["sessions"], ["verify"]):
+        result = target.kern(*argv)
+        assert result.status == 0
+        assert any(long_id in line for line in result.out.splitlines()), result.out
+    target.db.delete_session(long_id)
+    deleted = target.kern("sessions", "--deleted")
+    assert any(long_id in line for line in deleted.out.splitlines()), deleted.out
+
+
+def test_a_table_that_fits_keeps_to_the_terminal_width(
+    seeded: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    lines = seeded.kern("sessions").out.splitlines()
+    assert max(len(line) for line in lines) <= 100

@@ -31,6 +31,7 @@ UNSCOPED: dict[str, Callable[[KernDb], Any]] = {
     "run": lambda db: Workflow(name="W", db=db, steps=[echo]).run("x", session_id="s2"),
     "get_session": lambda db: db.get_session("s1"),
     "get_sessions": lambda db: db.get_sessions(),
+    "get_deleted_sessions": lambda db: db.get_deleted_sessions(),
     "get_events": lambda db: db.get_events("s1"),
     "get_log": lambda db: db.get_log("s1"),
     "get_step_view": lambda db: db.get_step_view("s1", "r", 0),
