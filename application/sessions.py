@@ -32,7 +32,7 @@ from kern.domain.errors import (
     SessionNotFoundError,
     UserRequiredError,
 )
-from kern.domain.events import SessionEvent
+from kern.domain.events import EVENT_CLASSES, SessionEvent
 from kern.domain.identity import may_access, validate_session_id, validate_user_id
 from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
@@ -288,13 +288,19 @@ class KernDb:
         as_of: AsOf | None = None,
         after: int | None = None,
         limit: int | None = None,
+        event_types: Sequence[str] | None = None,
+        run_id: str | None = None,
     ) -> list[LogEntry]:
         """The session's event log, in order, up to ``as_of`` ([] if not visible
         to the user). Deleted sessions' logs stay readable, for audit.
 
         ``after`` (a version) and ``limit`` page through it: at most ``limit``
-        entries of versions above ``after``. InvalidQueryError for a negative
-        ``after`` or a ``limit`` outside 1..MAX_LIMIT."""
+        entries of versions above ``after``. ``event_types`` (names such as
+        "StepCompleted") and ``run_id`` keep only those events: a run's are
+        found from where the run starts, not by reading the whole log.
+        InvalidQueryError for a negative ``after``, a ``limit`` outside
+        1..MAX_LIMIT or an unknown event type; RunNotFoundError for a run the
+        session never started."""
         session_id = validate_session_id(session_id)
         self.user(user_id)
         start = _log_after(after)
@@ -304,14 +310,33 @@ class KernDb:
             raise InvalidQueryError(
                 f"limit must be a positive int of at most {MAX_LIMIT} (MAX_LIMIT), got {limit!r}"
             )
+        types = _event_types(event_types)
+        if run_id is not None and not isinstance(run_id, str):
+            raise InvalidQueryError(f"run_id must be a string, got {type(run_id).__name__}")
         if not timetravel.owned_by(self.store, session_id, user_id):
             return []
         upto = None if as_of is None else self.resolve_as_of(session_id, as_of)
-        if limit is not None and (upto is None or upto > start + limit):
+        if run_id is not None:
+            span = self.store.run_span(session_id, run_id)
+            if span is None:
+                raise RunNotFoundError.of(session_id, run_id)
+            start = max(start, span[0] - 1)
+            if span[1] is not None:
+                upto = span[1] if upto is None else min(upto, span[1])
+        filtered = types is not None or run_id is not None
+        if limit is not None and not filtered and (upto is None or upto > start + limit):
             upto = start + limit
         if upto is not None and upto <= start:
             return []
-        return log_entries(self.store.read(session_id, after=start, upto=upto))
+        entries = log_entries(self.store.read(session_id, after=start, upto=upto))
+        if filtered:
+            entries = [
+                entry
+                for entry in entries
+                if (types is None or entry.event_type in types)
+                and (run_id is None or entry.run_id == run_id)
+            ]
+        return entries if limit is None else entries[:limit]
 
     def head_version(self, session_id: str, user_id: str | None = None) -> int | None:
         """The version of the session's last event; None when there is no such
@@ -505,6 +530,23 @@ class KernDb:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _event_types(names: object) -> frozenset[str] | None:
+    """``event_types`` checked against the events Kern records; InvalidQueryError if not."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence | set | frozenset):
+        raise InvalidQueryError(
+            f"event_types must be a list of event type names, got {type(names).__name__}"
+        )
+    known = {cls.__name__ for cls in EVENT_CLASSES}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidQueryError(
+            f"unknown event type {unknown[0]!r}: event_types are {', '.join(sorted(known))}"
+        )
+    return frozenset(names)
 
 
 def _log_after(after: object) -> int:

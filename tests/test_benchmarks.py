@@ -29,3 +29,24 @@ def test_the_quick_suite_writes_a_table_with_the_recording_rows(tmp_path: Path) 
     rows = [line for line in out.read_text().splitlines() if line.startswith("| 1 |")]
     assert len(rows) == 2 and all("| sqlite |" in row for row in rows)
     assert "raw, 4 commits" in rows[0] and "failed" not in out.read_text()
+
+
+@pytest.mark.slow
+def test_the_web_measurement_runs_and_prints_every_read() -> None:
+    script = SUITE.parent / "measure_web.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--rounds", "1", "--calls", "1", "--runs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ")[0] for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows[1:] == [
+        "| session",
+        "| session as of the middle run",
+        "| step view",
+        "| events page (100)",
+        "| sessions list",
+    ]

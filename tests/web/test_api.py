@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kern.adapters.web import schemas
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.domain.errors import InvalidInputError
@@ -143,6 +144,19 @@ def test_verify_and_export(seeded: Seeded, admin: TestClient) -> None:
     target = InMemoryDb()
     assert target.import_lines(exported.text.splitlines()).sessions == ["alice-s"]
     assert target.verify("alice-s").ok
+
+
+def test_answers_have_the_shapes_the_openapi_document_gives(
+    seeded: Seeded, admin: TestClient
+) -> None:
+    schemas.Info.model_validate(admin.get("/api/info").json())
+    schemas.SessionsPage.model_validate(admin.get("/api/sessions").json())
+    schemas.SessionAt.model_validate(admin.get("/api/sessions/alice-s?as_of=2").json())
+    schemas.EventsPage.model_validate(admin.get("/api/sessions/alice-s/events").json())
+    schemas.ErrorBody.model_validate(admin.get("/api/sessions/nobody").json())
+    document = admin.get("/openapi.json").json()
+    answer = document["paths"]["/api/sessions"]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/SessionsPage")
 
 
 def test_openapi_document_lists_every_endpoint(admin: TestClient) -> None:
@@ -302,3 +316,47 @@ def test_static_files_stay_inside_their_folder(admin: TestClient) -> None:
         response = admin.get(url)
         assert response.status_code == 404, url
         assert "create_app" not in response.text
+
+
+def test_events_filtered_by_type_and_run(seeded: Seeded, admin: TestClient) -> None:
+    second = seeded.alice_runs[1]
+    steps = admin.get(
+        "/api/sessions/alice-s/events",
+        params={"event_type": "StepCompleted", "run_id": second},
+    ).json()
+    assert [(e["event_type"], e["run_id"]) for e in steps["events"]] == [
+        ("StepCompleted", second),
+        ("StepCompleted", second),
+    ]
+    assert steps["next_after"] is None
+    both = admin.get(
+        "/api/sessions/alice-s/events",
+        params=[("event_type", "SessionRenamed"), ("event_type", "SessionStateUpdated")],
+    ).json()["events"]
+    assert [e["event_type"] for e in both] == ["SessionRenamed", "SessionStateUpdated"]
+    # A page of a filtered log ends where the page is full, and goes on from there.
+    seen: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        page = admin.get(
+            "/api/sessions/alice-s/events",
+            params={"event_type": "StepCompleted", "limit": 3, "after": after},
+        ).json()
+        seen.extend(e["version"] for e in page["events"])
+        after = page["next_after"]
+    expected = [e.version for e in seeded.db.get_log("alice-s") if e.event_type == "StepCompleted"]
+    assert seen == expected and len(seen) == 4
+    unknown = admin.get("/api/sessions/alice-s/events", params={"event_type": "Hacked"})
+    assert "unknown event type 'Hacked'" in error_of(unknown, 400)["message"]
+    no_run = admin.get("/api/sessions/alice-s/events", params={"run_id": "nope"})
+    assert error_of(no_run, 404)["type"] == "RunNotFoundError"
+
+
+def test_every_answer_forbids_outside_scripts_and_framing(admin: TestClient) -> None:
+    for url in ["/", "/api/sessions", "/api/sessions/nobody", "/openapi.json"]:
+        headers = admin.get(url).headers
+        policy = headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy, url
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"

@@ -134,3 +134,16 @@ def test_a_closed_client_stops_the_server_polling(seeded: Seeded, poll_interval:
                 settled = calls
                 break
     assert settled >= 1, "the server kept polling after the client went away"
+
+
+def test_the_stream_of_a_deleted_session_ends_after_what_it_missed(seeded: Seeded) -> None:
+    seeded.db.delete_session("bob-s")
+    app = create_app(seeded.db, admin=True, poll_interval=0.05)
+    with serving(app) as base:
+        with open_stream(base, "/api/sessions/bob-s/stream") as response:
+            assert [line for line in response.iter_lines() if line.startswith("data")] == []
+        with open_stream(base, "/api/sessions/bob-s/stream?after=0") as response:
+            data = [line for line in response.iter_lines() if line.startswith("data")]
+    kinds = [json.loads(line[len("data: ") :])["event_type"] for line in data]
+    assert kinds[0] == "SessionStarted" and kinds[-1] == "SessionDeleted"
+    assert len(kinds) == seeded.db.head_version("bob-s")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from kern.db import KernDb
 from kern.domain.encoding import GENESIS_HASH, event_hash
+from kern.domain.errors import InvalidQueryError, RunNotFoundError
 from kern.domain.values import Provenance
 from kern.workflow import Workflow
 from tests.contract.timetravel.conftest import OWNER, SESSION, T0, History, shout, tally
@@ -137,3 +140,47 @@ def test_log_of_a_deleted_session_stays_readable(history: History) -> None:
     assert len(log) == 17
     assert log[-1].event_type == "SessionDeleted"
     assert log[-1].payload == {}
+
+
+def test_log_pages_after_a_version(history: History) -> None:
+    db = history.db
+    whole = [e.version for e in db.get_log(SESSION)]
+    pages = [[e.version for e in db.get_log(SESSION, after=a, limit=5)] for a in (0, 5, 10, 15)]
+    assert pages == [whole[0:5], whole[5:10], whole[10:15], whole[15:]]
+    assert db.get_log(SESSION, after=len(whole)) == []
+    assert [e.version for e in db.get_log(SESSION, after=2, limit=5, as_of=4)] == [3, 4]
+    assert db.head_version(SESSION) == whole[-1]
+    assert db.head_version(SESSION, user_id="mallory") is None
+    assert db.head_version("nobody") is None
+
+
+def test_log_filtered_by_event_type_and_run(history: History) -> None:
+    db, beta = history.db, history.runs[1]
+    assert beta.run_id is not None
+    of_beta = db.get_log(SESSION, run_id=beta.run_id)
+    assert {e.run_id for e in of_beta} == {beta.run_id}
+    assert of_beta[0].event_type == "RunStarted"
+    assert of_beta[-1].event_type == "RunCompleted"
+    expected = [e for e in db.get_log(SESSION) if e.run_id == beta.run_id]
+    assert [e.version for e in of_beta] == [e.version for e in expected]
+    steps = db.get_log(SESSION, event_types=["StepCompleted"], limit=2)
+    all_steps = [e for e in db.get_log(SESSION) if e.event_type == "StepCompleted"]
+    assert [e.version for e in steps] == [e.version for e in all_steps[:2]]
+    assert db.get_log(SESSION, user_id="mallory", run_id=beta.run_id) == []
+
+
+def test_log_refuses_bad_paging_and_filters(history: History) -> None:
+    db = history.db
+    for kwargs, says in [
+        ({"after": -1}, "after must be a version"),
+        ({"after": True}, "after must be a version"),
+        ({"limit": 0}, "limit must be a positive int"),
+        ({"limit": "5"}, "limit must be a positive int"),
+        ({"event_types": "StepCompleted"}, "must be a list"),
+        ({"event_types": ["StepCompleted", "Bogus"]}, "unknown event type 'Bogus'"),
+        ({"run_id": 7}, "run_id must be a string"),
+    ]:
+        with pytest.raises(InvalidQueryError, match=says):
+            db.get_log(SESSION, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(RunNotFoundError):
+        db.get_log(SESSION, run_id="never")
