@@ -76,14 +76,18 @@ def admin_url(recorded: Recorded) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Any, screenshots: Path) -> Iterator[Any]:
-    """A new browser page; the test fails if a script on it raised."""
+    """A new browser page; the test fails if a script on it raised or the console
+    logged an error (a failed request, a content security policy violation)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     yield opened
     context.close()
-    assert errors == [], f"the page raised: {errors}"
+    assert errors == [], f"the page reported errors: {errors}"
 
 
 @pytest.fixture

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from playwright.sync_api import expect
 
 from kern.adapters.cli.demo_workflow import demo_workflow
 from kern.adapters.cli.serve import GRACEFUL_SHUTDOWN
 from kern.db.sqlite import SqliteDb
+from kern.web import create_app
 from tests.browser.recorded import (
     BOBS,
     DEMO,
@@ -28,6 +30,7 @@ from tests.browser.recorded import (
     record,
 )
 from tests.browser.server import STARTUP, serving, started
+from tests.web.server import serving as serving_app
 
 RUN_2_MIDWAY = 9
 """The demo session's version 9: run 1 done (versions 2-6), run 2 started at 7,
@@ -234,12 +237,34 @@ def test_the_latest_version_follows_new_runs_live(page: Any, tmp_path: Path) -> 
         page.goto("about:blank")  # closes the event stream before the server stops
 
 
-def test_kern_serve_stops_while_a_page_follows_a_session(page: Any, recorded: Recorded) -> None:
+def test_kern_serve_stops_while_a_page_follows_a_session(browser: Any, recorded: Recorded) -> None:
     """A page showing the latest version keeps an event stream open; SIGTERM still stops
-    the server, after at most GRACEFUL_SHUTDOWN seconds."""
-    with started(recorded.db_file, "--admin") as (url, process):
-        page.goto(f"{url}/#/sessions/{DEMO}")
-        expect(by_testid(page, "live")).to_be_visible()
-        process.terminate()
-        # uvicorn re-raises the signal once it has shut down: killed by SIGTERM, cleanly
-        assert process.wait(timeout=GRACEFUL_SHUTDOWN + STARTUP) == -signal.SIGTERM
+    the server, after at most GRACEFUL_SHUTDOWN seconds (the page then sees its stream
+    cut, so it has a context of its own, not the ``page`` fixture that fails on that)."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        with started(recorded.db_file, "--admin") as (url, process):
+            page.goto(f"{url}/#/sessions/{DEMO}")
+            expect(by_testid(page, "live")).to_be_visible()
+            process.terminate()
+            # uvicorn re-raises the signal once it has shut down: killed by SIGTERM, cleanly
+            assert process.wait(timeout=GRACEFUL_SHUTDOWN + STARTUP) == -signal.SIGTERM
+    finally:
+        context.close()
+
+
+def test_the_timeline_works_mounted_under_a_prefix(page: Any, recorded: Recorded) -> None:
+    """Mounted at /kern/ in another FastAPI app, the page finds its files and the API
+    relative to where it is served."""
+    service = FastAPI()
+    with SqliteDb(db_file=str(recorded.db_file)) as db:
+        service.mount("/kern", create_app(db, admin=True))
+        with serving_app(service) as url:
+            page.goto(f"{url}/kern/")
+            expect(by_testid(page, "session-row")).to_have_count(3)
+            page.locator(f"[data-session-id={DEMO}] [data-testid=session-link]").click()
+            expect(page).to_have_url(f"{url}/kern/#/sessions/{DEMO}")
+            expect(by_testid(page, "run")).to_have_count(DEMO_RUNS)
+            expect(by_testid(page, "verify-badge")).to_contain_text("verified")
+            page.goto("about:blank")  # closes the event stream before the server stops
