@@ -79,6 +79,7 @@ class AsyncKernDb:
     verify = _awaited(KernDb.verify)
     anchor = _awaited(KernDb.anchor)
     import_lines = _awaited(KernDb.import_lines)
+    export_otel = _awaited(KernDb.export_otel)
 
     async def export(
         self,

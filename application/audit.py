@@ -8,13 +8,15 @@ times): an edited row fails verify like an edited event.
 ``export`` writes each stored event as one JSON line,
 ``{"session_id", "version", "topic", "payload"}``, where ``payload`` is the
 stored JSON object itself (hash included), so ``encode_json(payload)`` gives
-back the stored bytes exactly. ``import_lines`` reads such lines and checks
-all of them first: the session and version come from the line's envelope
-only, every chain must verify, and every log must be one Kern could have
-written (:mod:`kern.domain.session_log`). Then one ``append_records`` call
-writes every session in one transaction: an import is refused whole, never
-half done. Import is an admin operation: the sessions keep the owners their
-logs name.
+back the stored bytes exactly. ``export_otel`` gives the same sessions' runs
+as OpenTelemetry spans instead (:mod:`kern.projections.otel`).
+
+``import_lines`` reads exported lines and checks all of them first: the
+session and version come from the line's envelope only, every chain must
+verify, and every log must be one Kern could have written
+(:mod:`kern.domain.session_log`). Then one ``append_records`` call writes
+every session in one transaction: an import is refused whole, never half done.
+Import is an admin operation: the sessions keep the owners their logs name.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from kern.domain.records import Record, decode_record
 from kern.domain.session_log import log_problem
 from kern.projections.expand import expand_stream
 from kern.projections.listing import LISTING_TOPICS, listing_mismatch
+from kern.projections.otel import export_request
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as work advances: sessions for verify and export,
@@ -198,6 +201,29 @@ def export_line(session_id: str, record: Record) -> str:
         "payload": payload,
     }
     return encode_json(line).decode("utf-8")
+
+
+def export_otel(
+    store: SessionStore,
+    session_id: str | None,
+    user_id: str | None,
+    *,
+    include_content: bool,
+    kern_version: str,
+) -> dict[str, Any]:
+    """One session's runs (or every session's, as :func:`export` chooses them) as
+    an OTLP/JSON ExportTraceServiceRequest (see :mod:`kern.projections.otel`)."""
+    if session_id is None:
+        ids = [sid for sid in store.session_ids() if owned_by(store, sid, user_id)]
+    else:
+        ids = [validate_session_id(session_id)]
+        if not owned_by(store, ids[0], user_id):
+            raise SessionNotFoundError.of(ids[0])
+    return export_request(
+        ((sid, store.read(sid)) for sid in ids),
+        include_content=include_content,
+        kern_version=kern_version,
+    )
 
 
 # -- import ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from kern.application import anchors as anchoring
 from kern.application import audit, forks, read_model, timetravel, unit_of_work
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
-from kern.application.provenance import provenance
+from kern.application.provenance import kern_version, provenance
 from kern.application.unit_of_work import Executed
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.anchors import SignedAnchors
@@ -490,6 +490,34 @@ class KernDb:
         With ``user_id``, only that user's sessions: another user's session_id
         raises SessionNotFoundError, as if it did not exist."""
         return audit.export(self.store, session_id, progress, self.user(user_id))
+
+    def export_otel(
+        self,
+        session_id: str | None = None,
+        *,
+        user_id: str | None = None,
+        include_content: bool = False,
+    ) -> dict[str, Any]:
+        """One session's runs (or every session's, chosen as :meth:`export` chooses
+        them) as OpenTelemetry spans: an OTLP/JSON ExportTraceServiceRequest, to
+        POST to a collector's ``/v1/traces``. The same log always gives the same
+        ids and the same output; inputs, outputs and error messages are left out
+        unless ``include_content`` (see :mod:`kern.projections.otel`).
+
+        With ``user_id``, only that user's sessions: another user's session_id
+        raises SessionNotFoundError, as if it did not exist."""
+        user_id = self.user(user_id)
+        if not isinstance(include_content, bool):
+            raise InvalidInputError(
+                f"include_content must be True or False, got {type(include_content).__name__}"
+            )
+        return audit.export_otel(
+            self.store,
+            session_id,
+            user_id,
+            include_content=include_content,
+            kern_version=kern_version(),
+        )
 
     def import_lines(
         self,

@@ -1,5 +1,7 @@
 """``kern`` audit commands: ``verify``, ``export``, ``import``, ``anchor`` and ``keygen``.
 
+``export --format otel`` writes the runs as OpenTelemetry spans instead of the log.
+
 They read every session, deleted ones included, straight from the stored
 records. Going through many sessions draws a progress bar on stderr, so
 stdout holds only the report or the exported lines.
@@ -27,6 +29,7 @@ from kern.adapters.anchor_files import (
 from kern.adapters.cli.output import Output, add_row, table
 from kern.adapters.cli.targets import UsageError
 from kern.application.sessions import KernDb
+from kern.domain.encoding import encode_json
 
 STDIO = "-"
 
@@ -98,7 +101,13 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
-    """``kern export [ID] [-o FILE]``: JSON lines, one per event, with their hashes."""
+    """``kern export [ID] [--format jsonl|otel] [--include-content] [-o FILE]``: JSON
+    lines, one per event, with their hashes; or, with ``--format otel``, the runs as
+    one OTLP/JSON document of OpenTelemetry spans."""
+    if args.format == "otel":
+        return _export_otel(db, args, out)
+    if args.include_content:
+        raise UsageError("--include-content goes with --format otel")
     target = args.output
     to_stdout = target in (None, STDIO)
     # Lines on a terminal would tangle with a bar drawn on the same terminal.
@@ -117,26 +126,59 @@ def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _export_otel(db: KernDb, args: argparse.Namespace, out: Output) -> int:
+    document = db.export_otel(
+        args.session_id, user_id=args.user, include_content=args.include_content
+    )
+    text = encode_json(document).decode("utf-8") + "\n"
+    target = args.output
+    if target in (None, STDIO):
+        sys.stdout.write(text)
+        return 0
+    with _atomic_file(Path(target)) as stream:
+        stream.write(text)
+    spans = [
+        span
+        for resource in document["resourceSpans"]
+        for scope in resource["scopeSpans"]
+        for span in scope["spans"]
+    ]
+    runs = sum(1 for span in spans if "parentSpanId" not in span)
+    if out.as_json:
+        out.json({"file": target, "runs": runs, "spans": len(spans)})
+    else:
+        out.print(f"Exported {len(spans)} span(s) of {runs} run(s) to {target}")
+    return 0
+
+
 def _write_atomically(path: Path, lines: Iterator[str]) -> tuple[int, int]:
     """Write ``lines`` to ``path`` through a temporary file, so a failed export
     leaves no half-written file; returns (sessions, events) written."""
-    if path.is_dir():
-        raise UsageError(f"-o {str(path)!r} is a directory")
     seen: set[str] = set()
     count = 0
+    with _atomic_file(path) as stream:
+        for line in lines:
+            stream.write(line.rstrip("\n") + "\n")
+            seen.add(str(json.loads(line)["session_id"]))
+            count += 1
+    return len(seen), count
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[IO[str]]:
+    """A text stream that becomes ``path`` when the block ends without an error;
+    on an error, no file is left behind."""
+    if path.is_dir():
+        raise UsageError(f"-o {str(path)!r} is a directory")
     handle, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            for line in lines:
-                stream.write(line.rstrip("\n") + "\n")
-                seen.add(str(json.loads(line)["session_id"]))
-                count += 1
+            yield stream
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    return len(seen), count
 
 
 def import_(db: KernDb, args: argparse.Namespace, out: Output) -> int:

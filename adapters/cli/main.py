@@ -16,6 +16,8 @@ environment is the default)::
     kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
     kern keygen PRIVATE_PEM PUBLIC_PEM             a new Ed25519 key pair for anchors
     kern --db ... export [ID] [-o FILE]            JSON lines, one per event
+    kern --db ... export [ID] --format otel        the runs as OTLP/JSON spans
+                  [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
@@ -241,9 +243,22 @@ def _audit_commands(add: _Add) -> None:
     keygen_parser = add("keygen", "write a new Ed25519 key pair for signing anchors")
     keygen_parser.add_argument("private", metavar="PRIVATE_PEM", help="written with mode 0600")
     keygen_parser.add_argument("public", metavar="PUBLIC_PEM")
-    export_parser = add("export", "one session or every session as JSON lines")
+    export_parser = add(
+        "export", "one session or every session as JSON lines, or its runs as OpenTelemetry spans"
+    )
     export_parser.add_argument("session_id", metavar="ID", nargs="?")
     export_parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    export_parser.add_argument(
+        "--format",
+        choices=("jsonl", "otel"),
+        default="jsonl",
+        help="jsonl: the event log (default); otel: the runs as OpenTelemetry spans (OTLP/JSON)",
+    )
+    export_parser.add_argument(
+        "--include-content",
+        action="store_true",
+        help="with --format otel: add inputs, outputs, error messages and tracebacks",
+    )
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
     import_parser.add_argument(

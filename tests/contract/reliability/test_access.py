@@ -102,6 +102,14 @@ MATRIX: dict[str, tuple[Call, object]] = {
     ),
     "export": (lambda db, wf, user: db.export(SESSION, user_id=user), SessionNotFoundError),
     "export-all": (lambda db, wf, user: list(db.export(user_id=user)), []),
+    "export_otel": (
+        lambda db, wf, user: db.export_otel(SESSION, user_id=user),
+        SessionNotFoundError,
+    ),
+    "export_otel-all": (
+        lambda db, wf, user: db.export_otel(user_id=user),
+        {"resourceSpans": []},
+    ),
     "replay": (
         lambda db, wf, user: wf.replay(RUN, session_id=SESSION, user_id=user),
         SessionNotFoundError,
@@ -137,6 +145,8 @@ def test_the_owner_can_do_everything_the_matrix_refuses(db: KernDb, workflow: Wo
     assert db.get_step_view(SESSION, RUN, 0, user_id=ALICE).step_index == 0
     assert len(list(db.export(SESSION, user_id=ALICE))) == len(db.get_events(SESSION))
     assert {json.loads(line)["session_id"] for line in db.export(user_id=ALICE)} == {SESSION}
+    assert db.export_otel(SESSION, user_id=ALICE) == db.export_otel(user_id=ALICE)
+    assert db.export_otel(user_id=ALICE)["resourceSpans"]
     assert workflow.replay(RUN, session_id=SESSION, user_id=ALICE).run_id == RUN
     fork = db.fork_session(SESSION, at=RUN, new_session_id="a2", user_id=ALICE)
     assert fork.user_id == ALICE

@@ -405,6 +405,7 @@ UNKNOWN_SESSION_CALLS: dict[str, tuple[Call, object]] = {
     "get_step_view": (lambda db, wf: db.get_step_view(UNKNOWN, "r1", 0), NOT_FOUND),
     "fork_session": (lambda db, wf: db.fork_session(UNKNOWN, at=1), NOT_FOUND),
     "export": (lambda db, wf: db.export(UNKNOWN), NOT_FOUND),
+    "export_otel": (lambda db, wf: db.export_otel(UNKNOWN), NOT_FOUND),
     "verify": (lambda db, wf: db.verify(UNKNOWN), NOT_FOUND),
     "replay": (lambda db, wf: wf.replay("r1", session_id=UNKNOWN), NOT_FOUND),
 }

@@ -555,6 +555,27 @@ def test_the_awaited_session_methods_match_the_sync_ones(adb: AnyDb) -> None:
     assert got["deleted"] is True and got["after"] is None
 
 
+def test_export_otel_is_awaited_on_an_async_db(adb: AnyDb) -> None:
+    """The same spans as the sync call gives, from a run recorded by arun."""
+    workflow = Workflow(name="Traced", db=adb, steps=[fetch, shout])
+
+    async def body() -> dict[str, Any]:
+        await workflow.arun(input="news", session_id="s1", user_id="u1")
+        if isinstance(adb, AsyncKernDb):
+            return await adb.export_otel("s1", user_id="u1")
+        return adb.export_otel("s1", user_id="u1")
+
+    document = drive(adb, body)
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert [s["name"] for s in spans] == [
+        "invoke_workflow Traced",
+        "step fetch",
+        "execute_tool fetch",
+        "step shout",
+        "execute_tool shout",
+    ]
+
+
 # -- the loop is never blocked -----------------------------------------------------------
 
 
