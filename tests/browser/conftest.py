@@ -46,9 +46,12 @@ def _missing(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright (never a downloaded browser)."""
+    """Debian's chromium, headless, through Playwright (never a downloaded browser).
+
+    Package-scoped: Playwright's sync API runs an event loop in the main thread while
+    it is started, so it must stop before any later test calls asyncio.run."""
     if not Path(CHROMIUM).is_file():
         _missing(f"no chromium at {CHROMIUM}: apt-get install chromium to run the browser tests")
     try:

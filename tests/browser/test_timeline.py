@@ -214,6 +214,7 @@ def test_a_scoped_server_shows_only_the_users_own_sessions(
             expect(rows).to_have_count(1)
             expect(rows.first).to_have_attribute("data-session-id", FLAKY)
             expect(by_testid(page, "who")).to_contain_text("signed in as alice")
+            expect(by_testid(page, "sessions-user")).to_have_count(0)  # no one else to pick
 
             page.goto(f"{url}/#/sessions/{BOBS}")
             expect(by_testid(page, "error")).to_contain_text(BOBS)

@@ -11,6 +11,7 @@ import { SessionPage } from "./session.js";
 
 const view = document.getElementById("view");
 let current = null; // the SessionPage on screen, kept while only its version changes
+const info = get("info"); // who is asking: asked once
 
 /** The route of a hash: {path, params}. */
 function parseHash(hash) {
@@ -35,15 +36,16 @@ async function route() {
   }
   current?.close();
   current = null;
-  await sessionsPage(view, params);
+  const scoped = await info.then((about) => about.scoped, () => false);
+  await sessionsPage(view, params, scoped);
 }
 
 async function who() {
   const slot = document.querySelector("[data-testid=who]");
   try {
-    const info = await get("info");
-    fill(slot, info.scoped ? `signed in as ${info.user_id}` : "all users (admin)",
-      h("span", { class: "muted" }, ` · Kern ${info.kern_version}`));
+    const about = await info;
+    fill(slot, about.scoped ? `signed in as ${about.user_id}` : "all users (admin)",
+      h("span", { class: "muted" }, ` · Kern ${about.kern_version}`));
   } catch (error) {
     fill(slot, h("span", { class: "error" }, error.message));
   }

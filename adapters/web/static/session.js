@@ -48,7 +48,7 @@ export class SessionPage {
       this.started = true;
       this.verify();
       this.events.load(0);
-      this.live();
+      this.live(found.head_version);
     }
     this.following = version === null;
     const session = found.session;
@@ -105,10 +105,12 @@ export class SessionPage {
     }
   }
 
-  /** Follow new events: the latest version refreshes, a past one only learns the new head. */
-  live() {
+  /** Follow the events after ``head``: the latest version refreshes, a past one only
+   * learns the new head. (After a dropped connection the browser resumes from the last
+   * event it got, sending its id as Last-Event-ID.) */
+  live(head) {
     if (!window.EventSource) return;
-    this.stream = new EventSource(url(`sessions/${seg(this.sessionId)}/stream`));
+    this.stream = new EventSource(url(`sessions/${seg(this.sessionId)}/stream`, { after: head }));
     this.stream.addEventListener("open", () => { this.scrubber.liveBadge.hidden = false; });
     this.stream.addEventListener("error", () => { this.scrubber.liveBadge.hidden = true; });
     let pending = null;

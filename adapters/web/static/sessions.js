@@ -5,8 +5,9 @@ import { badge, fill, h, id, unixTime } from "./dom.js";
 
 const LIMIT = 20;
 
-/** Render the sessions list into ``view``; filters and page come from the hash query. */
-export async function sessionsPage(view, params) {
+/** Render the sessions list into ``view``; filters and page come from the hash query.
+ * A scoped server shows only the caller's sessions, so it gets no user filter. */
+export async function sessionsPage(view, params, scoped) {
   const filters = {
     name: params.get("name") ?? "",
     user: params.get("user") ?? "",
@@ -16,7 +17,7 @@ export async function sessionsPage(view, params) {
   document.title = "Sessions · Kern";
   const list = h("div", { testid: "sessions-list" }, h("p", { class: "muted" }, "Loading…"));
   fill(view, h("section", { class: "page", testid: "sessions-page" },
-    h("h1", {}, "Sessions"), searchForm(filters), list));
+    h("h1", {}, "Sessions"), searchForm(filters, scoped), list));
   try {
     const found = await get("sessions", {
       session_name: filters.name, user_id: filters.user, workflow_id: filters.workflow,
@@ -28,7 +29,7 @@ export async function sessionsPage(view, params) {
   }
 }
 
-function searchForm(filters) {
+function searchForm(filters, scoped) {
   const field = (name, label, placeholder) => h("label", {},
     label, h("input", { name, type: "search", value: filters[name], placeholder,
       testid: `sessions-${name}` }));
@@ -41,7 +42,7 @@ function searchForm(filters) {
     },
   },
   field("name", "Name", "part of the session name"),
-  field("user", "User", "user_id"),
+  scoped ? null : field("user", "User", "user_id"),
   field("workflow", "Workflow", "workflow_id"),
   h("button", { type: "submit", testid: "sessions-apply" }, "Search"));
 }
