@@ -23,7 +23,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
@@ -460,11 +460,29 @@ def _routes(app: FastAPI, api: _Api) -> None:
 
     @app.get(
         "/api/sessions/{session_id}/export",
-        summary="The session's stored events as JSON lines (kern import reads them)",
+        summary="The session's stored events as JSON lines (kern import reads them), "
+        "or its runs as OpenTelemetry spans (format=otel)",
         response_class=StreamingResponse,
     )
-    async def export(request: Request, session_id: str) -> StreamingResponse:
+    async def export(
+        request: Request,
+        session_id: str,
+        format: Annotated[
+            Literal["jsonl", "otel"],
+            Query(description="jsonl: the stored events; otel: OTLP/JSON spans"),
+        ] = "jsonl",
+        include_content: Annotated[
+            bool, Query(description="otel only: inputs, outputs and error messages too")
+        ] = False,
+    ) -> Response:
         caller = await api.user(request)
+        if format == "otel":
+            spans = await api.call(
+                "export_otel", session_id, user_id=caller, include_content=include_content
+            )
+            return json_response(spans)
+        if include_content:
+            raise InvalidInputError("include_content applies to format=otel only")
         lines = await api.export_lines(session_id, caller)
         return StreamingResponse(
             lines,

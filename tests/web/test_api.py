@@ -199,6 +199,7 @@ def other_users_urls(seeded: Seeded) -> list[str]:
         f"/api/sessions/bob-s/diff?a={run}&b={run}",
         "/api/sessions/bob-s/verify",
         "/api/sessions/bob-s/export",
+        "/api/sessions/bob-s/export?format=otel",
         "/api/sessions/bob-s/stream",
     ]
 
@@ -360,3 +361,18 @@ def test_every_answer_forbids_outside_scripts_and_framing(admin: TestClient) -> 
         assert "frame-ancestors 'none'" in policy
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
+
+
+def test_export_as_opentelemetry_spans(seeded: Seeded, admin: TestClient) -> None:
+    spans = admin.get("/api/sessions/alice-s/export", params={"format": "otel"}).json()
+    assert spans == seeded.db.export_otel("alice-s")
+    with_content = admin.get(
+        "/api/sessions/alice-s/export", params={"format": "otel", "include_content": "true"}
+    ).json()
+    assert with_content == seeded.db.export_otel("alice-s", include_content=True)
+    assert "first question" in json.dumps(with_content)
+    assert "first question" not in json.dumps(spans)
+    wrong = admin.get("/api/sessions/alice-s/export", params={"include_content": "true"})
+    assert "format=otel" in error_of(wrong, 400)["message"]
+    bad = admin.get("/api/sessions/alice-s/export", params={"format": "xml"})
+    assert "format" in error_of(bad, 400)["message"]
