@@ -1,7 +1,8 @@
 """Check an installed Kern from outside the source tree (run by .ci/check_wheel.sh).
 
 Imports every public module and the layers behind them, checks the stored
-event topic, and that ``kern`` was imported from the given virtual environment.
+event topic, that ``kern`` was imported from the given virtual environment, and
+that the web timeline's files (package data, not modules) were installed.
 
 Usage: <venv>/bin/python -I .ci/check_installed.py <venv>
 """
@@ -9,8 +10,12 @@ Usage: <venv>/bin/python -I .ci/check_installed.py <venv>
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 import sys
 from pathlib import Path
+
+WEB_TIMELINE = ["index.html", "app.js", "app.css"]
+"""Files of kern/adapters/web/static that ``kern serve`` sends to the browser."""
 
 MODULES = [
     "kern.workflow",
@@ -47,6 +52,12 @@ def main(venv: Path) -> int:
         print(f"kern imported from {location}, not from {venv}", file=sys.stderr)
         return 1
     print(f"kern {kern.__version__} from {location}; RunStarted topic {topic}")
+    static = importlib.resources.files("kern.adapters.web").joinpath("static")
+    missing = [name for name in WEB_TIMELINE if not static.joinpath(name).is_file()]
+    if missing:
+        print(f"the wheel lacks the web timeline's {missing} in {static}", file=sys.stderr)
+        return 1
+    print(f"web timeline files installed: {', '.join(WEB_TIMELINE)}")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -53,14 +53,31 @@ def test_package_discovery_ships_every_layer() -> None:
     assert "py.typed" in setuptools["package-data"]["kern"]
 
 
+def test_the_web_timeline_ships_as_package_data() -> None:
+    """Every file of the web timeline matches a package-data pattern, so the wheel has it
+    (.ci/check_installed.py looks for them in the installed package too)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    patterns = setuptools["package-data"]["kern"]
+    static = sorted((ROOT / "adapters" / "web" / "static").iterdir())
+    assert {"index.html", "app.js", "app.css"} <= {path.name for path in static}
+    for path in static:
+        shipped = f"adapters/web/static/{path.name}"
+        assert any(PurePosixPath(shipped).match(pattern) for pattern in patterns), shipped
+
+
 @pytest.mark.parametrize("layer", ["domain", "projections", "application", "adapters"])
 def test_every_layer_folder_is_a_package(layer: str) -> None:
-    """Each layer folder and every folder below it has an ``__init__.py``, so tools
-    (import-linter, coverage, ruff's INP001) see packages, not loose files."""
+    """Each layer folder and every folder below it that holds Python has an
+    ``__init__.py``, so tools (import-linter, coverage, ruff's INP001) see packages,
+    not loose files. A folder of other files (the web timeline's static/) is data."""
     folders = [ROOT / layer, *(p for p in (ROOT / layer).rglob("*") if p.is_dir())]
     missing = [
         str(folder.relative_to(ROOT))
         for folder in folders
-        if folder.name != "__pycache__" and not (folder / "__init__.py").is_file()
+        if folder.name != "__pycache__"
+        and any(folder.rglob("*.py"))
+        and not (folder / "__init__.py").is_file()
     ]
     assert missing == []

@@ -19,6 +19,9 @@ from kern.application.sessions import KernDb
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+GRACEFUL_SHUTDOWN = 5
+"""Seconds a stopping server waits for open responses: a browser showing the latest
+version of a session keeps an event stream open until it is told to go."""
 
 
 def is_loopback(host: str) -> bool:
@@ -73,5 +76,12 @@ def serve(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         app = create_app(db, user=lambda request: request.headers.get(name))
     else:
         app = create_app(db, admin=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+    )
     return 0
