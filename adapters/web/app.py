@@ -44,7 +44,7 @@ from kern.domain.errors import (
     SessionNotFoundError,
     StoreUnavailableError,
 )
-from kern.domain.events import SessionDeleted
+from kern.domain.events import EVENT_CLASSES, SessionDeleted
 from kern.domain.values import AsOf, parse_as_of
 from kern.projections.listing import MAX_LIMIT
 from kern.projections.log import LogEntry
@@ -314,6 +314,7 @@ def _routes(app: FastAPI, api: _Api) -> None:
                 "kern_version": kern.__version__,
                 "scoped": api.scoped,
                 "user_id": await api.user(request),
+                "event_types": [cls.__name__ for cls in EVENT_CLASSES],
             }
         )
 

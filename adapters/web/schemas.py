@@ -36,6 +36,8 @@ class Info(_Answer):
     scoped: bool
     """Whether every read is scoped to the user the request names."""
     user_id: str | None
+    event_types: list[str]
+    """The event types Kern records (the ``event_type`` filter of the event log)."""
 
 
 class SessionRow(_Answer):

@@ -108,6 +108,30 @@ def test_event_log_pages_through_every_event_with_its_provenance(page: Any, admi
     expect(events).to_have_count(25)
 
 
+def test_event_log_filters_by_event_type_and_run(
+    page: Any, admin_url: str, recorded: Recorded, screenshots: Path
+) -> None:
+    """Only the chosen run's StepCompleted events: the filter Temporal's users still ask for."""
+    open_demo(page, admin_url)
+    events = by_testid(page, "event-row")
+    expect(events).to_have_count(25)
+    by_testid(page, "events-type").select_option("StepCompleted")
+    expect(events).to_have_count(DEMO_RUNS * 3)
+    second = recorded.demo_runs[1]
+    by_testid(page, "events-run").select_option(second)
+    expect(events).to_have_count(3)
+    for index in range(3):
+        row = events.nth(index)
+        expect(row.locator("[data-testid=event-type]")).to_have_text("StepCompleted")
+        expect(row).to_contain_text(second)
+    expect(by_testid(page, "events-range")).to_contain_text("3 matching")
+    page.locator("div.events").screenshot(path=screenshots / "web-events.png")
+    by_testid(page, "events-type").select_option("")
+    expect(events).to_have_count(5)  # the run's RunStarted, 3 steps, RunCompleted
+    by_testid(page, "events-run").select_option("")
+    expect(events).to_have_count(25)
+
+
 def test_scrubbing_back_shows_the_session_as_it_was(
     page: Any, admin_url: str, screenshots: Path
 ) -> None:

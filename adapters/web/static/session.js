@@ -57,6 +57,7 @@ export class SessionPage {
     this.scrubber.set(found.version, found.head_version, this.following);
     this.runs.render(runs);
     this.diff.setRuns(runs);
+    this.events.setRuns(runs);
     this.events.mark(found.version);
   }
 
