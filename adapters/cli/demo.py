@@ -10,6 +10,7 @@ import json
 import shlex
 from collections.abc import Sequence
 from typing import Any, TextIO
+from urllib.parse import quote
 from uuid import uuid4
 
 from kern.adapters.cli.demo_workflow import DEMO_NAME, demo_topic, demo_workflow
@@ -54,6 +55,7 @@ def demo(
         report.inspect(session_id)
         report.time_travel(db, session)
         report.verify(db, session_id)
+        report.browser(session_id)
     finally:
         db.close()
     return 0
@@ -202,6 +204,12 @@ class _Report:
         else:
             self.line(f"  FAILED at version {checked.first_bad_version}: {checked.problem}")
         self.line(f"  the same from the shell: {self.where.kern(f'verify {session_id}')}")
+
+    def browser(self, session_id: str) -> None:
+        self.section("See it in the browser: runs, a version scrubber, each step, diffs")
+        self.line(self.where.kern("serve --admin"))
+        self.line(f"then open http://127.0.0.1:8000/#/sessions/{quote(session_id)}")
+        self.line("(kern serve needs the web extra: pip install 'kern[web]')")
 
 
 def _step_names(steps: Sequence[Any]) -> str:

@@ -3,12 +3,7 @@ the API (scoped by a trusted header, or unscoped on loopback) when it does."""
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +17,7 @@ from kern.adapters.cli.serve import is_loopback
 from kern.db.sqlite import SqliteDb
 from tests.conftest import POSTGRES_URL
 from tests.web.conftest import seed
+from tests.web.server import kern_serving
 
 DEADLINE = 30.0
 
@@ -80,41 +76,11 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def kern_serve(db_file: Path, *options: str) -> Iterator[str]:
-    """``kern serve`` in a process of its own; its base URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "kern", "serve", "--db", str(db_file), "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + DEADLINE
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    out = process.stdout.read().decode() if process.stdout else ""
-                    raise AssertionError(f"kern serve did not answer: {out}") from None
-                time.sleep(0.1)
+    """``kern serve`` on ``db_file`` in a process of its own; its base URL once it answers."""
+    with kern_serving(["serve", "--db", str(db_file), *options]) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(DEADLINE)
-        if process.stdout:
-            process.stdout.close()
 
 
 @pytest.mark.slow

@@ -1,30 +1,35 @@
-"""``kern demo`` ends by going back in time and verifying the session it recorded."""
+"""``kern demo`` ends by going back in time, verifying the session it recorded, and
+saying how to see it in the browser."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from urllib.parse import unquote
 
+import httpx
 import pytest
 
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
 from tests.conftest import POSTGRES_URL, postgres_table
 from tests.contract.cli.conftest import run_kern
+from tests.web.server import kern_serving
 
 
 def sections(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("== ")]
 
 
-def test_demo_ends_with_a_time_travel_query_and_a_verify(
+def test_demo_ends_with_time_travel_a_verify_and_the_way_to_the_browser(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = run_kern(capsys, "demo", "--db", str(tmp_path / "demo.db"), "--runs", "3")
     assert result.status == 0
-    assert sections(result.out)[-2:] == [
+    assert sections(result.out)[-3:] == [
         "== Time travel: the session as of run 2's start (version 7) ==",
         "== Verify: recompute every hash of the session from the stored bytes ==",
+        "== See it in the browser: runs, a version scrubber, each step, diffs ==",
     ]
     assert "  run 2: RUNNING   input='Vector databases'" in result.out
     assert "  | [Workflow Run-1]" in result.out  # what summarize saw in run 2
@@ -40,9 +45,12 @@ def test_demo_shell_hints_work_as_written(
     hints = [
         line.split("kern ", 1)[1].split() for line in demo.out.splitlines() if "kern --db" in line
     ]
-    assert len(hints) == 5
+    assert len(hints) == 6
     for argv in hints:
-        assert run_kern(capsys, *argv).status == 0, argv
+        if "serve" in argv:
+            check_serve_hint(argv, demo.out, tmp_path)
+        else:
+            assert run_kern(capsys, *argv).status == 0, argv
 
 
 def test_demo_with_one_run_travels_to_that_runs_start(
@@ -72,9 +80,23 @@ def test_demo_records_into_postgres_and_its_hints_work(
         [session] = db.get_sessions()
         assert len(session.runs or []) == 2 and db.verify().ok
     hints = [line.split("kern ", 1)[1] for line in result.out.splitlines() if "kern --db" in line]
-    assert len(hints) == 5
+    assert len(hints) == 6
     for hint in hints:
-        assert run_kern(capsys, *shlex.split(hint)).status == 0, hint
+        if " serve " in hint:
+            check_serve_hint(shlex.split(hint), result.out, Path.cwd())
+        else:
+            assert run_kern(capsys, *shlex.split(hint)).status == 0, hint
+
+
+def check_serve_hint(argv: list[str], out: str, cwd: Path) -> None:
+    """The demo's ``kern ... serve`` line serves the session the page it names shows."""
+    opened = next(line for line in out.splitlines() if line.startswith("then open "))
+    fragment = opened.split("#/sessions/", 1)[1]
+    with kern_serving(argv, cwd) as base:
+        answer = httpx.get(f"{base}/api/sessions/{fragment}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["session"]["session_id"] == unquote(fragment)
+        assert httpx.get(f"{base}/").status_code == 200
 
 
 def test_demo_refuses_a_schema_for_a_sqlite_file(
