@@ -12,7 +12,9 @@ interleaved, the order rotating each round:
 - ``api``: GET of the Kern endpoint, over one keep-alive httpx connection.
 
 Printed: milliseconds per call (median over rounds), the ratio api/python,
-and what the API adds over the floor. Run:
+what the API adds over the floor, and what is left once the Python call and
+the floor are taken away (the app's own cost: routing, checking parameters,
+the thread hop). Run:
 
     .venv/bin/python benchmarks/measure_web.py [--rounds 9] [--calls 50] [--runs 20]
 """
@@ -112,8 +114,11 @@ def main() -> None:
         app.mount("/bare", floor_app)
         print(f"kern.web on SQLite, a session of {args.runs} runs; {args.calls} calls a round,")
         print(f"{args.rounds} rounds interleaved; ms per call (median)\n")
-        print("| read | python | floor (HTTP) | api | api / python | api - floor |")
-        print("|---|---|---|---|---|---|")
+        print(
+            "| read | python | floor (HTTP) | api | api / python | api - floor "
+            "| api - python - floor |"
+        )
+        print("|---|---|---|---|---|---|---|")
         with serving(app) as base, httpx.Client(base_url=base) as client:
             for index, (name, (url, call)) in enumerate(reads.items()):
                 canned[str(index)] = client.get(url).content
@@ -137,7 +142,8 @@ def main() -> None:
                 print(
                     f"| {name} | {ms(per['python'])} | {ms(per['floor'])} | {ms(per['api'])} "
                     f"| {paired_ratio(times['api'], times['python']):.2f}x "
-                    f"| {ms(per['api'] - per['floor'])} |"
+                    f"| {ms(per['api'] - per['floor'])} "
+                    f"| {ms(per['api'] - per['python'] - per['floor'])} |"
                 )
         db.close()
 
