@@ -10,7 +10,7 @@ from kern.domain.errors import InvalidIdentifierError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; SQLite follows the same rule here
-_SUFFIXES = ("_events", "_index", "_schema", "_snapshots", "_segments")
+_SUFFIXES = ("_events", "_index", "_schema", "_snapshots", "_segments", "_keys", "_erasures")
 LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
 
 
@@ -45,6 +45,12 @@ class TableNames:
     segments: str
     """``<session_table>_segments``: read-model segments (derived data, see
     :mod:`kern.projections.segments`)."""
+    keys: str
+    """``<session_table>_keys``: each data subject's data key, wrapped by the
+    keyring's master key (see docs/privacy.md)."""
+    erasures: str
+    """``<session_table>_erasures``: the erasure ledger (who asked, when, which
+    subject, why; no personal data)."""
 
 
 def table_names(session_table: str) -> TableNames:
@@ -56,6 +62,8 @@ def table_names(session_table: str) -> TableNames:
         schema_versions=f"{base}_schema",
         snapshots=f"{base}_snapshots",
         segments=f"{base}_segments",
+        keys=f"{base}_keys",
+        erasures=f"{base}_erasures",
     )
 
 

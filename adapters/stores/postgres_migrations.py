@@ -95,6 +95,20 @@ MIGRATIONS: list[Migration] = [
             "checksum text NOT NULL, body bytea NOT NULL)",
         ),
     ),
+    Migration(
+        version=4,
+        summary="data keys (one per data subject, wrapped by the master key) and the "
+        "erasure ledger",
+        statements=(
+            "CREATE TABLE {schema}.{keys} (subject text PRIMARY KEY, "
+            "key_id text NOT NULL UNIQUE, master_key_id text NOT NULL, "
+            "wrapped bytea NOT NULL, created_at double precision NOT NULL)",
+            "CREATE TABLE {schema}.{erasures} (erasure_id text PRIMARY KEY, "
+            "erased_at double precision NOT NULL, kind text NOT NULL, subject text NOT NULL, "
+            "sessions bigint NOT NULL, detail text NOT NULL, reason text NOT NULL, "
+            "requested_by text NOT NULL)",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 
@@ -118,6 +132,8 @@ def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
         "index": sql.Identifier(index),
         "segments": sql.Identifier(names.segments),
         "snapshots": sql.Identifier(names.snapshots),
+        "keys": sql.Identifier(names.keys),
+        "erasures": sql.Identifier(names.erasures),
         "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
         "guard": sql.Identifier(derived_name(events, "_append_only")),
         "no_change": sql.Identifier(derived_name(events, "_no_change")),
@@ -286,6 +302,10 @@ def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.segments)} TO {name(role)}",
         # Snapshots are derived data the role writes and drops (never trusted).
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.snapshots)} TO {name(role)}",
+        # A data key is created on a subject's first event, and destroyed by an erasure.
+        f"GRANT SELECT, INSERT, DELETE ON {name(schema, names.keys)} TO {name(role)}",
+        # The ledger only grows: the role records erasures, never changes one.
+        f"GRANT SELECT, INSERT ON {name(schema, names.erasures)} TO {name(role)}",
         # The bigserial's sequence, by whatever name PostgreSQL gave it.
         "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', "
         f"pg_get_serial_sequence('{events}', 'notification_id'), '{role}'); END $$",

@@ -1,8 +1,8 @@
 """The SQLite store's table layouts, version by version, and how an open applies them
 (see :mod:`kern.adapters.stores.migrations`).
 
-Placeholders: ``{events}``, ``{index}``, ``{segments}`` and ``{snapshots}``, the store's table
-names (plain identifiers, checked before any SQL runs).
+Placeholders: ``{events}``, ``{index}``, ``{segments}``, ``{snapshots}``, ``{keys}`` and
+``{erasures}``, the store's table names (plain identifiers, checked before any SQL runs).
 """
 
 from __future__ import annotations
@@ -63,6 +63,18 @@ MIGRATIONS: list[Migration] = [
             "CREATE TABLE {snapshots} (session_id TEXT PRIMARY KEY, "
             "version INTEGER NOT NULL, format INTEGER NOT NULL, head_hash TEXT NOT NULL, "
             "checksum TEXT NOT NULL, body BLOB NOT NULL)",
+        ),
+    ),
+    Migration(
+        version=4,
+        summary="data keys (one per data subject, wrapped by the master key) and the "
+        "erasure ledger",
+        statements=(
+            "CREATE TABLE {keys} (subject TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, "
+            "master_key_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at REAL NOT NULL)",
+            "CREATE TABLE {erasures} (erasure_id TEXT PRIMARY KEY, erased_at REAL NOT NULL, "
+            "kind TEXT NOT NULL, subject TEXT NOT NULL, sessions INTEGER NOT NULL, "
+            "detail TEXT NOT NULL, reason TEXT NOT NULL, requested_by TEXT NOT NULL)",
         ),
     ),
 ]
@@ -172,6 +184,8 @@ def _apply(
                 index=names.index,
                 segments=names.segments,
                 snapshots=names.snapshots,
+                keys=names.keys,
+                erasures=names.erasures,
             )
         ),
         record=lambda m: cursor.execute(

@@ -115,9 +115,12 @@ def layout(admin: Admin, schema: str) -> dict[str, Any]:
 
 
 def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dict[str, Any]:
-    """``found`` less the version table, the segments and snapshots tables (migrations 2
-    and 3), and their primary keys: what migration 1 made."""
-    later = (f"{table}_schema", f"{table}_segments", f"{table}_snapshots")
+    """``found`` less the version table, the tables of later migrations (2: segments,
+    3: snapshots, 4: data keys and the erasure ledger), and their primary keys and
+    unique indexes: what migration 1 made."""
+    later = tuple(
+        f"{table}_{kind}" for kind in ("schema", "segments", "snapshots", "keys", "erasures")
+    )
     return {
         "options": [o for o in found["options"] if o[0] not in later],
         "columns": [c for c in found["columns"] if c[0] not in later],

@@ -107,10 +107,11 @@ def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path)
     SqliteDb(db_file=old_file).close()
     after = layout(old_file)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
-    # Migrations 2 and 3 add the read-model segments and the snapshots; nothing else changes.
-    assert after.pop("kern_sessions_segments").startswith("CREATE TABLE kern_sessions_segments")
-    snapshots = after.pop("kern_sessions_snapshots")
-    assert snapshots.startswith("CREATE TABLE kern_sessions_snapshots")
+    # Migrations 2, 3 and 4 add the read-model segments, the snapshots, the data keys
+    # and the erasure ledger; nothing else changes.
+    for added in ("segments", "snapshots", "keys", "erasures"):
+        table = f"kern_sessions_{added}"
+        assert after.pop(table).startswith(f"CREATE TABLE {table}")
     assert after == before
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).close()
