@@ -80,6 +80,10 @@ class AsyncKernDb:
     verify = _awaited(KernDb.verify)
     anchor = _awaited(KernDb.anchor)
     import_lines = _awaited(KernDb.import_lines)
+    erase_user = _awaited(KernDb.erase_user)
+    erase_session = _awaited(KernDb.erase_session)
+    erase_older_than = _awaited(KernDb.erase_older_than)
+    rotate_keyring = _awaited(KernDb.rotate_keyring)
     export_otel = _awaited(KernDb.export_otel)
 
     async def export(

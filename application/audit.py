@@ -39,6 +39,7 @@ from kern.domain.errors import (
 )
 from kern.domain.identity import validate_session_id
 from kern.domain.records import Record, decode_record
+from kern.domain.sealing import without_keys
 from kern.domain.session_log import log_problem
 from kern.projections.expand import expand_stream
 from kern.projections.listing import LISTING_TOPICS, listing_mismatch
@@ -112,8 +113,10 @@ def verify_session(
     if not result.ok:
         return result
     # The chain held, so every record decodes; the row needs only these events.
+    # With the store's keys where it has them: a name sealed under a destroyed key
+    # (or read without keys) is not compared with the listing (see listing_mismatch).
     events = [
-        decode_record(r)
+        decode_record(r, store.key_lookup or without_keys)
         for position, r in enumerate(records)
         if position == 0 or position == len(records) - 1 or r.topic in LISTING_TOPICS
     ]
@@ -132,7 +135,7 @@ def _visible(
         return True
     owner: str | None
     try:
-        owner = decode_record(records[0]).user_id
+        owner = decode_record(records[0], without_keys).user_id
     except (IndexError, UnreadableEventError):
         row = store.listing_row(session_id)
         owner = row.user_id if row is not None else None
@@ -366,7 +369,7 @@ def _check_session(session_id: str, stream: _Stream) -> None:
     events = []
     for record in stream.records:
         try:
-            event = decode_record(record)
+            event = decode_record(record, without_keys)
         except UnreadableEventError as exc:
             raise _integrity(session_id, stream, record.version, f"unreadable: {exc}") from None
         if (event.session_id, event.version) != (record.session_id, record.version):

@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import uuid4
 
+from kern.application.keys import seal_events
 from kern.application.ports import AppendConflict, SessionStore
+from kern.domain.encoding import GENESIS_HASH
 from kern.domain.errors import (
     SessionExistsError,
     SessionNotFoundError,
@@ -58,6 +60,9 @@ def fork_session(
         raise _exists(new_session_id)
     copied = store.read(session_id, upto=version)
     events = fork_events(copied, new_session_id, user_id=user_id, provenance=provenance)
+    if store.data_keys is not None:
+        # The fork's values sealed again, under its owner's key, for its own places.
+        seal_events(store.data_keys, events, GENESIS_HASH, events[0].user_id)
     try:
         store.append(events)
     except AppendConflict:

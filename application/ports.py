@@ -16,8 +16,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from kern.application.cache import CachedStream
+from kern.application.keys import DataKeys, KeyRow
+from kern.domain.erasure import ErasureEntry
 from kern.domain.events import SessionEvent
 from kern.domain.records import Record
+from kern.domain.sealing import KeyLookup
 from kern.projections.history import HistoryView
 from kern.projections.listing import SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
@@ -147,6 +150,46 @@ class SessionStore(ABC):
         """Keep ``segments`` (in version order) and drop any the session had after
         the first one's ``previous``: those no longer continue the chain. A store
         that keeps none ignores them."""
+
+    # -- data keys (kern.application.keys) -------------------------------------------------
+
+    data_keys: DataKeys | None = None
+    """With a keyring: the data keys sealed values are written and read with."""
+
+    @property
+    def key_lookup(self) -> KeyLookup | None:
+        """How this store opens sealed values (None without a keyring)."""
+        return self.data_keys.lookup if self.data_keys is not None else None
+
+    @abstractmethod
+    def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
+        """The keys table's row of ``session_id`` or of ``key_id`` (None if absent)."""
+
+    @abstractmethod
+    def add_key(self, row: KeyRow) -> KeyRow:
+        """Store ``row`` unless its session has a key already; the session's stored row
+        (the first writer's key wins, so concurrent writers agree on one key)."""
+
+    @abstractmethod
+    def key_rows(self, owner: str | None = None) -> list[KeyRow]:
+        """Every row of the keys table, or the rows of ``owner``'s sessions."""
+
+    @abstractmethod
+    def key_erased(self, key_id: str) -> bool:
+        """Whether the erasure ledger records the key ``key_id`` as destroyed."""
+
+    @abstractmethod
+    def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
+        """In one transaction: delete the rows (made unrecoverable from the file where
+        the database can), blank the listing's names of their sessions, and record
+        ``entry`` in the erasure ledger."""
+
+    def forget_cached(self, session_ids: Sequence[str]) -> None:  # noqa: B027 - optional hook
+        """Drop what this process holds of these sessions (their keys were destroyed)."""
+
+    @abstractmethod
+    def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
+        """Replace the stored wrapping of each key (by key_id), in one transaction."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
         """Release connections; the store is unusable afterwards."""

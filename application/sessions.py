@@ -10,24 +10,28 @@ never builds one: ``kern.db`` does.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kern.application import anchors as anchoring
-from kern.application import audit, forks, read_model, timetravel, unit_of_work
+from kern.application import audit, forks, privacy, read_model, timetravel, unit_of_work
+from kern.application.keys import Keyring
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
 from kern.application.provenance import kern_version, provenance
 from kern.application.unit_of_work import Executed
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.anchors import SignedAnchors
 from kern.domain.chain import VerifyReport
+from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import (
     InvalidInputError,
     InvalidQueryError,
     InvalidSessionIdError,
     InvalidSessionNameError,
+    KeyringError,
     RunNotFoundError,
     SessionNotFoundError,
     UserRequiredError,
@@ -564,6 +568,65 @@ class KernDb:
                 f"skip_existing must be True or False, got {type(skip_existing).__name__}"
             )
         return audit.import_lines(self.store, lines, progress, skip_existing=skip_existing)
+
+    # -- forgetting (kern.application.privacy) ---------------------------------------
+
+    def erase_user(
+        self, user_id: str, *, reason: str, requested_by: str = "kern"
+    ) -> ErasureEntry | None:
+        """Destroy the data keys of every session of ``user_id``, in one transaction
+        with an erasure ledger entry: their sealed values read back as markers from
+        then on, in every process that reads the store again; their events stay,
+        and verify and anchors still pass. None when the user had no keys left.
+        An admin operation; needs a keyring (KeyringError without one)."""
+        self._admin("erase_user")
+        user = validate_user_id(user_id)
+        if user is None:
+            raise InvalidInputError("erase_user needs a user_id")
+        reason, requested_by = privacy.checked(reason, requested_by)
+        return privacy.erase_user(self.store, user, reason=reason, requested_by=requested_by)
+
+    def erase_session(
+        self, session_id: str, *, reason: str, requested_by: str = "kern"
+    ) -> ErasureEntry | None:
+        """Destroy the data key of one session (see :meth:`erase_user`); None when it
+        was erased before. SessionNotFoundError for an unknown session; KeyringError
+        for one recorded without a keyring (purge it instead)."""
+        self._admin("erase_session")
+        session_id = validate_session_id(session_id)
+        reason, requested_by = privacy.checked(reason, requested_by)
+        return privacy.erase_session(
+            self.store, session_id, reason=reason, requested_by=requested_by
+        )
+
+    def erase_older_than(
+        self,
+        older_than: timedelta,
+        *,
+        reason: str,
+        requested_by: str = "kern",
+        workflow_id: str | None = None,
+    ) -> ErasureEntry | None:
+        """Retention: erase every session created more than ``older_than`` ago (of
+        ``workflow_id`` only, when given). Idempotent; None when none was left."""
+        self._admin("erase_older_than")
+        reason, requested_by = privacy.checked(reason, requested_by)
+        return privacy.retention(
+            self.store,
+            older_than,
+            reason=reason,
+            requested_by=requested_by,
+            workflow_id=workflow_id,
+        )
+
+    def rotate_keyring(self, keyring: Keyring) -> int:
+        """Rewrap every data key with ``keyring``'s master key, in one transaction,
+        rewriting no event; this db then uses ``keyring`` (open the store with it
+        from now on). The number of keys rewrapped."""
+        self._admin("rotate_keyring")
+        if not isinstance(keyring, Keyring):
+            raise KeyringError(f"keyring must be a kern.crypto.Keyring, got {keyring!r}")
+        return privacy.rotate(self.store, keyring)
 
     # -- lifecycle -------------------------------------------------------------
 

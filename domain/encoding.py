@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 
 from kern.domain.events import EVENT_CLASSES, SessionEvent
 from kern.domain.refs import blank
+from kern.domain.sealing import DataKey, seal_payload
 
 E = TypeVar("E", bound=SessionEvent)
 
@@ -100,11 +101,16 @@ def event_hash(previous: str, event: SessionEvent) -> str:
     return link_hash(previous, event.topic(), event.session_id, event.version, payload_bytes(event))
 
 
-def seal(unsealed: E, previous: str) -> E:
+def seal(unsealed: E, previous: str, key: DataKey | None = None) -> E:
     """``unsealed``, a new event nothing else holds yet, given its chained hash in
     place. It keeps its encoded payload until :func:`stored_bytes` takes it, so
-    an event is encoded once, not twice."""
-    payload = encode_json(stored_payload(unsealed))
+    an event is encoded once, not twice. With ``key``, its private values are
+    encrypted first (:mod:`kern.domain.sealing`), and the hash covers the
+    ciphertext."""
+    fields = stored_payload(unsealed)
+    if key is not None:
+        fields = seal_payload(fields, type(unsealed), unsealed, key)
+    payload = encode_json(fields)
     hashed = link_hash(previous, unsealed.topic(), unsealed.session_id, unsealed.version, payload)
     # Frozen for everyone else; copying every field again only to set one cost
     # a tenth of recording an event.

@@ -230,6 +230,12 @@ class AsyncStoreError(KernError, TypeError):
     ``Workflow.run`` (use ``await workflow.arun(...)``). Nothing was recorded."""
 
 
+class KeyringError(KernError):
+    """The keyring cannot open the store's data keys (a store written with a keyring
+    opened without one, another master key, changed key bytes), or a master key
+    is missing or malformed. Raised at open; nothing is written."""
+
+
 class AnchorError(KernError):
     """Signed anchors (a session head list kept outside the database) that Kern
     cannot use; nothing was verified against them."""

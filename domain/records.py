@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from kern.domain.encoding import adapter, stored_bytes
 from kern.domain.errors import UnreadableEventError
 from kern.domain.events import RunCompleted, SessionEvent, StepCompleted, event_class
+from kern.domain.sealing import KeyLookup, is_sealed, open_payload
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns an event's payload at one schema_version into the next version's."""
@@ -108,9 +109,10 @@ def _event_class(topic: str) -> type[SessionEvent]:
     return cls
 
 
-def decode_record(record: Record) -> SessionEvent:
+def decode_record(record: Record, keys: KeyLookup | None = None) -> SessionEvent:
     """The event ``record`` holds; UnreadableEventError, naming the session and
-    version, if it cannot be read."""
+    version, if it cannot be read. Sealed values are opened with ``keys``
+    (:mod:`kern.domain.sealing`); without it they cannot be read."""
     session_id, version = record.session_id, record.version
 
     def unreadable(reason: str) -> UnreadableEventError:
@@ -131,7 +133,8 @@ def decode_record(record: Record) -> SessionEvent:
         ) from None
     state = record.state
     try:
-        direct = _direct_prefix(cls, state)
+        sealed = is_sealed(state)
+        direct = None if sealed else _direct_prefix(cls, state)
         if direct is not None:
             # The usual case. The columns take the place of schema_version as the
             # first keys, and pydantic parses the bytes straight into the event:
@@ -142,6 +145,13 @@ def decode_record(record: Record) -> SessionEvent:
         data = json.loads(state)
         if not isinstance(data, dict):
             raise ValueError(f"the payload is a JSON {type(data).__name__}, not an object")
+        if sealed:
+            if keys is None:
+                raise ValueError(
+                    "its values are encrypted, and this store has no keyring: open it with "
+                    "the keyring it was written with"
+                )
+            data = open_payload(data, cls, session_id, version, keys)
         schema_version = data.pop("schema_version", 1)
         if not isinstance(schema_version, int) or isinstance(schema_version, bool):
             raise ValueError(f"schema_version must be an integer, got {schema_version!r}")

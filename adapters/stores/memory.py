@@ -16,7 +16,10 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
+from kern.adapters.stores.key_rows import ERASED_KINDS
 from kern.adapters.stores.recorder import RecorderStore
+from kern.application.keys import KeyRow
+from kern.domain.erasure import ErasureEntry
 from kern.projections.listing import SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
 from kern.projections.snapshots import SnapshotRow
@@ -36,6 +39,8 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         self.index: dict[str, SessionSummary] = {}
         self.segments: dict[str, list[ReadSegment]] = {}
         self.snapshots: dict[str, SnapshotRow] = {}
+        self.keys: dict[str, KeyRow] = {}
+        self.erasure_ledger: list[ErasureEntry] = []
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -113,8 +118,8 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             return [s for s in kept if upto is None or s.version <= upto]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments:
-            return
+        if not segments or self.data_keys is not None:
+            return  # with a keyring, no derived copy of the values is kept
         recorder = self.recorder
         with recorder.lock:
             kept = recorder.segments.get(session_id, [])
@@ -138,3 +143,48 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             if recorder.snapshots.get(row.session_id) == row:
                 del recorder.snapshots[row.session_id]
+
+    # -- data keys ----------------------------------------------------------------
+
+    def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
+        recorder = self.recorder
+        with recorder.lock:
+            if session_id is not None:
+                return recorder.keys.get(session_id)
+            return next((r for r in recorder.keys.values() if r.key_id == key_id), None)
+
+    def add_key(self, row: KeyRow) -> KeyRow:
+        recorder = self.recorder
+        with recorder.lock:
+            return recorder.keys.setdefault(row.session_id, row)
+
+    def key_rows(self, owner: str | None = None) -> list[KeyRow]:
+        recorder = self.recorder
+        with recorder.lock:
+            rows = [r for r in recorder.keys.values() if owner is None or r.owner == owner]
+        return sorted(rows, key=lambda r: (r.created_at, r.session_id))
+
+    def key_erased(self, key_id: str) -> bool:
+        recorder = self.recorder
+        with recorder.lock:
+            return any(
+                e.kind in ERASED_KINDS and key_id in e.detail.get("keys", ())
+                for e in recorder.erasure_ledger
+            )
+
+    def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            for row in rows:
+                recorder.keys.pop(row.session_id, None)
+                listed = recorder.index.get(row.session_id)
+                if listed is not None:
+                    recorder.index[row.session_id] = dataclasses.replace(listed, session_name="")
+            recorder.erasure_ledger.append(entry)
+
+    def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            for row in rows:
+                if row.session_id in recorder.keys:
+                    recorder.keys[row.session_id] = row

@@ -39,14 +39,22 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.stores import async_pool, postgres_migrations, segment_rows, snapshot_rows
-from kern.adapters.stores.codec import from_stored
+from kern.adapters.stores import (
+    async_pool,
+    erasure_rows,
+    key_rows,
+    postgres_migrations,
+    segment_rows,
+    snapshot_rows,
+)
 from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
 from kern.adapters.stores.recorder import RecorderStore, T
 from kern.adapters.stores.retry import RetryPolicy
 from kern.application import bridge
+from kern.application.keys import KeyRow
 from kern.application.ports import FeedEntry, FeedPosition
+from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
@@ -344,7 +352,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             [
                 FeedEntry(
                     FeedPosition(int(row["tx"]), int(row["notification_id"])),
-                    from_stored(
+                    self.decode(
                         StoredEvent(
                             originator_id=row["originator_id"],
                             originator_version=row["originator_version"],
@@ -421,8 +429,8 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         return [segment_rows.to_segment(row) for row in rows]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments:
-            return
+        if not segments or self.data_keys is not None:
+            return  # with a keyring, no derived copy of the values is kept
         writes = segment_rows.statements(self._segments_table(), session_id, segments, mark="%s")
         datastore = self.recorder.datastore
 
@@ -452,6 +460,77 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
     def drop_snapshot(self, row: SnapshotRow) -> None:
         statement, params = snapshot_rows.drop(self._snapshots_table(), row, mark="%s")
         self._write(sql.SQL(statement).format(), params)
+
+    # -- data keys ----------------------------------------------------------------
+
+    def _table(self, name: str) -> str:
+        return sql.Identifier(self.schema, name).as_string(None)
+
+    def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
+        column, value = ("session_id", session_id) if session_id is not None else ("key_id", key_id)
+        statement = sql.SQL(key_rows.select(self._table(self.names.keys), column, mark="%s"))
+        rows = self._fetch("read a data key", statement.format(), [value], binary=True)
+        return key_rows.to_key(rows[0]) if rows else None
+
+    def add_key(self, row: KeyRow) -> KeyRow:
+        statement, params = key_rows.insert(self._table(self.names.keys), row, mark="%s")
+        try:
+            self.retry(lambda: self._write(sql.SQL(statement).format(), params))
+        except PersistenceError as exc:
+            raise self.store_error("could not store a data key", exc) from exc
+        stored = self.get_key(session_id=row.session_id)
+        assert stored is not None
+        return stored
+
+    def key_rows(self, owner: str | None = None) -> list[KeyRow]:
+        table = self._table(self.names.keys)
+        if owner is None:
+            statement = sql.SQL(key_rows.select_all(table)).format()
+            rows = self._fetch("read the data keys", statement, binary=True)
+        else:
+            statement = sql.SQL(key_rows.select(table, "owner", mark="%s")).format()
+            rows = self._fetch("read the data keys", statement, [owner], binary=True)
+        return [key_rows.to_key(row) for row in rows]
+
+    def key_erased(self, key_id: str) -> bool:
+        statement = sql.SQL(key_rows.erased(self._table(self.names.erasures), mark="%s"))
+        return bool(self._fetch("read the erasure ledger", statement.format(), [key_id]))
+
+    def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
+        delete = sql.SQL(key_rows.delete(self._table(self.names.keys), mark="%s")).format()
+        blank = sql.SQL(
+            "UPDATE {} SET session_name = '', session_name_key = '' WHERE session_id = %s"
+        ).format(sql.Identifier(self.schema, self.names.index))
+        insert, params = erasure_rows.insert(self._table(self.names.erasures), entry, mark="%s")
+        datastore = self.recorder.datastore
+
+        def destroy() -> None:
+            with datastore.transaction(commit=True) as curs:
+                for row in rows:
+                    curs.execute(delete, [row.key_id], prepare=False)
+                    curs.execute(blank, [row.session_id], prepare=False)
+                curs.execute(sql.SQL(insert).format(), params, prepare=False)
+
+        try:
+            self.retry(destroy)
+        except PersistenceError as exc:
+            raise self.store_error("could not destroy data keys", exc) from exc
+
+    def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
+        statement = sql.SQL(key_rows.rewrap(self._table(self.names.keys), mark="%s")).format()
+        datastore = self.recorder.datastore
+
+        def rewrap() -> None:
+            with datastore.transaction(commit=True) as curs:
+                for row in rows:
+                    curs.execute(
+                        statement, [row.wrapped, row.master_key_id, row.key_id], prepare=False
+                    )
+
+        try:
+            self.retry(rewrap)
+        except PersistenceError as exc:
+            raise self.store_error("could not rewrap the data keys", exc) from exc
 
     def _write(self, statement: sql.Composed, params: Sequence[Any]) -> None:
         """One statement in its own transaction (the store tries it again over a

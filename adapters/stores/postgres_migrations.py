@@ -97,12 +97,13 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         version=4,
-        summary="data keys (one per data subject, wrapped by the master key) and the "
-        "erasure ledger",
+        summary="data keys (one per session, with its owner, wrapped by the master key) "
+        "and the erasure ledger",
         statements=(
-            "CREATE TABLE {schema}.{keys} (subject text PRIMARY KEY, "
+            "CREATE TABLE {schema}.{keys} (session_id text PRIMARY KEY, owner text, "
             "key_id text NOT NULL UNIQUE, master_key_id text NOT NULL, "
             "wrapped bytea NOT NULL, created_at double precision NOT NULL)",
+            "CREATE INDEX {keys_owner} ON {schema}.{keys} (owner)",
             "CREATE TABLE {schema}.{erasures} (erasure_id text PRIMARY KEY, "
             "erased_at double precision NOT NULL, kind text NOT NULL, subject text NOT NULL, "
             "sessions bigint NOT NULL, detail text NOT NULL, reason text NOT NULL, "
@@ -133,6 +134,7 @@ def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
         "segments": sql.Identifier(names.segments),
         "snapshots": sql.Identifier(names.snapshots),
         "keys": sql.Identifier(names.keys),
+        "keys_owner": sql.Identifier(derived_name(names.keys, "_owner")),
         "erasures": sql.Identifier(names.erasures),
         "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
         "guard": sql.Identifier(derived_name(events, "_append_only")),

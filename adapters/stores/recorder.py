@@ -39,15 +39,16 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 
-from kern.adapters.stores.codec import from_stored, stored_event, to_record, to_stored
+from kern.adapters.stores.codec import stored_event, to_record, to_stored
 from kern.application.cache import (
     DEFAULT_CACHED_SESSIONS,
     CachedStream,
     EventCache,
     collector_paused,
 )
+from kern.application.keys import DataKeys, Keyring
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
-from kern.domain.errors import StoreClosedError, StoreError
+from kern.domain.errors import KeyringError, StoreClosedError, StoreError
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent
 from kern.domain.records import Record, decode_record
 from kern.projections import snapshots
@@ -93,6 +94,40 @@ class RecorderStore(SessionStore, Generic[R]):
         stores, whose code waits on the event loop (kern.application.bridge)."""
         self.cache = EventCache(cached_sessions, new_lock=new_lock)
         self.closed = False
+        self.data_keys: DataKeys | None = None
+        """With a keyring: the data keys its sealed values are read and written with."""
+        self._keys_checked = True
+
+    def use_keyring(self, keyring: Keyring | None, *, check_now: bool = True) -> None:
+        """Seal what is written and open what is read with ``keyring``'s data keys.
+        The check that it can (KeyringError, nothing written, when it cannot unwrap
+        the stored keys; or, without a keyring, when the store holds keys) runs now,
+        or with ``check_now=False`` before the first append."""
+        self.data_keys = DataKeys(self, keyring) if keyring is not None else None
+        self._keys_checked = False
+        if check_now:
+            self.check_keys()
+
+    def check_keys(self) -> None:
+        """The keyring check of :meth:`use_keyring`, once."""
+        if self._keys_checked:
+            return
+        if self.data_keys is not None:
+            self.data_keys.check()
+        elif self.key_rows():
+            raise KeyringError(
+                f"{self.name} holds encrypted sessions (its keys table has data keys): "
+                "open it with its keyring (keyring=LocalKeyring.from_env(...))"
+            )
+        self._keys_checked = True
+
+    def forget_cached(self, session_ids: Sequence[str]) -> None:
+        # Decoded events hold the values in clear: no stream of this process keeps them.
+        self.cache.clear()
+
+    def decode(self, row: StoredEvent) -> SessionEvent:
+        """The event a row holds, its sealed values opened with this store's keys."""
+        return decode_record(to_record(row), self.key_lookup)
 
     @property
     def recorder(self) -> R:
@@ -120,6 +155,7 @@ class RecorderStore(SessionStore, Generic[R]):
             return
         if len({e.session_id for e in events}) != 1:
             raise ValueError("one append writes to one session")
+        self.check_keys()
         records = [to_stored(e) for e in events]
         listing = listing_update(events)
         recorder = self.recorder
@@ -138,6 +174,8 @@ class RecorderStore(SessionStore, Generic[R]):
         """Write the stream's snapshot if :data:`SNAPSHOT_EVERY` events came since
         the last; a snapshot is derived data, so a failed write fails nothing."""
         aggregate = stream.aggregate
+        if self.data_keys is not None:
+            return  # a snapshot would hold the session's values in clear
         if stream.version - stream.snapshot_version < SNAPSHOT_EVERY:
             return
         if aggregate is None or aggregate.version != stream.version:
@@ -280,7 +318,7 @@ class RecorderStore(SessionStore, Generic[R]):
             while upto is None or after < upto:
                 limit = READ_PAGE if upto is None else min(READ_PAGE, upto - after)
                 page = self._records(session_id, after=after, upto=upto, limit=limit)
-                events += self.expanded(session_id, [from_stored(r) for r in page], read)
+                events += self.expanded(session_id, [self.decode(r) for r in page], read)
                 if len(page) < limit:
                     break
                 after = page[-1].originator_version
@@ -361,14 +399,15 @@ class RecorderStore(SessionStore, Generic[R]):
         except PersistenceError as exc:
             raise self.store_error("could not read the feed", exc) from exc
         return self.expanded_feed(
-            [FeedEntry(FeedPosition(0, row.id), from_stored(row)) for row in rows]
+            [FeedEntry(FeedPosition(0, row.id), self.decode(row)) for row in rows]
         )
 
     def append_records(self, records: Sequence[Record]) -> None:
         """All the sessions' records and listing rows go to the recorder in one
         ``insert_events`` call (``listings=``), which writes them in one transaction."""
         self.check_open()
-        events = [decode_record(r) for r in records]
+        self.check_keys()
+        events = [decode_record(r, self.key_lookup) for r in records]
         if not events:
             return
         sessions: dict[str, list[SessionEvent]] = {}

@@ -26,12 +26,20 @@ from typing import Any
 from eventsourcing.persistence import ConnectionUnavailableError, PersistenceError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from kern.adapters.stores import segment_rows, snapshot_rows, sqlite_migrations
+from kern.adapters.stores import (
+    erasure_rows,
+    key_rows,
+    segment_rows,
+    snapshot_rows,
+    sqlite_migrations,
+)
 from kern.adapters.stores.identifiers import TableNames, table_names
 from kern.adapters.stores.recorder import RecorderStore
 from kern.adapters.stores.sqlite_thread import StoreThread, ThreadPool
 from kern.application import bridge
+from kern.application.keys import KeyRow
 from kern.application.ports import AppendConflict
+from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import (
     InvalidInputError,
     StoreError,
@@ -140,6 +148,8 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     ) -> None:
         names = table_names(session_table)
         self.segments_table = names.segments
+        self.keys_table = names.keys
+        self.erasures_table = names.erasures
         self.db_file = str(db_file)
         self.timeout = _check_timeout(timeout)
         self.name = f"SQLite database {self.db_file!r}"
@@ -265,8 +275,8 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         return [segment_rows.to_segment(row) for row in rows]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments:
-            return
+        if not segments or self.data_keys is not None:
+            return  # with a keyring, no derived copy of the values is kept
         writes = segment_rows.statements(self.segments_table, session_id, segments, mark="?")
         try:
             with self.recorder.datastore.transaction(commit=True) as c:
@@ -289,6 +299,67 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
     def _write(self, statement: str, params: Sequence[Any]) -> None:
         with self.recorder.datastore.transaction(commit=True) as c:
             c.execute(statement, params)
+
+    # -- data keys ----------------------------------------------------------------
+
+    def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
+        column, value = ("session_id", session_id) if session_id is not None else ("key_id", key_id)
+        statement = key_rows.select(self.keys_table, column, mark="?")
+        rows = self._rows("read a data key", statement, [value])
+        return key_rows.to_key(rows[0]) if rows else None
+
+    def add_key(self, row: KeyRow) -> KeyRow:
+        try:
+            self._write(*key_rows.insert(self.keys_table, row, mark="?"))
+        except PersistenceError as exc:
+            raise self.store_error("could not store a data key", exc) from exc
+        stored = self.get_key(session_id=row.session_id)
+        assert stored is not None
+        return stored
+
+    def key_rows(self, owner: str | None = None) -> list[KeyRow]:
+        if owner is None:
+            rows = self._rows("read the data keys", key_rows.select_all(self.keys_table))
+        else:
+            statement = key_rows.select(self.keys_table, "owner", mark="?")
+            rows = self._rows("read the data keys", statement, [owner])
+        return [key_rows.to_key(row) for row in rows]
+
+    def key_erased(self, key_id: str) -> bool:
+        statement = key_rows.erased(self.erasures_table, mark="?")
+        return bool(self._rows("read the erasure ledger", statement, [key_id]))
+
+    def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
+        delete = key_rows.delete(self.keys_table, mark="?")
+        blank = (
+            f"UPDATE {self.recorder.index_table} SET session_name = '', session_name_key = '' "
+            "WHERE session_id = ?"
+        )
+        insert, params = erasure_rows.insert(self.erasures_table, entry, mark="?")
+        datastore = self.recorder.datastore
+        try:
+            with datastore.transaction(commit=True) as c:
+                # Deleted rows are overwritten with zeros in the file, not just unlinked.
+                c.execute("PRAGMA secure_delete = ON")
+                for row in rows:
+                    c.execute(delete, [row.key_id])
+                    c.execute(blank, [row.session_id])
+                c.execute(insert, params)
+            with datastore.transaction(commit=False) as c:
+                # Copy the WAL into the file and empty it: no frame keeps the old key.
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except PersistenceError as exc:
+            raise self.store_error("could not destroy data keys", exc) from exc
+
+    def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
+        statement = key_rows.rewrap(self.keys_table, mark="?")
+        try:
+            with self.recorder.datastore.transaction(commit=True) as c:
+                c.execute("PRAGMA secure_delete = ON")
+                for row in rows:
+                    c.execute(statement, [row.wrapped, row.master_key_id, row.key_id])
+        except PersistenceError as exc:
+            raise self.store_error("could not rewrap the data keys", exc) from exc
 
     def close(self) -> None:
         super().close()

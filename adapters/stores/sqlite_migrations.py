@@ -67,11 +67,13 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(
         version=4,
-        summary="data keys (one per data subject, wrapped by the master key) and the "
-        "erasure ledger",
+        summary="data keys (one per session, with its owner, wrapped by the master key) "
+        "and the erasure ledger",
         statements=(
-            "CREATE TABLE {keys} (subject TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, "
-            "master_key_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at REAL NOT NULL)",
+            "CREATE TABLE {keys} (session_id TEXT PRIMARY KEY, owner TEXT, "
+            "key_id TEXT NOT NULL UNIQUE, master_key_id TEXT NOT NULL, wrapped BLOB NOT NULL, "
+            "created_at REAL NOT NULL)",
+            "CREATE INDEX {keys}_owner ON {keys} (owner)",
             "CREATE TABLE {erasures} (erasure_id TEXT PRIMARY KEY, erased_at REAL NOT NULL, "
             "kind TEXT NOT NULL, subject TEXT NOT NULL, sessions INTEGER NOT NULL, "
             "detail TEXT NOT NULL, reason TEXT NOT NULL, requested_by TEXT NOT NULL)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kern.adapters.stores.memory import InMemoryStore
+from kern.application.keys import Keyring
 from kern.application.sessions import KernDb
 
 
@@ -13,8 +14,10 @@ class InMemoryDb(KernDb):
     blocking = False
     """It never waits for I/O: an asyncio service may call it on the loop."""
 
-    def __init__(self, *, strict_users: bool = False) -> None:
-        super().__init__(InMemoryStore(), strict_users=strict_users)
+    def __init__(self, *, strict_users: bool = False, keyring: Keyring | None = None) -> None:
+        store = InMemoryStore()
+        store.use_keyring(keyring)
+        super().__init__(store, strict_users=strict_users)
 
 
 __all__ = ["InMemoryDb"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kern.application.async_sessions import AsyncKernDb
+from kern.application.keys import Keyring
 from kern.application.sessions import KernDb
 
 try:
@@ -31,6 +32,9 @@ class PostgresDb(KernDb):
     schema version raises SchemaMigrationRequiredError (as does opening them
     with a role that may not migrate them). See :func:`app_role_grants` for a
     least-privilege application role.
+
+    With ``keyring`` (:mod:`kern.crypto`), what users supplied and steps produced
+    is stored encrypted under a key per data subject (see docs/privacy.md).
     """
 
     def __init__(
@@ -45,21 +49,27 @@ class PostgresDb(KernDb):
         migrate: bool = True,
         *,
         strict_users: bool = False,
+        keyring: Keyring | None = None,
     ) -> None:
-        super().__init__(
-            PostgresStore(
-                db_url,
-                session_table=session_table,
-                db_schema=db_schema,
-                pool_size=pool_size,
-                max_overflow=max_overflow,
-                connect_timeout=connect_timeout,
-                application_name=application_name,
-                migrate=migrate,
-                asynchronous=not self.blocking,
-            ),
-            strict_users=strict_users,
+        store = PostgresStore(
+            db_url,
+            session_table=session_table,
+            db_schema=db_schema,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_timeout=connect_timeout,
+            application_name=application_name,
+            migrate=migrate,
+            asynchronous=not self.blocking,
         )
+        # With a keyring, its check reaches the database now (a wrong master key
+        # fails at open); without one, before the first write.
+        try:
+            store.use_keyring(keyring, check_now=keyring is not None and self.blocking)
+        except BaseException:
+            store.close()
+            raise
+        super().__init__(store, strict_users=strict_users)
         self.session_table = session_table
         self.db_schema = db_schema
 
@@ -89,6 +99,7 @@ class AsyncPostgresDb(AsyncKernDb):
         migrate: bool = True,
         *,
         strict_users: bool = False,
+        keyring: Keyring | None = None,
     ) -> None:
         sync = _OnLoop(
             db_url,
@@ -100,6 +111,7 @@ class AsyncPostgresDb(AsyncKernDb):
             application_name,
             migrate,
             strict_users=strict_users,
+            keyring=keyring,
         )
         super().__init__(sync)
         self.session_table = session_table

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kern.adapters.stores.sqlite import DEFAULT_TIMEOUT, SqliteStore
 from kern.application.async_sessions import AsyncKernDb
+from kern.application.keys import Keyring
 from kern.application.sessions import KernDb
 
 
@@ -24,6 +25,11 @@ class SqliteDb(KernDb):
     A write waits up to ``timeout`` seconds for the file's write lock, then
     raises StoreLockedError having written nothing. With ``strict_users=True``
     every call must name a user_id (the setting for multi-user services).
+
+    With ``keyring`` (:mod:`kern.crypto`), what users supplied and steps produced
+    is stored encrypted under a key per data subject, which an erasure destroys
+    (see docs/privacy.md); a store written with a keyring refuses to open
+    without it (KeyringError), as does a keyring with another master key.
     """
 
     def __init__(
@@ -34,17 +40,21 @@ class SqliteDb(KernDb):
         *,
         migrate: bool = True,
         strict_users: bool = False,
+        keyring: Keyring | None = None,
     ) -> None:
-        super().__init__(
-            SqliteStore(
-                db_file,
-                session_table=session_table,
-                timeout=timeout,
-                migrate=migrate,
-                asynchronous=not self.blocking,
-            ),
-            strict_users=strict_users,
+        store = SqliteStore(
+            db_file,
+            session_table=session_table,
+            timeout=timeout,
+            migrate=migrate,
+            asynchronous=not self.blocking,
         )
+        try:
+            store.use_keyring(keyring, check_now=self.blocking)
+        except BaseException:
+            store.close()
+            raise
+        super().__init__(store, strict_users=strict_users)
         self.db_file = str(db_file)
         self.session_table = session_table
         self.timeout = timeout
@@ -73,9 +83,17 @@ class AsyncSqliteDb(AsyncKernDb):
         *,
         migrate: bool = True,
         strict_users: bool = False,
+        keyring: Keyring | None = None,
     ) -> None:
         super().__init__(
-            _OnLoop(db_file, session_table, timeout, migrate=migrate, strict_users=strict_users)
+            _OnLoop(
+                db_file,
+                session_table,
+                timeout,
+                migrate=migrate,
+                strict_users=strict_users,
+                keyring=keyring,
+            )
         )
         self.db_file = str(db_file)
         self.session_table = session_table

@@ -1,0 +1,169 @@
+"""Data keys: one per session, owned by the session's data subject (its user),
+created with the session's first sealed event, kept wrapped by the keyring's
+master key in the store's keys table, and destroyed by an erasure: of the
+session, or of every session of its user.
+
+A :class:`Keyring` holds the master key (or reaches it: a KMS): it wraps and
+unwraps data keys and never sees an event. :class:`DataKeys` is what a store
+with a keyring holds: the key for a subject (made and stored the first time),
+the key for an id (for reading), and the check at open that the keyring is
+the one the keys were wrapped with. The encryption itself is
+:mod:`kern.domain.sealing`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kern.domain.encoding import seal
+from kern.domain.errors import KeyringError
+from kern.domain.events import SessionEvent
+from kern.domain.sealing import DataKey
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of a store's keys table."""
+
+    session_id: str
+    owner: str | None
+    """The session's user (the data subject); None for a session without one."""
+    key_id: str
+    master_key_id: str
+    wrapped: bytes = field(repr=False)
+    created_at: float
+
+
+class Keyring(ABC):
+    """Wraps and unwraps data keys with a master key. Implement it over a KMS to keep
+    the master key out of the process; :class:`kern.crypto.LocalKeyring` holds one."""
+
+    @property
+    @abstractmethod
+    def master_key_id(self) -> str:
+        """A stable id of the master key (never the key): stored beside each key it wraps."""
+
+    @abstractmethod
+    def wrap(self, secret: bytes, subject: str) -> bytes:
+        """``secret`` (a data key) encrypted under the master key, bound to ``subject``."""
+
+    @abstractmethod
+    def unwrap(self, wrapped: bytes, subject: str, master_key_id: str) -> bytes:
+        """The data key :meth:`wrap` wrapped; KeyringError when this keyring cannot
+        (another master key, or the bytes were changed)."""
+
+
+class KeyTable(Protocol):
+    """What a store keeps of the keys (its keys table, and the erasure ledger's say)."""
+
+    def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
+        """The row of ``session_id`` or of ``key_id``."""
+
+    def add_key(self, row: KeyRow) -> KeyRow:
+        """Store ``row`` unless its session has a key; the session's stored row."""
+
+    def key_rows(self) -> list[KeyRow]:
+        """Every row."""
+
+    def key_erased(self, key_id: str) -> bool:
+        """Whether the erasure ledger records this key as destroyed."""
+
+
+class DataKeys:
+    """A store's data keys, unwrapped once per process. Thread-safe."""
+
+    def __init__(self, table: KeyTable, keyring: Keyring) -> None:
+        if not isinstance(keyring, Keyring):
+            raise KeyringError(
+                f"keyring must be a kern.crypto.Keyring (LocalKeyring, or your own over a "
+                f"KMS), got {type(keyring).__name__}"
+            )
+        self.table = table
+        self.keyring = keyring
+        self._lock = threading.Lock()
+        self._by_session: dict[str, DataKey] = {}
+        self._by_id: dict[str, DataKey] = {}
+
+    def check(self) -> None:
+        """At open: every stored key unwraps with this keyring (KeyringError, naming
+        the master key they need, if one does not). Nothing is written."""
+        for row in self.table.key_rows():
+            self.unwrap(row)
+
+    def key_for(self, session_id: str, owner: str | None) -> DataKey:
+        """The session's key, made and stored on first use."""
+        found = self._by_session.get(session_id)
+        if found is not None:
+            return found
+        row = self.table.get_key(session_id=session_id)
+        if row is None:
+            fresh = DataKey.new(f"k-{uuid.uuid4().hex}")
+            row = self.table.add_key(
+                KeyRow(
+                    session_id=session_id,
+                    owner=owner,
+                    key_id=fresh.key_id,
+                    master_key_id=self.keyring.master_key_id,
+                    wrapped=self.keyring.wrap(fresh.secret, session_id),
+                    created_at=time.time(),
+                )
+            )
+        return self._remember(row)
+
+    def lookup(self, key_id: str) -> DataKey | None:
+        """The key with this id; None when an erasure destroyed it. KeyringError when
+        the store never had it (its events came from another store's keys)."""
+        found = self._by_id.get(key_id)
+        if found is not None:
+            return found
+        row = self.table.get_key(key_id=key_id)
+        if row is not None:
+            return self._remember(row)
+        if self.table.key_erased(key_id):
+            return None
+        raise KeyringError(
+            f"no data key {key_id!r} in this store's keys table, and no erasure of it: "
+            "these events were sealed by another store's keys"
+        )
+
+    def forget(self, rows: Sequence[KeyRow]) -> None:
+        """Drop these keys from this process (after their rows were deleted)."""
+        with self._lock:
+            for row in rows:
+                self._by_session.pop(row.session_id, None)
+                self._by_id.pop(row.key_id, None)
+
+    def _remember(self, row: KeyRow) -> DataKey:
+        key = DataKey(row.key_id, self.unwrap(row))
+        with self._lock:
+            self._by_session[row.session_id] = key
+            self._by_id[row.key_id] = key
+        return key
+
+    def unwrap(self, row: KeyRow) -> bytes:
+        """The secret of ``row``'s key; KeyringError when this keyring cannot unwrap it."""
+        if row.master_key_id != self.keyring.master_key_id:
+            raise KeyringError(
+                f"the data key of session {row.session_id!r} is wrapped by master key "
+                f"{row.master_key_id!r}, and this keyring's is {self.keyring.master_key_id!r}: "
+                "open the store with the keyring it was written with"
+            )
+        return self.keyring.unwrap(row.wrapped, row.session_id, row.master_key_id)
+
+
+def seal_events(
+    keys: DataKeys, events: Sequence[SessionEvent], previous: str, owner: str | None
+) -> str:
+    """Seal a session's new ``events`` in place, in order, under its key, chained
+    from ``previous``; the last one's hash."""
+    key = keys.key_for(events[0].session_id, owner)
+    for event in events:
+        seal(event, previous, key)
+        previous = event.hash
+    return previous

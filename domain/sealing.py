@@ -1,0 +1,184 @@
+"""Sealed payloads: the values a person supplied or a step produced, encrypted with
+their data subject's key before the event is hashed.
+
+An event of a store with a keyring is stored with its private fields (the ones
+:data:`PRIVATE_FIELDS` names for its class) taken out of the payload and put,
+as one JSON object, into AES-256-GCM ciphertext under the key of the
+session's data subject (its user; the session itself when it has none)::
+
+    {"schema_version":2,"run_id":"...","step_index":0,...,
+     "sealed":{"key":"<key id>","fields":["input","content"],"data":"<base64>"},
+     "hash":"..."}
+
+Ids, versions, timestamps, event types, statuses, step names and metrics stay
+clear, so listing, ordering and verifying need no key. The hash of the event
+is computed over these stored bytes (the ciphertext), so the chain verifies
+after the key is destroyed. The ciphertext is bound to its place (session,
+version, event type) as associated data: moved to another event, it does not
+decrypt.
+
+Once a subject's key is destroyed (an erasure), each private field reads
+back as a fixed marker (:data:`ERASED` for text and values, empty for state
+and its changes). The field names in ``fields`` say which ones were there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from kern.domain.events import (
+    RunCompleted,
+    RunStarted,
+    SessionEvent,
+    SessionRenamed,
+    SessionStarted,
+    SessionStateUpdated,
+    StepCompleted,
+)
+
+ERASED = "[erased]"
+"""What an erased text or value reads back as."""
+
+SEALED = "sealed"
+"""The payload key of the sealed part."""
+
+KEY_BYTES = 32
+"""AES-256."""
+
+NONCE_BYTES = 12
+
+PRIVATE_FIELDS: dict[type[SessionEvent], tuple[str, ...]] = {
+    SessionStarted: ("workflow_data", "metadata", "session_state"),
+    RunStarted: ("input", "session_state"),
+    StepCompleted: ("input", "content", "error", "executor_run", "state_changes", "traceback"),
+    RunCompleted: ("content", "error", "state_changes", "traceback"),
+    SessionRenamed: ("session_name",),
+    SessionStateUpdated: ("changes",),
+}
+"""The fields of each event class that hold what a person supplied or a step produced."""
+
+_ERASED_VALUE = {"type": "str", "value": ERASED}
+_MARKERS: dict[str, Any] = {
+    "workflow_data": None,
+    "metadata": None,
+    "session_state": {},
+    "input": _ERASED_VALUE,
+    "content": _ERASED_VALUE,
+    "error": ERASED,
+    "executor_run": None,
+    "state_changes": {},
+    "traceback": ERASED,
+    "session_name": ERASED,
+    "changes": {},
+}
+"""What each private field reads back as once its key is destroyed."""
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """One data subject's key: its id (stored beside the ciphertext) and 32 secret bytes."""
+
+    key_id: str
+    secret: bytes = field(repr=False)
+    _aead: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != KEY_BYTES:
+            raise ValueError(f"a data key is {KEY_BYTES} bytes, got {len(self.secret)}")
+        object.__setattr__(self, "_aead", AESGCM(self.secret))
+
+    @classmethod
+    def new(cls, key_id: str) -> DataKey:
+        """A fresh random key."""
+        return cls(key_id, AESGCM.generate_key(bit_length=8 * KEY_BYTES))
+
+    def encrypt(self, plaintext: bytes, context: bytes) -> bytes:
+        """Nonce and ciphertext, bound to ``context``."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, context)
+
+    def decrypt(self, sealed: bytes, context: bytes) -> bytes:
+        """The plaintext; ValueError if the bytes were changed, moved or the key is wrong."""
+        try:
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], context)
+        except InvalidTag:
+            raise ValueError(
+                "its sealed values do not decrypt with their key: changed, moved from "
+                "another event, or the wrong key"
+            ) from None
+
+
+KeyLookup = Callable[[str], "DataKey | None"]
+"""A key by its id; None when it was destroyed (an erasure). Raises when unknown."""
+
+
+def _context(session_id: str, version: int, topic: str) -> bytes:
+    return f"{session_id}\n{version}\n{topic}".encode()
+
+
+def seal_payload(
+    payload: dict[str, Any], cls: type[SessionEvent], event: SessionEvent, key: DataKey
+) -> dict[str, Any]:
+    """``payload`` (an event's stored form) with its private fields sealed under ``key``."""
+    private = [name for name in PRIVATE_FIELDS.get(cls, ()) if name in payload]
+    if not private:
+        return payload
+    values = {name: payload.pop(name) for name in private}
+    plaintext = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode()
+    sealed = key.encrypt(plaintext, _context(event.session_id, event.version, cls.topic()))
+    payload[SEALED] = {
+        "key": key.key_id,
+        "fields": private,
+        "data": base64.b64encode(sealed).decode("ascii"),
+    }
+    return payload
+
+
+def is_sealed(state: bytes) -> bool:
+    """Whether stored bytes hold a sealed part (a JSON string cannot hold these bytes:
+    its quotes are escaped)."""
+    return b',"sealed":{"key":' in state
+
+
+def open_payload(
+    data: dict[str, Any], cls: type[SessionEvent], session_id: str, version: int, keys: KeyLookup
+) -> dict[str, Any]:
+    """``data`` with its sealed part opened: the private values back in place, or
+    their markers when the key was destroyed. ValueError when it cannot be."""
+    sealed = data.pop(SEALED, None)
+    if sealed is None:
+        return data
+    if not isinstance(sealed, dict) or not isinstance(sealed.get("key"), str):
+        raise ValueError("its sealed part is malformed")
+    names = sealed.get("fields")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("its sealed part names no fields")
+    key = keys(sealed["key"])
+    if key is None:
+        data.update((name, _MARKERS.get(name, ERASED)) for name in names)
+        data.pop("refs", None)  # they pointed into values that are gone
+        return data
+    try:
+        raw = base64.b64decode(str(sealed.get("data", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("its sealed data is not base64") from None
+    values = json.loads(key.decrypt(raw, _context(session_id, version, cls.topic())))
+    if not isinstance(values, dict) or sorted(values) != sorted(names):
+        raise ValueError("its sealed values are not the fields it names")
+    data.update(values)
+    return data
+
+
+def without_keys(key_id: str) -> None:
+    """A lookup that opens nothing: every sealed value reads as its marker (for
+    checks, such as verify, that need the structure and never the values)."""
+    return None
