@@ -45,6 +45,10 @@ def replay_run(
     if recorded is None:
         raise RunNotFoundError.of(session_id, run_id)
     before = recorded.started.version - 1
+    if store.data_keys is not None:
+        # The scratch store reads the copied records, and seals the replayed run,
+        # with the session's own key (already stored: nothing is written to ``store``).
+        scratch.store.data_keys = store.data_keys
     scratch.store.append_records([r for r in store.read_records(session_id) if r.version <= before])
     replayed = _run_again(scratch, recorded.started, rerun)
     return ReplayReport(

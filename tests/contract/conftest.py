@@ -25,6 +25,7 @@ from _pytest.runner import runtestprotocol
 
 from kern.application import bridge
 from kern.application.async_sessions import AsyncKernDb
+from kern.crypto import Keyring, LocalKeyring
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import AsyncPostgresDb, PostgresDb
@@ -33,6 +34,9 @@ from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
 from tests.contract.kinds import ASYNC_KINDS, STORES
 
+TEST_KEYRING = LocalKeyring(bytes(range(32)))
+"""The keyring of the ``sqlite-keyring`` kind: every contract test on an encrypted store."""
+
 
 def make_db(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, *, strict_users: bool = False
@@ -40,10 +44,12 @@ def make_db(
     """A fresh, empty store of the given kind (of an async store: the KernDb it runs)."""
     if kind == "memory":
         return InMemoryDb(strict_users=strict_users)
-    if kind in ("sqlite", "sqlite-async"):
+    if kind in ("sqlite", "sqlite-async", "sqlite-keyring"):
         db_file = tmp_path / "kern.db"
         if kind == "sqlite":
             return SqliteDb(db_file, strict_users=strict_users)
+        if kind == "sqlite-keyring":
+            return SqliteDb(db_file, strict_users=strict_users, keyring=TEST_KEYRING)
         return AsyncSqliteDb(db_file, strict_users=strict_users).sync
     if kind in ("postgres", "postgres-async"):
         schema = request.getfixturevalue("postgres_schema")
@@ -52,6 +58,12 @@ def make_db(
             return PostgresDb(*args, strict_users=strict_users)
         return AsyncPostgresDb(*args, strict_users=strict_users).sync
     raise ValueError(kind)
+
+
+def keyring_of(db: KernDb) -> Keyring | None:
+    """The keyring ``db`` was opened with (None without one): to open its file again."""
+    keys = db.store.data_keys
+    return keys.keyring if keys is not None else None
 
 
 def close(db: KernDb) -> None:

@@ -25,6 +25,7 @@ NAMED = {
     "sqlite": "kern.db",
     "postgres": "PostgreSQL store at",
     "sqlite-async": "kern.db",
+    "sqlite-keyring": "kern.db",
     "postgres-async": "PostgreSQL store at",
 }
 """What each store's StoreClosedError says it is."""

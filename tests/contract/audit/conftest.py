@@ -20,6 +20,7 @@ from kern.db.sqlite import SqliteDb
 from kern.domain.records import Record
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
+from tests.contract.conftest import keyring_of
 
 
 def run_twice(workflow: Workflow, session_id: str = "s1") -> None:
@@ -120,7 +121,11 @@ class SqliteTamper:
         connection.close()
 
     def reopen(self) -> KernDb:
-        return SqliteDb(db_file=self.db.db_file, session_table=self.db.session_table)
+        return SqliteDb(
+            db_file=self.db.db_file,
+            session_table=self.db.session_table,
+            keyring=keyring_of(self.db),
+        )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from kern.errors import AnchorFileError, AnchorSignatureError, InvalidInputError
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL
 from tests.contract.audit.conftest import Tampering, run_twice
+from tests.contract.kinds import STORED_BYTES
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -171,6 +172,7 @@ def test_catches_a_truncated_log_whose_listing_was_fixed(
     assert problem is not None and problem.startswith("truncated: the log ends at version 7")
 
 
+@STORED_BYTES
 def test_catches_a_rewrite_with_every_later_hash_recomputed(
     db: KernDb, anchors: SignedAnchors, tampering: Tampering
 ) -> None:

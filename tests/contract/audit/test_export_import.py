@@ -19,6 +19,7 @@ from kern.errors import (
 )
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import run_twice, stored
+from tests.contract.kinds import KEY_TRANSPORT
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def test_export_reports_progress_per_session(db: KernDb, several: list[str]) -> 
 # -- import -----------------------------------------------------------------------
 
 
+@KEY_TRANSPORT
 def test_import_stores_the_exported_bytes_exactly(
     db: KernDb, other_db: KernDb, workflow: Workflow
 ) -> None:
@@ -107,6 +109,7 @@ def test_import_stores_the_exported_bytes_exactly(
     assert other_db.verify("s1").ok
 
 
+@KEY_TRANSPORT
 def test_all_sessions_move_to_another_store_and_verify_there(
     db: KernDb, other_db: KernDb, several: list[str]
 ) -> None:
@@ -124,6 +127,7 @@ def test_all_sessions_move_to_another_store_and_verify_there(
     assert [s.session_id for s in other_db.get_sessions(user_id="bob")] == ["b"]
 
 
+@KEY_TRANSPORT
 def test_import_reads_a_file_of_exported_lines(
     db: KernDb, other_db: KernDb, several: list[str], tmp_path: Path
 ) -> None:
@@ -138,6 +142,7 @@ def test_import_reads_a_file_of_exported_lines(
     assert stored(other_db, "c") == stored(db, "c")
 
 
+@KEY_TRANSPORT
 def test_import_reports_progress_in_events(
     db: KernDb, other_db: KernDb, several: list[str]
 ) -> None:

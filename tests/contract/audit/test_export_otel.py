@@ -16,6 +16,7 @@ from kern.errors import InvalidInputError, SessionNotFoundError
 from kern.projections.otel import trace_id
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import run_twice
+from tests.contract.kinds import KEY_TRANSPORT
 from tests.unit.projections.test_otel import attributes, parsed
 
 
@@ -79,6 +80,7 @@ def test_each_run_is_a_trace_of_its_steps_and_their_executors(
     assert all(s["status"] == {"code": 1} for s in found)
 
 
+@KEY_TRANSPORT
 def test_a_second_export_and_an_export_from_another_store_give_the_same_bytes(
     db: KernDb, other_db: KernDb, workflow: Workflow
 ) -> None:

@@ -18,6 +18,7 @@ from kern.domain.records import Record
 from kern.errors import InvalidInputError, LogIntegrityError, SessionExistsError
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import run_twice, stored
+from tests.contract.kinds import KEY_TRANSPORT
 
 Change = Callable[[list[dict[str, Any]]], None]
 
@@ -69,6 +70,7 @@ def test_a_payload_cannot_give_the_envelope_fields(
     assert_nothing_written(other_db)
 
 
+@KEY_TRANSPORT
 def test_an_imported_log_verifies_right_after_the_import(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
@@ -80,6 +82,7 @@ def test_an_imported_log_verifies_right_after_the_import(
 # -- 6. all or nothing across the file, and resumable --------------------------------
 
 
+@KEY_TRANSPORT
 def test_a_session_taken_between_the_check_and_the_write_leaves_the_whole_file_unwritten(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
@@ -103,6 +106,7 @@ def test_a_session_taken_between_the_check_and_the_write_leaves_the_whole_file_u
     assert other_db.store.session_ids() == ["b"]
 
 
+@KEY_TRANSPORT
 def test_an_import_stores_every_session_of_the_file_in_one_append(
     db: KernDb, other_db: KernDb, two: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,6 +122,7 @@ def test_an_import_stores_every_session_of_the_file_in_one_append(
     assert calls == [{"a", "b"}]
 
 
+@KEY_TRANSPORT
 def test_skip_existing_resumes_an_interrupted_import(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
@@ -131,6 +136,7 @@ def test_skip_existing_resumes_an_interrupted_import(
     assert [stored(other_db, sid) for sid in two] == [stored(db, sid) for sid in two]
 
 
+@KEY_TRANSPORT
 def test_a_rerun_without_skip_existing_is_still_refused(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
@@ -140,6 +146,7 @@ def test_a_rerun_without_skip_existing_is_still_refused(
     assert stored(other_db, "b") == []
 
 
+@KEY_TRANSPORT
 def test_skip_existing_refuses_a_different_session_with_the_same_id(
     db: KernDb, other_db: KernDb, two: list[str], make_workflow: Callable[..., Workflow]
 ) -> None:
@@ -244,6 +251,7 @@ def test_a_bad_session_after_a_good_one_writes_neither(
 # -- 8. a lost acknowledgement is success ------------------------------------------
 
 
+@KEY_TRANSPORT
 def test_an_import_whose_acknowledgement_was_lost_succeeds(
     db: KernDb, other_db: KernDb, two: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ import pytest
 from kern.db import KernDb
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import Tampering, run_twice
+from tests.contract.kinds import STORED_BYTES
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def test_the_untampered_log_verifies_on_a_fresh_db(
     assert tampering.fresh().verify().ok
 
 
+@STORED_BYTES
 def test_finds_one_changed_byte_in_a_stored_payload(
     workflow: Workflow, tampering: Tampering
 ) -> None:
@@ -152,6 +154,7 @@ def test_finds_a_changed_topic(workflow: Workflow, tampering: Tampering) -> None
     assert problem.startswith("unreadable") and "StepCompletedX" in problem
 
 
+@STORED_BYTES
 def test_verifying_every_session_singles_out_the_tampered_one(
     workflow: Workflow, tampering: Tampering
 ) -> None:

@@ -31,6 +31,7 @@ from kern.errors import (
 from kern.projections.expand import expand_stream
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
+from tests.contract.kinds import STORED_BYTES
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -59,7 +60,9 @@ def workflow(make_workflow: MakeWorkflow) -> Workflow:
 
 def stream(db: KernDb, session_id: str) -> list[SessionEvent]:
     """The session's events decoded straight from the stored records (no cache)."""
-    return expand_stream([decode_record(record) for record in db.store.read_records(session_id)])
+    return expand_stream(
+        [decode_record(record, db.store.key_lookup) for record in db.store.read_records(session_id)]
+    )
 
 
 def version_of(events: list[SessionEvent], kind: type[SessionEvent], run_id: str) -> int:
@@ -246,6 +249,7 @@ def test_a_fork_can_be_forked_again(db: KernDb, workflow: Workflow) -> None:
 # -- the fork's log -----------------------------------------------------------------------------
 
 
+@STORED_BYTES
 def test_seals_the_fork_into_a_valid_hash_chain_of_its_own(db: KernDb, workflow: Workflow) -> None:
     db.fork_session(SOURCE, at="r2", new_session_id="fork")
     workflow.run("branch", session_id="fork")

@@ -25,6 +25,7 @@ from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
 from tests.conftest import POSTGRES_URL
+from tests.contract.conftest import keyring_of
 
 Contents = dict[str, list[tuple[int, str, bytes]]]
 
@@ -89,7 +90,9 @@ def numbers() -> Any:
 def reopened(db: KernDb) -> Iterator[KernDb]:
     """The store under test opened again, as another process would: nothing cached."""
     if isinstance(db, SqliteDb):
-        fresh: KernDb = SqliteDb(db_file=db.db_file, session_table=db.session_table)
+        fresh: KernDb = SqliteDb(
+            db_file=db.db_file, session_table=db.session_table, keyring=keyring_of(db)
+        )
     elif isinstance(db, PostgresDb):
         fresh = PostgresDb(POSTGRES_URL, session_table=db.session_table, db_schema=db.db_schema)
     else:

@@ -39,6 +39,7 @@ from kern.errors import (
 )
 from kern.run import RunStatus
 from kern.workflow import Step, StepInput, Workflow
+from tests.contract.kinds import STORED_BYTES
 from tests.contract.reliability._inputs import Unstorable, contents, nested, numbers, plant
 
 Call = Callable[[KernDb, Workflow], object]
@@ -576,6 +577,7 @@ def planted_state(db: KernDb, kind: str) -> bytes:
     return encode_json({k: v for k, v in renamed.items() if k != "session_name"})
 
 
+@STORED_BYTES
 @pytest.mark.parametrize("kind", PLANTED)
 def test_a_stored_event_kern_cannot_read_names_its_session_and_version(
     db: KernDb, workflow: Workflow, kind: str

@@ -46,7 +46,9 @@ def test_the_deepest_value_allowed_reads_back_from_a_store_opened_again(
         assert [s.session_id for s in fresh.get_sessions()] == ["deep"]
         assert fresh.verify("deep").ok
         assert len(list(fresh.export("deep"))) == len(fresh.get_events("deep"))
-        decoded = [decode_record(r) for r in fresh.store.read_records("deep")]
+        decoded = [
+            decode_record(r, fresh.store.key_lookup) for r in fresh.store.read_records("deep")
+        ]
         assert expand_stream(decoded) == fresh.get_events("deep")
 
 

@@ -12,6 +12,7 @@ from kern.application import read_model
 from kern.db import KernDb
 from kern.projections.fold import project_session
 from kern.workflow import StepInput, Workflow
+from tests.contract.kinds import NO_DERIVED
 
 
 def count_runs(step_input: StepInput) -> str:
@@ -48,6 +49,7 @@ def folded(db: KernDb, session_id: str, upto: int | None = None) -> object:
     return project_session(db.store.read(session_id, upto=upto))
 
 
+@NO_DERIVED
 def test_a_plain_read_keeps_finished_runs_as_segments(db: KernDb, session: str) -> None:
     segments = db.store.read_segments(session)
     assert [s.runs for s in segments] == [2, 2, 2]
@@ -62,6 +64,7 @@ def test_every_as_of_read_gives_what_folding_the_events_gives(db: KernDb, sessio
         assert restored is not None and restored.version == version
 
 
+@NO_DERIVED
 def test_a_segment_that_does_not_match_the_log_is_ignored_and_replaced(
     db: KernDb, session: str
 ) -> None:
@@ -72,6 +75,7 @@ def test_a_segment_that_does_not_match_the_log_is_ignored_and_replaced(
     assert db.store.read_segments(session)[-1].hash == segments[-1].hash
 
 
+@NO_DERIVED
 @pytest.mark.parametrize(
     "spoil",
     [
@@ -94,6 +98,7 @@ def test_an_unreadable_segment_is_folded_again_from_the_events(
     assert db.get_session(session, as_of=as_of) == folded(db, session, as_of)
 
 
+@NO_DERIVED
 def test_a_deleted_session_stays_deleted_whatever_its_segments(db: KernDb, session: str) -> None:
     before = db.store.read_segments(session)
     assert db.delete_session(session)

@@ -21,6 +21,7 @@ from kern.domain.records import Record, decode_record
 from kern.errors import LogIntegrityError, UnreadableEventError
 from kern.projections.expand import expand_stream
 from kern.workflow import StepInput, Workflow
+from tests.contract.kinds import STORED_BYTES
 from tests.contract.reliability._inputs import reopened
 
 INPUT = "a run input long enough to be worth referring to, " * 20
@@ -67,6 +68,7 @@ def stored(record: Record) -> dict[str, Any]:
     return data
 
 
+@STORED_BYTES
 def test_a_step_stores_references_and_reads_back_exactly_what_it_received(db: KernDb) -> None:
     seen = Seen()
     workflow = Workflow(name="refs", db=db, steps=recording_steps(seen))
@@ -152,6 +154,7 @@ def test_an_agents_message_with_history_is_stored_as_two_references(db: KernDb) 
         assert last.runs[-1].step_results[0].input == message
 
 
+@STORED_BYTES
 def test_a_value_a_step_changed_in_place_is_stored_again(db: KernDb) -> None:
     """Only an exact match is referenced: a step that edits the input dict hands the
     next step its own value, and that is what gets stored for it."""
@@ -175,6 +178,7 @@ def test_a_value_a_step_changed_in_place_is_stored_again(db: KernDb) -> None:
         assert fresh.get_step_view("s", run.run_id, 0).input["input"]["notes"] == ["x" * 100]
 
 
+@STORED_BYTES
 def test_short_values_are_copied_not_referenced(db: KernDb) -> None:
     workflow = Workflow(
         name="short", db=db, steps=[lambda s: "ok", lambda s: s.previous_step_content]
@@ -199,6 +203,7 @@ def test_the_feed_serves_events_with_their_values_put_back(db: KernDb) -> None:
     assert events == db.get_events("s")
 
 
+@STORED_BYTES
 def test_export_keeps_references_and_import_reads_the_same_session(
     db: KernDb, other_db: KernDb
 ) -> None:
@@ -236,6 +241,7 @@ def _retargeted(
     return rebuilt
 
 
+@STORED_BYTES
 def test_a_reference_that_does_not_resolve_is_refused_on_import(
     db: KernDb, other_db: KernDb
 ) -> None:
@@ -252,6 +258,7 @@ def test_a_reference_that_does_not_resolve_is_refused_on_import(
     assert other_db.store.read_records("s") == []
 
 
+@STORED_BYTES
 def test_a_history_reference_whose_text_differs_is_unreadable_not_shown(db: KernDb) -> None:
     """The digest in a history reference covers the text: if the runs it names render
     differently (the log was rewritten and rehashed), the reader refuses the event."""

@@ -12,6 +12,7 @@ from kern.domain.encoding import GENESIS_HASH, event_hash
 from kern.domain.errors import InvalidQueryError, RunNotFoundError
 from kern.domain.values import Provenance
 from kern.workflow import Workflow
+from tests.contract.kinds import STORED_BYTES
 from tests.contract.timetravel.conftest import OWNER, SESSION, T0, History, shout, tally
 
 RUN_EVENTS = ["RunStarted", "StepCompleted", "StepCompleted", "RunCompleted"]
@@ -82,6 +83,7 @@ def test_session_commands_carry_the_callers_correlation_id(db: KernDb) -> None:
     assert all(e.provenance.kern_version for e in tail)
 
 
+@STORED_BYTES
 def test_log_hashes_chain_each_event_to_the_one_before(history: History) -> None:
     previous = GENESIS_HASH
     for entry in history.db.get_log(SESSION):
