@@ -18,6 +18,7 @@ from kern.application.keys import DataKeys, Keyring, KeyRow
 from kern.application.ports import SessionStore
 from kern.domain.erasure import ErasureEntry, check_text
 from kern.domain.errors import InvalidInputError, KeyringError, SessionNotFoundError
+from kern.domain.sealing import is_sealed
 
 
 def keys_of(store: SessionStore, what: str) -> DataKeys:
@@ -81,7 +82,7 @@ def erase_session(
     if row is None:
         if not store.read(session_id, upto=1):
             raise SessionNotFoundError.of(session_id)
-        if not _was_erased(store, session_id):
+        if not erased(store, session_id):
             raise KeyringError(
                 f"session {session_id!r} has no data key: it was recorded without a "
                 "keyring, so its values are in clear; purge it (purge_session) instead"
@@ -97,9 +98,12 @@ def erase_session(
     )
 
 
-def _was_erased(store: SessionStore, session_id: str) -> bool:
+def erased(store: SessionStore, session_id: str) -> bool:
+    """Whether the session's values were sealed and their key is gone."""
+    if store.data_keys is None or store.get_key(session_id=session_id) is not None:
+        return False
     first = store.read_records(session_id)[:1]
-    return bool(first) and b'"sealed":{"key":' in first[0].state
+    return bool(first) and is_sealed(first[0].state)
 
 
 def retention(

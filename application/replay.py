@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kern.application.ports import SessionStore
+from kern.application.privacy import erased
 from kern.application.sessions import KernDb
 from kern.application.timetravel import require_visible
-from kern.domain.errors import RunNotFoundError
+from kern.domain.errors import RunErasedError, RunNotFoundError
 from kern.domain.events import RunStarted
 from kern.domain.values import same_json
 from kern.projections.replay_diff import OutputDiff, RecordedRun, ReplayReport, diff_steps
@@ -44,6 +45,13 @@ def replay_run(
     recorded = RecordedRun.find(events, run_id)
     if recorded is None:
         raise RunNotFoundError.of(session_id, run_id)
+    if erased(store, session_id):
+        raise RunErasedError(
+            f"run {run_id!r} of session {session_id!r} was erased: its input and what its "
+            "steps saw are gone, so it cannot be run again",
+            session_id=session_id,
+            run_id=run_id,
+        )
     before = recorded.started.version - 1
     if store.data_keys is not None:
         # The scratch store reads the copied records, and seals the replayed run,

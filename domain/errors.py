@@ -147,6 +147,10 @@ class StepNotFoundError(InvalidInputError, LookupError):
     """The run recorded no step with this index or name."""
 
 
+class RunErasedError(RunError):
+    """The run's values were erased (its data key destroyed): it cannot be replayed."""
+
+
 class RunAlreadyStartedError(RunError):
     """A run with this run_id was already started in the session."""
 

@@ -67,10 +67,13 @@ def rewrap(table: str, *, mark: str) -> str:
 
 
 def erased(erasures_table: str, *, mark: str) -> str:
-    """Whether the ledger records the key (by id) as destroyed (a LIKE on the
-    entry's detail, which lists the destroyed key ids)."""
+    """Whether the ledger records the key as destroyed: the parameter is
+    :func:`erased_pattern` of its id, matched against the entry's detail (which
+    lists the destroyed keys' ids)."""
     kinds = ", ".join(f"'{kind}'" for kind in ERASED_KINDS)
-    return (
-        f"SELECT 1 FROM {erasures_table} WHERE kind IN ({kinds}) "
-        f"AND detail LIKE '%' || {mark} || '%'"
-    )
+    return f"SELECT 1 FROM {erasures_table} WHERE kind IN ({kinds}) AND detail LIKE {mark}"
+
+
+def erased_pattern(key_id: str) -> str:
+    """The LIKE pattern of a key id in an entry's detail (key ids are k- and hex)."""
+    return f'%"{key_id}"%'

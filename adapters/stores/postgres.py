@@ -494,7 +494,8 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
 
     def key_erased(self, key_id: str) -> bool:
         statement = sql.SQL(key_rows.erased(self._table(self.names.erasures), mark="%s"))
-        return bool(self._fetch("read the erasure ledger", statement.format(), [key_id]))
+        pattern = key_rows.erased_pattern(key_id)
+        return bool(self._fetch("read the erasure ledger", statement.format(), [pattern]))
 
     def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
         delete = sql.SQL(key_rows.delete(self._table(self.names.keys), mark="%s")).format()

@@ -327,7 +327,8 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
 
     def key_erased(self, key_id: str) -> bool:
         statement = key_rows.erased(self.erasures_table, mark="?")
-        return bool(self._rows("read the erasure ledger", statement, [key_id]))
+        pattern = key_rows.erased_pattern(key_id)
+        return bool(self._rows("read the erasure ledger", statement, [pattern]))
 
     def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
         delete = key_rows.delete(self.keys_table, mark="?")

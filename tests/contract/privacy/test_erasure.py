@@ -1,0 +1,246 @@
+"""Crypto-shredding: a keyring seals every value a user supplied or a step produced;
+an erasure destroys the keys, the log stays verifiable, and nothing else changes.
+
+Each test runs on the in-memory, SQLite and PostgreSQL stores, each with a keyring.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kern.crypto import ERASED, LocalKeyring
+from kern.db import KernDb
+from kern.db.in_memory import InMemoryDb
+from kern.db.postgres import PostgresDb
+from kern.db.sqlite import SqliteDb
+from kern.domain.errors import (
+    InvalidInputError,
+    KeyringError,
+    RunErasedError,
+    SessionNotFoundError,
+    UserRequiredError,
+)
+from kern.workflow import StepInput, Workflow
+from tests.conftest import POSTGRES_URL, postgres_table
+
+MARKER = "ZEBRA-7731"
+"""A string only alice's runs contain."""
+
+MASTER = LocalKeyring(bytes(range(32)))
+OTHER_MASTER = LocalKeyring(bytes(range(1, 33)))
+
+
+def research(step_input: StepInput) -> str:
+    step_input.session_state["notes"] = f"notes on {step_input.input}"
+    return f"findings on {step_input.input}"
+
+
+def summarize(step_input: StepInput) -> str:
+    return f"summary: {step_input.previous_step_content}"
+
+
+class Place:
+    """Where a store of one kind lives, to open it again (as another process would)."""
+
+    def __init__(self, kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self.kind = kind
+        self.memory: InMemoryDb | None = None
+        if kind == "sqlite":
+            self.file = tmp_path / "kern.db"
+        elif kind == "postgres":
+            self.schema = request.getfixturevalue("postgres_schema")
+            self.table = postgres_table()
+
+    def open(self, keyring: LocalKeyring | None = MASTER) -> KernDb:
+        if self.kind == "memory":
+            if self.memory is None:
+                self.memory = InMemoryDb(keyring=keyring)
+            return self.memory
+        if self.kind == "sqlite":
+            return SqliteDb(self.file, keyring=keyring)
+        return PostgresDb(POSTGRES_URL, self.table, self.schema, keyring=keyring)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    return Place(str(request.param), tmp_path, request)
+
+
+@pytest.fixture
+def db(place: Place) -> Iterator[KernDb]:
+    """A store with a keyring: alice's two runs (holding MARKER) and bob's one."""
+    db = place.open()
+    workflow = Workflow(name="Research", db=db, steps=[research, summarize])
+    for text in (f"first {MARKER}", f"second {MARKER}"):
+        workflow.run(input=text, session_id="s-a1", user_id="alice")
+    workflow.run(input=f"third {MARKER}", session_id="s-a2", user_id="alice")
+    db.rename_session("s-a1", f"Alice {MARKER}", "alice")
+    workflow.run(input="bob's topic", session_id="s-b1", user_id="bob")
+    yield db
+    if place.kind != "memory":
+        db.close()
+
+
+def stored_bytes(db: KernDb) -> bytes:
+    """Every stored event's bytes, as the database holds them."""
+    return b"".join(r.state for sid in db.store.session_ids() for r in db.store.read_records(sid))
+
+
+def export_of(db: KernDb, session_id: str) -> list[str]:
+    return list(db.export(session_id))
+
+
+def test_values_are_sealed_in_the_store_and_read_back_in_clear(db: KernDb) -> None:
+    assert MARKER.encode() not in stored_bytes(db)
+    session = db.get_session("s-a1", "alice")
+    assert session is not None
+    assert [run.input for run in session.runs or []] == [f"first {MARKER}", f"second {MARKER}"]
+    assert session.session_state == {"notes": f"notes on second {MARKER}"}
+    assert all(MARKER not in line for line in db.export())  # the export carries ciphertext
+    assert db.verify().ok
+
+
+def test_after_erase_user_another_db_object_reads_markers_and_others_are_untouched(
+    db: KernDb, place: Place
+) -> None:
+    bob_before = export_of(db, "s-b1")
+    entry = db.erase_user("alice", reason="GDPR art. 17, request 88", requested_by="dpo")
+    assert entry is not None and entry.sessions == 2
+    assert entry.kind == "erase_user" and entry.subject == "user"
+    assert "alice" not in json.dumps(entry.detail) and MARKER not in json.dumps(entry.detail)
+    fresh = place.open()
+    try:
+        for reader in (db, fresh):
+            session = reader.get_session("s-a1", "alice")
+            assert session is not None
+            runs = session.runs or []
+            assert [run.status.value for run in runs] == ["COMPLETED", "COMPLETED"]
+            assert [run.input for run in runs] == [ERASED, ERASED]
+            assert [run.content for run in runs] == [ERASED, ERASED]
+            assert all(step.content == ERASED for run in runs for step in run.step_results)
+            assert session.session_state == {}
+            assert session.session_name == ERASED
+            assert reader.verify().ok
+            assert export_of(reader, "s-b1") == bob_before
+            bob = reader.get_session("s-b1", "bob")
+            assert bob is not None and (bob.runs or [])[0].input == "bob's topic"
+        assert MARKER.encode() not in stored_bytes(fresh)
+        assert fresh.get_sessions(session_name=MARKER) == []  # the listing's name is blanked
+    finally:
+        if place.kind != "memory":
+            fresh.close()
+    # Idempotent: nothing is left to erase.
+    assert db.erase_user("alice", reason="again") is None
+
+
+def test_anchors_signed_before_an_erasure_still_verify_after_it(db: KernDb) -> None:
+    key = Ed25519PrivateKey.generate()
+    anchors = db.anchor(key)
+    db.erase_user("alice", reason="request 89")
+    assert db.verify(anchors=anchors, public_key=key.public_key()).ok
+
+
+def test_erase_session_leaves_the_users_other_sessions(db: KernDb) -> None:
+    entry = db.erase_session("s-a2", reason="the user asked for this one")
+    assert entry is not None and entry.subject == "session:s-a2"
+    erased = db.get_session("s-a2", "alice")
+    kept = db.get_session("s-a1", "alice")
+    assert erased is not None and kept is not None
+    assert (erased.runs or [])[0].input == ERASED
+    assert (kept.runs or [])[0].input == f"first {MARKER}"
+    assert db.erase_session("s-a2", reason="again") is None
+    with pytest.raises(SessionNotFoundError):
+        db.erase_session("nobody", reason="x")
+
+
+def test_retention_erases_what_is_older_and_is_idempotent(db: KernDb) -> None:
+    assert db.erase_older_than(timedelta(days=1), reason="90-day policy") is None
+    entry = db.erase_older_than(timedelta(microseconds=1), reason="policy", workflow_id="research")
+    assert entry is not None and entry.sessions == 3 and entry.kind == "retention"
+    assert db.erase_older_than(timedelta(microseconds=1), reason="policy") is None
+    with pytest.raises(InvalidInputError, match="positive timedelta"):
+        db.erase_older_than(timedelta(0), reason="policy")
+
+
+def test_an_erased_run_is_not_replayed(db: KernDb) -> None:
+    session = db.get_session("s-a2", "alice")
+    assert session is not None
+    run_id = (session.runs or [])[0].run_id
+    assert run_id is not None
+    workflow = Workflow(name="Research", db=db, steps=[research, summarize])
+    assert not workflow.replay(run_id=run_id, session_id="s-a2", user_id="alice").changed
+    db.erase_session("s-a2", reason="request 90")
+    with pytest.raises(RunErasedError, match="was erased"):
+        workflow.replay(run_id=run_id, session_id="s-a2", user_id="alice")
+
+
+def test_time_travel_and_forks_work_on_sealed_values(db: KernDb) -> None:
+    then = db.get_session("s-a1", "alice", as_of=2)
+    assert then is not None and (then.runs or [])[0].input == f"first {MARKER}"
+    view = db.get_step_view("s-a1", (then.runs or [])[0].run_id or "", 1, "alice")
+    assert view.input["previous_step_content"] == f"findings on first {MARKER}"
+    fork = db.fork_session("s-a1", at=4, new_session_id="s-fork", user_id="alice")
+    assert [run.input for run in fork.runs or []] == [f"first {MARKER}"]
+    assert MARKER.encode() not in stored_bytes(db)
+    assert db.verify("s-fork").ok
+
+
+def test_rotating_the_master_key_rewraps_without_rewriting_events(db: KernDb, place: Place) -> None:
+    events = stored_bytes(db)
+    assert db.rotate_keyring(OTHER_MASTER) == 3
+    assert stored_bytes(db) == events
+    if place.kind == "memory":
+        return
+    with pytest.raises(KeyringError, match="wrapped by master key"):
+        place.open(MASTER)
+    again = place.open(OTHER_MASTER)
+    try:
+        session = again.get_session("s-b1")
+        assert session is not None and (session.runs or [])[0].input == "bob's topic"
+    finally:
+        again.close()
+
+
+def test_a_wrong_or_missing_master_key_is_refused_at_open_and_writes_nothing(
+    db: KernDb, place: Place
+) -> None:
+    if place.kind == "memory":
+        return
+    before = stored_bytes(db)
+    with pytest.raises(KeyringError, match="wrapped by master key"):
+        place.open(OTHER_MASTER)
+    # SQLite checks at open; PostgreSQL, which opens its connections lazily, before
+    # the first write.
+    with pytest.raises(KeyringError, match="holds encrypted sessions"):
+        keyless = place.open(None)
+        try:
+            Workflow(name="Research", db=keyless, steps=[research]).run(
+                input="x", session_id="new", user_id="carol"
+            )
+        finally:
+            keyless.close()
+    assert stored_bytes(db) == before
+
+
+def test_erasing_needs_a_keyring_a_reason_and_an_admin() -> None:
+    with pytest.raises(KeyringError, match="no keyring"):
+        InMemoryDb().erase_user("alice", reason="x")
+    keyed = InMemoryDb(keyring=MASTER)
+    for reason in ("", "   ", 7, "x" * 1001):
+        with pytest.raises(InvalidInputError, match="reason"):
+            keyed.erase_user("alice", reason=reason)  # type: ignore[arg-type]
+    with pytest.raises(UserRequiredError):
+        InMemoryDb(strict_users=True, keyring=MASTER).erase_user("alice", reason="x")
+
+
+@pytest.mark.parametrize("bad", [b"short", "text", 32])
+def test_a_malformed_master_key_is_refused(bad: Any) -> None:
+    with pytest.raises(KeyringError, match="32 bytes"):
+        LocalKeyring(bad)
