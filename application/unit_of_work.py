@@ -28,7 +28,6 @@ from tenacity.stop import stop_base
 
 from kern.application import bridge
 from kern.application.cache import CachedStream
-from kern.application.keys import seal_events
 from kern.application.ports import AppendConflict, SessionStore
 from kern.domain.aggregate import SessionAggregate
 from kern.domain.errors import ConcurrencyError, KernError
@@ -147,8 +146,10 @@ def _attempt(
     store: SessionStore, cached: CachedStream, decide: Callable[[SessionAggregate], T]
 ) -> Executed[T]:
     aggregate = cached.write_model()
+    # With a keyring, new events are sealed as they are recorded: the chain covers
+    # the ciphertext.
+    aggregate.keys = store.data_keys.key_for if store.data_keys is not None else None
     base_version = aggregate.version
-    base_hash = aggregate.last_hash
     mark = aggregate.checkpoint()
     try:
         result = decide(aggregate)
@@ -168,13 +169,6 @@ def _attempt(
         if base_version and store.refresh(cached):
             raise _TryAgain
         return Executed(result, aggregate, events)
-    if store.data_keys is not None:
-        # Sealed under the subject's key: the chain then covers the ciphertext.
-        try:
-            aggregate.last_hash = seal_events(store.data_keys, events, base_hash, aggregate.owner)
-        except BaseException:
-            aggregate.rollback(mark)
-            raise
     try:
         store.append(events)
     except AppendConflict:

@@ -9,7 +9,7 @@ version the aggregate was loaded at, and replays from the store on conflict.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from kern.domain.events import (
     StepCompleted,
 )
 from kern.domain.identity import check_text, may_access, validate_session_id, validate_user_id
+from kern.domain.sealing import DataKey
 from kern.domain.values import (
     TERMINAL_STATUSES,
     Metrics,
@@ -49,6 +50,10 @@ from kern.domain.values import (
 )
 
 E = TypeVar("E", bound=SessionEvent)
+
+
+KeyFor = Callable[[str, str | None], DataKey]
+"""The data key of a session (its id, its owner): made and stored on first use."""
 
 
 @dataclass
@@ -105,6 +110,9 @@ class SessionAggregate:
     finished: set[int] = field(default_factory=set)
     """The :func:`run_key` of every finished run."""
     pending: list[SessionEvent] = field(default_factory=list)
+    keys: KeyFor | None = field(default=None, repr=False, compare=False)
+    """With a keyring: the session's data key (made on first use), which new
+    events are sealed with (see :mod:`kern.domain.sealing`)."""
     _checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
     # -- loading ----------------------------------------------------------
@@ -380,7 +388,11 @@ class SessionAggregate:
             provenance=provenance or Provenance(),
             **fields,
         )
-        event = seal(unsealed, self.last_hash)
+        key = None
+        if self.keys is not None:
+            owner = unsealed.user_id if isinstance(unsealed, SessionStarted) else self.owner
+            key = self.keys(self.session_id, owner)
+        event = seal(unsealed, self.last_hash, key)
         run_id = getattr(event, "run_id", None)
         if self._checkpoint is not None and isinstance(run_id, str):
             before = self.runs.get(run_id)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from kern.domain.encoding import adapter, stored_bytes
 from kern.domain.errors import UnreadableEventError
 from kern.domain.events import RunCompleted, SessionEvent, StepCompleted, event_class
-from kern.domain.sealing import KeyLookup, is_sealed, open_payload
+from kern.domain.sealing import KeyLookup, is_sealed, open_payload, open_state
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns an event's payload at one schema_version into the next version's."""
@@ -134,6 +134,10 @@ def decode_record(record: Record, keys: KeyLookup | None = None) -> SessionEvent
     state = record.state
     try:
         sealed = is_sealed(state)
+        if sealed and keys is not None:
+            opened = open_state(state, cls, session_id, version, keys)
+            if opened is not None:  # None: erased, read below with its markers
+                state, sealed = opened, False
         direct = None if sealed else _direct_prefix(cls, state)
         if direct is not None:
             # The usual case. The columns take the place of schema_version as the

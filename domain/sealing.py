@@ -178,6 +178,38 @@ def open_payload(
     return data
 
 
+_OPENING = b',"sealed":'
+_HASH = b',"hash":'
+
+
+def open_state(
+    state: bytes, cls: type[SessionEvent], session_id: str, version: int, keys: KeyLookup
+) -> bytes | None:
+    """Stored bytes with the sealed part replaced, in place, by the values it holds:
+    the event's plain stored form, to parse as any other. None when the key was
+    destroyed (the markers are put in by :func:`open_payload`). ValueError when
+    it cannot be opened."""
+    start = state.find(_OPENING + b'{"key":')
+    end = state.rfind(_HASH)
+    if start < 0 or end < start:
+        raise ValueError("its sealed part is malformed")
+    sealed = json.loads(state[start + len(_OPENING) : end])
+    if not isinstance(sealed, dict) or not isinstance(sealed.get("key"), str):
+        raise ValueError("its sealed part is malformed")
+    key = keys(sealed["key"])
+    if key is None:
+        return None
+    names = sealed.get("fields")
+    try:
+        raw = base64.b64decode(str(sealed.get("data", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("its sealed data is not base64") from None
+    plaintext = key.decrypt(raw, _context(session_id, version, cls.topic()))
+    if not plaintext.startswith(b'{"') or not isinstance(names, list):
+        raise ValueError("its sealed values are not the fields it names")
+    return state[:start] + b"," + plaintext[1:-1] + state[end:]
+
+
 def without_keys(key_id: str) -> None:
     """A lookup that opens nothing: every sealed value reads as its marker (for
     checks, such as verify, that need the structure and never the values)."""
