@@ -112,6 +112,7 @@ def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path)
     for added in ("segments", "snapshots", "keys", "erasures"):
         table = f"kern_sessions_{added}"
         assert after.pop(table).startswith(f"CREATE TABLE {table}")
+    assert after.pop("kern_sessions_keys_owner").startswith("CREATE INDEX kern_sessions_keys_owner")
     assert after == before
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).close()
