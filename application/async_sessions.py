@@ -81,6 +81,8 @@ class AsyncKernDb:
     anchor = _awaited(KernDb.anchor)
     import_lines = _awaited(KernDb.import_lines)
     export_otel = _awaited(KernDb.export_otel)
+    purge_session = _awaited(KernDb.purge_session)
+    erasures = _awaited(KernDb.erasures)
 
     async def export(
         self,

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from kern.application.cache import CachedStream
+from kern.domain.erasure import ErasureEntry
 from kern.domain.events import SessionEvent
 from kern.domain.records import Record
 from kern.projections.history import HistoryView
@@ -147,6 +148,22 @@ class SessionStore(ABC):
         """Keep ``segments`` (in version order) and drop any the session had after
         the first one's ``previous``: those no longer continue the chain. A store
         that keeps none ignores them."""
+
+    @abstractmethod
+    def purge_session(self, session_id: str, entry: ErasureEntry) -> None:
+        """Delete the session's events, its listing row, its snapshot and its
+        segments, and record ``entry`` in the erasure ledger, all in one
+        transaction: the append-only guard is lifted for exactly those events.
+        Then forget the session in this process's caches. A failure leaves
+        everything as it was."""
+
+    @abstractmethod
+    def record_erasure(self, entry: ErasureEntry) -> None:
+        """Add ``entry`` to the erasure ledger (it only grows)."""
+
+    @abstractmethod
+    def erasures(self) -> list[ErasureEntry]:
+        """The erasure ledger, oldest first."""
 
     def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
         """Release connections; the store is unusable afterwards."""

@@ -2,7 +2,12 @@
 
 A real store behind the same port as SQLite and PostgreSQL (the contract
 suite runs on it), kept in this process only. Thread-safe. Snapshots are a
-dict beside the index.
+dict beside the index, the erasure ledger a list.
+
+A purge is the one place that reaches into the POPO recorder's private
+structures (the library has no delete): the session's positions leave its
+index, and its stored events are replaced by an empty placeholder that reads
+and the feed skip, so notification ids keep their places.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
 from kern.adapters.stores.recorder import RecorderStore
+from kern.domain.erasure import ErasureEntry
 from kern.projections.listing import SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
 from kern.projections.snapshots import SnapshotRow
@@ -36,6 +42,18 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         self.index: dict[str, SessionSummary] = {}
         self.segments: dict[str, list[ReadSegment]] = {}
         self.snapshots: dict[str, SnapshotRow] = {}
+        self.erasures: list[ErasureEntry] = []
+
+    def purge(self, session_id: str, entry: ErasureEntry) -> None:
+        """Remove every trace of the session and record ``entry``, under the lock."""
+        with self.lock, self._database_lock:
+            positions = self._stored_events_index.pop(session_id, {})
+            for position in positions.values():
+                self._stored_events[position] = _PURGED
+            self.index.pop(session_id, None)
+            self.segments.pop(session_id, None)
+            self.snapshots.pop(session_id, None)
+            self.erasures.append(entry)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -75,10 +93,22 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        """As the library's, less the places of purged events (a page still
+        holds ``limit`` notifications when there are that many)."""
+        found: list[Notification] = []
         with self.lock:
-            return super().select_notifications(
-                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
-            )
+            while True:
+                page = super().select_notifications(
+                    start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+                )
+                found += [n for n in page if n.originator_id != _PURGED.originator_id]
+                if len(page) < limit or len(found) >= limit:
+                    return found[:limit]
+                start, inclusive_of_start = page[-1].id, False
+
+
+_PURGED = StoredEvent(originator_id="", originator_version=0, topic="", state=b"")
+"""What stands in a purged event's place in the recorder's list."""
 
 
 class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
@@ -138,3 +168,16 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             if recorder.snapshots.get(row.session_id) == row:
                 del recorder.snapshots[row.session_id]
+
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        self.recorder.purge(session_id, entry)
+
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            recorder.erasures.append(entry)
+
+    def erasures(self) -> list[ErasureEntry]:
+        recorder = self.recorder
+        with recorder.lock:
+            return sorted(recorder.erasures, key=lambda e: (e.erased_at, e.erasure_id))

@@ -13,6 +13,10 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
   transaction as the events it summarises, serving ``get_sessions``.
 - ``<session_table>_snapshots``: one snapshot per session (derived data, see
   :mod:`kern.projections.snapshots`), replaced only by a newer one.
+- ``<session_table>_erasures``: the erasure ledger. A purge deletes a
+  session's events in a transaction that names it in ``kern.purge_session``
+  (``SET LOCAL``): the guard lets exactly those rows go, and only for a role
+  granted DELETE (the owner; never the least-privilege application role).
 - ``<session_table>_schema``: the versions of this layout applied (see
   :mod:`kern.adapters.stores.postgres_migrations`), brought up to date on first use.
 
@@ -39,7 +43,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 
-from kern.adapters.stores import async_pool, postgres_migrations, segment_rows, snapshot_rows
+from kern.adapters.stores import (
+    async_pool,
+    erasure_rows,
+    postgres_migrations,
+    segment_rows,
+    snapshot_rows,
+)
 from kern.adapters.stores.codec import from_stored
 from kern.adapters.stores.identifiers import check_identifier, redact_url, table_names
 from kern.adapters.stores.postgres_recorder import PostgresLogRecorder
@@ -47,6 +57,7 @@ from kern.adapters.stores.recorder import RecorderStore, T
 from kern.adapters.stores.retry import RetryPolicy
 from kern.application import bridge
 from kern.application.ports import FeedEntry, FeedPosition
+from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
 from kern.projections.segments import ReadSegment
@@ -452,6 +463,38 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
     def drop_snapshot(self, row: SnapshotRow) -> None:
         statement, params = snapshot_rows.drop(self._snapshots_table(), row, mark="%s")
         self._write(sql.SQL(statement).format(), params)
+
+    def _table(self, name: str) -> str:
+        return sql.Identifier(self.schema, name).as_string(None)
+
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        names = self.names
+        statements: list[tuple[str, Sequence[Any]]] = [
+            ("SELECT set_config('kern.purge_session', %s, true)", [session_id]),
+            (f"DELETE FROM {self._table(names.events)} WHERE originator_id = %s", [session_id]),
+            ("SELECT set_config('kern.purge_session', '', true)", []),
+            *erasure_rows.purge_deletes(
+                session_id,
+                index=self._table(names.index),
+                segments=self._table(names.segments),
+                snapshots=self._table(names.snapshots),
+                mark="%s",
+            ),
+            erasure_rows.insert(self._table(names.erasures), entry, mark="%s"),
+        ]
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            for statement, params in statements:
+                curs.execute(sql.SQL(statement).format(), params, prepare=False)
+
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        statement, params = erasure_rows.insert(self._table(self.names.erasures), entry, mark="%s")
+        self._write(sql.SQL(statement).format(), params)
+
+    def erasures(self) -> list[ErasureEntry]:
+        statement = sql.SQL(erasure_rows.select(self._table(self.names.erasures))).format()
+        return [
+            erasure_rows.to_entry(row) for row in self._fetch("read the erasure ledger", statement)
+        ]
 
     def _write(self, statement: sql.Composed, params: Sequence[Any]) -> None:
         """One statement in its own transaction (the store tries it again over a
