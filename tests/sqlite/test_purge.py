@@ -4,16 +4,18 @@ session's events go inside the purge's transaction, the bytes are overwritten
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from kern.db.sqlite import SqliteDb
+from kern.db.sqlite import AsyncSqliteDb, SqliteDb
 from kern.errors import StoreError
 from kern.workflow import Workflow
 from tests.conftest import echo, shout
 from tests.contract.reliability._inputs import contents
+from tests.fixtures import async_stores
 
 MARKER = b"marker-5e1f0c"
 
@@ -97,3 +99,19 @@ def test_a_purge_survives_reopening_the_file(tmp_path: Path) -> None:
         assert again.erasures() == [entry]
         assert again.store.read_records("s1") == []
         assert [s.session_id for s in again.get_sessions(limit=10)] == ["s2"]
+
+
+def test_the_async_store_purges_and_reads_the_ledger_awaited(tmp_path: Path) -> None:
+    """AsyncSqliteDb's purge_session and erasures, awaited on the loop."""
+
+    async def purge() -> None:
+        db = AsyncSqliteDb(tmp_path / "kern.db")
+        try:
+            await async_stores.run(db, "s1", "personal")
+            entry = await db.purge_session("s1", reason="ticket 1", requested_by="dpo")
+            assert await db.erasures() == [entry]
+            assert await db.get_session("s1") is None
+        finally:
+            await db.close()
+
+    asyncio.run(purge())

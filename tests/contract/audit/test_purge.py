@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kern.db import KernDb
 from kern.domain.anchors import stored_hash
+from kern.domain.erasure import ErasureEntry
 from kern.errors import (
     InvalidInputError,
     InvalidSessionIdError,
@@ -166,3 +167,14 @@ def test_purge_and_the_ledger_are_refused_on_a_strict_users_store(
             strict.erasures()
     finally:
         close(strict)
+
+
+def test_the_ledger_keeps_recorded_erasures_oldest_first(db: KernDb, workflow: Workflow) -> None:
+    """record_erasure adds an entry as given; erasures lists by time, then id."""
+    later = ErasureEntry("b", datetime(2026, 3, 1, tzinfo=UTC), "retention", "*", 2, {"n": 2})
+    earlier = ErasureEntry("a", datetime(2026, 1, 1, tzinfo=UTC), "erase_user", "u1", 1)
+    db.store.record_erasure(later)
+    db.store.record_erasure(earlier)
+    assert db.erasures() == [earlier, later]
+    purged = db.purge_session("s1", reason="ticket", requested_by="dpo")
+    assert db.erasures() == [earlier, later, purged]
