@@ -18,6 +18,7 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -310,17 +311,24 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             erasure_rows.insert(names.erasures, entry, mark="?"),
         ]
         datastore = self.recorder.datastore
+        previous: int | None = None
         with datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
-            cursor.execute("PRAGMA secure_delete")
-            (previous,) = cursor.fetchone()
             try:
+                # Errors inside the transaction come out as eventsourcing's, rolled back.
                 with connection.transaction(commit=True) as c:
+                    c.execute("PRAGMA secure_delete")
+                    previous = int(c.fetchone()[0])
                     for statement, params in statements:
                         c.execute(statement, params)
             finally:
-                cursor.execute(f"PRAGMA secure_delete = {int(previous)}")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if previous is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        cursor.execute(f"PRAGMA secure_delete = {previous}")
+            # The purge has committed: a checkpoint that cannot run now (a reader
+            # holds the WAL) is left to the next one, and fails nothing.
+            with contextlib.suppress(sqlite3.Error):
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def insert_erasure(self, entry: ErasureEntry) -> None:
         self._write(*erasure_rows.insert(self.names.erasures, entry, mark="?"))
