@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kern.application.erasure import covers, purged_note
 from kern.application.ports import SessionStore
 from kern.domain.anchors import (
     AnchorSet,
@@ -25,6 +26,7 @@ from kern.domain.anchors import (
     signed_bytes,
 )
 from kern.domain.chain import SessionVerification, VerifyReport
+from kern.domain.erasure import PURGE
 from kern.domain.errors import AnchorFileError, AnchorSignatureError
 
 Anchors = SignedAnchors | Mapping[str, Any]
@@ -73,17 +75,37 @@ def check(
 ) -> VerifyReport:
     """``report`` with each session whose log no longer reaches its anchored head
     failed (a chain failure already found is kept), and anchored sessions that
-    are gone added (only ``session_id``'s anchor when one session is verified)."""
+    are gone added (only ``session_id``'s anchor when one session is verified).
+
+    A session that is gone because the erasure ledger records its purge is
+    reported ok and ``purged`` when the purged head is at or after the anchored
+    one; a purge of an earlier head is still a finding."""
     by_id = {checked.session_id: checked for checked in report.sessions}
     heads = [h for h in anchors.heads if session_id is None or h.session_id == session_id]
+    erasures = {e.subject: e for e in store.erasures() if e.kind == PURGE}
+    anchored_at = datetime.fromisoformat(anchors.anchored_at)
     for head in heads:
         checked = by_id.get(head.session_id)
         if checked is not None and not checked.ok:
             continue
-        problem = head_problem(head, store.read_records(head.session_id))
+        records = store.read_records(head.session_id)
+        problem = head_problem(head, records)
         if problem is None:
             continue
         events = checked.events if checked is not None else 0
+        purge = erasures.get(head.session_id) if not records else None
+        if purge is not None and covers(purge, head, anchored_at):
+            by_id[head.session_id] = SessionVerification(
+                head.session_id, True, 0, purged=purged_note(purge)
+            )
+            continue
+        if purge is not None:
+            problem = (
+                f"purged, but not at or after its anchored head: the ledger's purge "
+                f"removed the log up to version {purge.detail.get('purged_head_version')}, "
+                f"the anchor at {anchors.anchored_at} names version {head.version} "
+                f"({purge.describe()})"
+            )
         failed = SessionVerification(head.session_id, False, events, head.version, problem)
         by_id[head.session_id] = failed
     return VerifyReport(list(by_id.values()))

@@ -85,6 +85,8 @@ class AsyncKernDb:
     erase_older_than = _awaited(KernDb.erase_older_than)
     rotate_keyring = _awaited(KernDb.rotate_keyring)
     export_otel = _awaited(KernDb.export_otel)
+    purge_session = _awaited(KernDb.purge_session)
+    erasures = _awaited(KernDb.erasures)
 
     async def export(
         self,

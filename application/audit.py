@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from kern.application import erasure
 from kern.application.ports import AppendConflict, SessionStore
 from kern.application.timetravel import owned_by
 from kern.domain.chain import SessionVerification, VerifyReport, verify_records
@@ -79,6 +80,10 @@ def verify(
 ) -> VerifyReport:
     """Verify one session (SessionNotFoundError if it has no events) or all of them.
 
+    A session the erasure ledger says was purged verifies as ok with no events
+    and the ledger's account in ``purged`` (to an admin: with ``user_id`` it is
+    not found, since its owner is gone with its log).
+
     With ``user_id``, only that user's sessions (the owner the log itself
     names): another user's session_id raises SessionNotFoundError, as if it
     did not exist, and "all" means all of theirs.
@@ -87,7 +92,11 @@ def verify(
         session_id = validate_session_id(session_id)
         records = store.read_records(session_id)
         if not records and session_id not in store.session_ids():
-            raise SessionNotFoundError.of(session_id)
+            purged = erasure.find_purge(store, session_id) if user_id is None else None
+            if purged is None:
+                raise SessionNotFoundError.of(session_id)
+            note = erasure.purged_note(purged)
+            return VerifyReport([SessionVerification(session_id, True, 0, purged=note)])
         if not _visible(store, session_id, records, user_id):
             raise SessionNotFoundError.of(session_id)
         ids, preread = [session_id], {session_id: records}

@@ -163,6 +163,11 @@ class EventCache:
             cached = self._streams.get(session_id)
         return tuple(cached.events) if cached is not None else ()
 
+    def forget(self, session_id: str) -> None:
+        """Drop the session's stream (after a purge: nothing of it stays cached)."""
+        with self._lock:
+            self._streams.pop(session_id, None)
+
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:

@@ -191,5 +191,21 @@ class SessionStore(ABC):
     def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
         """Replace the stored wrapping of each key (by key_id), in one transaction."""
 
+    @abstractmethod
+    def purge_session(self, session_id: str, entry: ErasureEntry) -> None:
+        """Delete the session's events, its listing row, its snapshot and its
+        segments, and record ``entry`` in the erasure ledger, all in one
+        transaction: the append-only guard is lifted for exactly those events.
+        Then forget the session in this process's caches. A failure leaves
+        everything as it was."""
+
+    @abstractmethod
+    def record_erasure(self, entry: ErasureEntry) -> None:
+        """Add ``entry`` to the erasure ledger (it only grows)."""
+
+    @abstractmethod
+    def erasures(self) -> list[ErasureEntry]:
+        """The erasure ledger, oldest first."""
+
     def close(self) -> None:  # noqa: B027 - optional hook; stores without connections skip it
         """Release connections; the store is unusable afterwards."""

@@ -11,12 +11,13 @@ anchors pass, and every sealed value reads back as its marker
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kern.application.keys import DataKeys, Keyring, KeyRow
 from kern.application.ports import SessionStore
-from kern.domain.erasure import ErasureEntry, check_text
+from kern.domain.erasure import MAX_REASON, MAX_REQUESTED_BY, ErasureEntry, check_text
 from kern.domain.errors import InvalidInputError, KeyringError, SessionNotFoundError
 from kern.domain.sealing import is_sealed
 
@@ -45,6 +46,8 @@ def erase(
     if not rows:
         return None
     entry = ErasureEntry(
+        erasure_id=f"e-{uuid.uuid4().hex}",
+        erased_at=datetime.now(UTC),
         kind=kind,
         subject=subject,
         sessions=len(rows),
@@ -164,4 +167,7 @@ def rotate(store: SessionStore, keyring: Keyring) -> int:
 def checked(reason: object, requested_by: object) -> tuple[str, str]:
     """The reason and requester of an erasure, checked (they go to the ledger: they
     must name no person)."""
-    return check_text(reason, "reason"), check_text(requested_by, "requested_by")
+    return (
+        check_text(reason, what="reason", longest=MAX_REASON),
+        check_text(requested_by, what="requested_by", longest=MAX_REQUESTED_BY),
+    )

@@ -17,7 +17,7 @@ from typing import Any, Self, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kern.application import anchors as anchoring
-from kern.application import audit, forks, privacy, read_model, timetravel, unit_of_work
+from kern.application import audit, erasure, forks, privacy, read_model, timetravel, unit_of_work
 from kern.application.keys import Keyring
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
 from kern.application.provenance import kern_version, provenance
@@ -627,6 +627,28 @@ class KernDb:
         if not isinstance(keyring, Keyring):
             raise KeyringError(f"keyring must be a kern.crypto.Keyring, got {keyring!r}")
         return privacy.rotate(self.store, keyring)
+
+    # -- forgetting: purge and the erasure ledger (kern.application.erasure) ----
+
+    def purge_session(self, session_id: str, *, reason: str, requested_by: str) -> ErasureEntry:
+        """Delete the session's events, listing row, snapshot and segments, in one
+        transaction that also records the purge in the erasure ledger (returned):
+        the append-only log's one exception, for a store without a keyring.
+
+        ``reason`` and ``requested_by`` are kept in the ledger as given: a ticket
+        number and a role, never personal data (at most 500 and 200 characters;
+        InvalidInputError otherwise). SessionNotFoundError for a session with no
+        events. Nothing is written when either is raised. An admin operation,
+        refused on a strict_users store; on PostgreSQL it needs a role that may
+        delete from the log (the owner), not the least-privilege application role."""
+        self._admin("purge_session")
+        return erasure.purge(self.store, session_id, reason=reason, requested_by=requested_by)
+
+    def erasures(self) -> list[ErasureEntry]:
+        """The erasure ledger, oldest first. An admin operation, refused on a
+        strict_users store."""
+        self._admin("erasures")
+        return self.store.erasures()
 
     # -- lifecycle -------------------------------------------------------------
 

@@ -30,10 +30,17 @@ class SessionVerification:
     events: int
     first_bad_version: int | None = None
     problem: str | None = None
+    purged: str | None = None
+    """Set when the session's events were purged: the erasure ledger's account
+    (which purge, when, requested by whom, why). A purged session has no
+    events to check; it is ok unless anchors say its log outlived the purge."""
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
+        """JSON-ready form (``purged`` only when set)."""
+        found = asdict(self)
+        if found["purged"] is None:
+            del found["purged"]
+        return found
 
 
 @dataclass(frozen=True)

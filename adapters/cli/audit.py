@@ -54,6 +54,8 @@ def verify(db: KernDb, args: argparse.Namespace, out: Output) -> int:
         result = "ok" if checked.ok else f"FAILED at version {checked.first_bad_version}"
         if not checked.ok and checked.problem:
             result += f": {checked.problem}"
+        elif checked.purged:
+            result += f", {checked.purged}"
         add_row(grid, checked.session_id, str(checked.events), result)
     failed = sum(1 for checked in report.sessions if not checked.ok)
     total = len(report.sessions)

@@ -25,6 +25,9 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
                   [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... migrate                          bring the tables to this Kern's schema version
+    kern --db ... erase --session ID --purge --reason TEXT [--requested-by NAME]
+                                                   delete a session's log, recorded in the ledger
+    kern --db ... erasures                         the erasure ledger, oldest first
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
     kern --db ... serve --admin | --trust-user-header NAME [--host H] [--port P]
@@ -53,6 +56,7 @@ from kern.adapters.cli.audit import anchor, export, import_, keygen, migrate, ve
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
+from kern.adapters.cli.privacy import erase, erasures
 from kern.adapters.cli.serve import DEFAULT_HOST, DEFAULT_PORT, check_options, serve
 from kern.adapters.cli.sessions import (
     delete,
@@ -106,6 +110,8 @@ COMMANDS: dict[str, tuple[Command, str, bool]] = {
     "delete": (delete, WRITE, True),
     "migrate": (migrate, WRITE, False),
     "serve": (serve, READ, False),
+    "erase": (erase, WRITE, False),
+    "erasures": (erasures, READ, False),
 }
 
 
@@ -231,6 +237,7 @@ def _parser() -> argparse.ArgumentParser:
         _audit_commands,
         _fork_commands,
         _serve_command,
+        _privacy_commands,
     ):
         add_group(add)
     return parser
@@ -336,6 +343,30 @@ def _audit_commands(add: _Add) -> None:
         action="store_true",
         help="skip a session already stored with the very same events (resume an import)",
     )
+
+
+def _privacy_commands(add: _Add) -> None:
+    """erase and erasures."""
+    erase_parser = add("erase", "forget a session: --purge deletes its log, recorded in the ledger")
+    erase_parser.add_argument("--session", dest="session_id", metavar="ID", default=None)
+    erase_parser.add_argument(
+        "--purge",
+        action="store_true",
+        help="delete the session's events, listing row, snapshot and segments in one transaction",
+    )
+    erase_parser.add_argument(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help="kept in the ledger: a ticket or legal basis, never personal data",
+    )
+    erase_parser.add_argument(
+        "--requested-by",
+        metavar="NAME",
+        default=None,
+        help="kept in the ledger: a role or team, never personal data (default: kern erase)",
+    )
+    add("erasures", "the erasure ledger: every erasure, when, why and at whose request")
 
 
 def _fork_commands(add: _Add) -> None:

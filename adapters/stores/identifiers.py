@@ -10,7 +10,16 @@ from kern.domain.errors import InvalidIdentifierError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1; SQLite follows the same rule here
-_SUFFIXES = ("_events", "_index", "_schema", "_snapshots", "_segments", "_keys", "_erasures")
+_SUFFIXES = (
+    "_events",
+    "_index",
+    "_schema",
+    "_snapshots",
+    "_segments",
+    "_keys",
+    "_erasures",
+    "_purging",
+)
 LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
 
 
@@ -51,6 +60,10 @@ class TableNames:
     erasures: str
     """``<session_table>_erasures``: the erasure ledger (who asked, when, which
     subject, why; no personal data)."""
+    purging: str
+    """``<session_table>_purging`` (SQLite only): the session being purged, named
+    inside the purge's transaction, for which the no-delete trigger lets
+    its events go."""
 
 
 def table_names(session_table: str) -> TableNames:
@@ -64,6 +77,7 @@ def table_names(session_table: str) -> TableNames:
         segments=f"{base}_segments",
         keys=f"{base}_keys",
         erasures=f"{base}_erasures",
+        purging=f"{base}_purging",
     )
 
 

@@ -2,7 +2,12 @@
 
 A real store behind the same port as SQLite and PostgreSQL (the contract
 suite runs on it), kept in this process only. Thread-safe. Snapshots are a
-dict beside the index.
+dict beside the index, the erasure ledger a list.
+
+A purge is the one place that reaches into the POPO recorder's private
+structures (the library has no delete): the session's positions leave its
+index, and its stored events are replaced by an empty placeholder that reads
+and the feed skip, so notification ids keep their places.
 """
 
 from __future__ import annotations
@@ -39,8 +44,19 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         self.index: dict[str, SessionSummary] = {}
         self.segments: dict[str, list[ReadSegment]] = {}
         self.snapshots: dict[str, SnapshotRow] = {}
+        self.erasures: list[ErasureEntry] = []
         self.keys: dict[str, KeyRow] = {}
-        self.erasure_ledger: list[ErasureEntry] = []
+
+    def purge(self, session_id: str, entry: ErasureEntry) -> None:
+        """Remove every trace of the session and record ``entry``, under the lock."""
+        with self.lock, self._database_lock:
+            positions = self._stored_events_index.pop(session_id, {})
+            for position in positions.values():
+                self._stored_events[position] = _PURGED
+            self.index.pop(session_id, None)
+            self.segments.pop(session_id, None)
+            self.snapshots.pop(session_id, None)
+            self.erasures.append(entry)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -80,10 +96,22 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
+        """As the library's, less the places of purged events (a page still
+        holds ``limit`` notifications when there are that many)."""
+        found: list[Notification] = []
         with self.lock:
-            return super().select_notifications(
-                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
-            )
+            while True:
+                page = super().select_notifications(
+                    start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+                )
+                found += [n for n in page if n.originator_id != _PURGED.originator_id]
+                if len(page) < limit or len(found) >= limit:
+                    return found[:limit]
+                start, inclusive_of_start = page[-1].id, False
+
+
+_PURGED = StoredEvent(originator_id="", originator_version=0, topic="", state=b"")
+"""What stands in a purged event's place in the recorder's list."""
 
 
 class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
@@ -169,7 +197,7 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         with recorder.lock:
             return any(
                 e.kind in ERASED_KINDS and key_id in e.detail.get("keys", ())
-                for e in recorder.erasure_ledger
+                for e in recorder.erasures
             )
 
     def destroy_keys(self, rows: Sequence[KeyRow], entry: ErasureEntry) -> None:
@@ -180,7 +208,7 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
                 listed = recorder.index.get(row.session_id)
                 if listed is not None:
                     recorder.index[row.session_id] = dataclasses.replace(listed, session_name="")
-            recorder.erasure_ledger.append(entry)
+            recorder.erasures.append(entry)
 
     def rewrap_keys(self, rows: Sequence[KeyRow]) -> None:
         recorder = self.recorder
@@ -188,3 +216,16 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             for row in rows:
                 if row.session_id in recorder.keys:
                     recorder.keys[row.session_id] = row
+
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        self.recorder.purge(session_id, entry)
+
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        recorder = self.recorder
+        with recorder.lock:
+            recorder.erasures.append(entry)
+
+    def erasures(self) -> list[ErasureEntry]:
+        recorder = self.recorder
+        with recorder.lock:
+            return sorted(recorder.erasures, key=lambda e: (e.erased_at, e.erasure_id))

@@ -13,6 +13,10 @@ Tables, in ``db_schema``, named from ``session_table`` (default ``kern_sessions`
   transaction as the events it summarises, serving ``get_sessions``.
 - ``<session_table>_snapshots``: one snapshot per session (derived data, see
   :mod:`kern.projections.snapshots`), replaced only by a newer one.
+- ``<session_table>_erasures``: the erasure ledger. A purge deletes a
+  session's events in a transaction that names it in ``kern.purge_session``
+  (``SET LOCAL``): the guard lets exactly those rows go, and only for a role
+  granted DELETE (the owner; never the least-privilege application role).
 - ``<session_table>_schema``: the versions of this layout applied (see
   :mod:`kern.adapters.stores.postgres_migrations`), brought up to date on first use.
 
@@ -532,6 +536,35 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             self.retry(rewrap)
         except PersistenceError as exc:
             raise self.store_error("could not rewrap the data keys", exc) from exc
+
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        names = self.names
+        statements: list[tuple[str, Sequence[Any]]] = [
+            ("SELECT set_config('kern.purge_session', %s, true)", [session_id]),
+            (f"DELETE FROM {self._table(names.events)} WHERE originator_id = %s", [session_id]),
+            ("SELECT set_config('kern.purge_session', '', true)", []),
+            *erasure_rows.purge_deletes(
+                session_id,
+                index=self._table(names.index),
+                segments=self._table(names.segments),
+                snapshots=self._table(names.snapshots),
+                mark="%s",
+            ),
+            erasure_rows.insert(self._table(names.erasures), entry, mark="%s"),
+        ]
+        with self.recorder.datastore.transaction(commit=True) as curs:
+            for statement, params in statements:
+                curs.execute(sql.SQL(statement).format(), params, prepare=False)
+
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        statement, params = erasure_rows.insert(self._table(self.names.erasures), entry, mark="%s")
+        self._write(sql.SQL(statement).format(), params)
+
+    def erasures(self) -> list[ErasureEntry]:
+        statement = sql.SQL(erasure_rows.select(self._table(self.names.erasures))).format()
+        return [
+            erasure_rows.to_entry(row) for row in self._fetch("read the erasure ledger", statement)
+        ]
 
     def _write(self, statement: sql.Composed, params: Sequence[Any]) -> None:
         """One statement in its own transaction (the store tries it again over a

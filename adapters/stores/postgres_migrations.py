@@ -110,6 +110,22 @@ MIGRATIONS: list[Migration] = [
             "requested_by text NOT NULL)",
         ),
     ),
+    Migration(
+        version=5,
+        summary="purge: the append-only guard lets a row go only in a transaction that "
+        "set kern.purge_session to its session; UPDATE and TRUNCATE stay refused",
+        statements=(
+            "CREATE OR REPLACE FUNCTION {schema}.{guard}() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "IF TG_OP = 'DELETE' AND TG_LEVEL = 'ROW' THEN "
+            "IF current_setting('kern.purge_session', true) = OLD.originator_id THEN "
+            "RETURN OLD; END IF; END IF; "
+            "RAISE EXCEPTION "
+            "'the session event log %.% is append-only: % is not allowed', "
+            "TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP "
+            "USING ERRCODE = 'insufficient_privilege'; END $$",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 

@@ -48,6 +48,7 @@ from kern.application.cache import (
 )
 from kern.application.keys import DataKeys, Keyring
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
+from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import KeyringError, StoreClosedError, StoreError
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent
 from kern.domain.records import Record, decode_record
@@ -198,6 +199,33 @@ class RecorderStore(SessionStore, Generic[R]):
     @abstractmethod
     def drop_snapshot(self, row: SnapshotRow) -> None:
         """Delete the session's snapshot if it is still exactly ``row``."""
+
+    def purge_session(self, session_id: str, entry: ErasureEntry) -> None:
+        """Not tried again over a lost connection: the ledger row of a purge that
+        committed unseen would be written twice. The caller reads the ledger."""
+        self.check_open()
+        try:
+            self.delete_session_rows(session_id, entry)
+        except PersistenceError as exc:
+            raise self.store_error(f"could not purge session {session_id!r}", exc) from exc
+        finally:
+            # Whatever happened, read the session from the database next time.
+            self.cache.forget(session_id)
+
+    @abstractmethod
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        """The purge's one transaction (see :meth:`SessionStore.purge_session`)."""
+
+    def record_erasure(self, entry: ErasureEntry) -> None:
+        self.check_open()
+        try:
+            self.attempt(lambda: self.insert_erasure(entry))
+        except PersistenceError as exc:
+            raise self.store_error("could not record the erasure", exc) from exc
+
+    @abstractmethod
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        """Insert the ledger row of ``entry`` in a transaction of its own."""
 
     def store_error(self, what: str, exc: PersistenceError) -> StoreError:
         """The error to raise when ``what`` failed with ``exc`` (other than a conflict)."""

@@ -10,12 +10,15 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
   transaction as the events, serving ``get_sessions``.
 - ``<session_table>_snapshots``: one snapshot per session (derived data, see
   :mod:`kern.projections.snapshots`), replaced only by a newer one.
+- ``<session_table>_erasures``: the erasure ledger; ``<session_table>_purging``
+  names the session a purge deletes, inside the purge's transaction only.
 - ``<session_table>_schema``: the versions of this layout applied (see
   :mod:`kern.adapters.stores.sqlite_migrations`), brought up to date on open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -147,6 +150,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         asynchronous: bool = False,
     ) -> None:
         names = table_names(session_table)
+        self.names = names
         self.segments_table = names.segments
         self.keys_table = names.keys
         self.erasures_table = names.erasures
@@ -295,6 +299,52 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
 
     def drop_snapshot(self, row: SnapshotRow) -> None:
         self._write(*snapshot_rows.drop(self.snapshots_table, row, mark="?"))
+
+    def delete_session_rows(self, session_id: str, entry: ErasureEntry) -> None:
+        """One transaction with ``secure_delete`` on, so the deleted rows' bytes are
+        overwritten, not just unlinked; then a checkpoint, so the WAL (whose
+        frames held them too) is copied back and emptied when no reader holds it."""
+        names = self.names
+        statements: list[tuple[str, Sequence[Any]]] = [
+            ("PRAGMA secure_delete = ON", ()),
+            (f"INSERT INTO {names.purging} (session_id) VALUES (?)", [session_id]),
+            (f"DELETE FROM {names.events} WHERE originator_id = ?", [session_id]),
+            (f"DELETE FROM {names.purging} WHERE session_id = ?", [session_id]),
+            *erasure_rows.purge_deletes(
+                session_id,
+                index=names.index,
+                segments=names.segments,
+                snapshots=names.snapshots,
+                mark="?",
+            ),
+            erasure_rows.insert(names.erasures, entry, mark="?"),
+        ]
+        datastore = self.recorder.datastore
+        previous: int | None = None
+        with datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            try:
+                # Errors inside the transaction come out as eventsourcing's, rolled back.
+                with connection.transaction(commit=True) as c:
+                    c.execute("PRAGMA secure_delete")
+                    previous = int(c.fetchone()[0])
+                    for statement, params in statements:
+                        c.execute(statement, params)
+            finally:
+                if previous is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        cursor.execute(f"PRAGMA secure_delete = {previous}")
+            # The purge has committed: a checkpoint that cannot run now (a reader
+            # holds the WAL) is left to the next one, and fails nothing.
+            with contextlib.suppress(sqlite3.Error):
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def insert_erasure(self, entry: ErasureEntry) -> None:
+        self._write(*erasure_rows.insert(self.names.erasures, entry, mark="?"))
+
+    def erasures(self) -> list[ErasureEntry]:
+        rows = self._rows("read the erasure ledger", erasure_rows.select(self.names.erasures))
+        return [erasure_rows.to_entry(row) for row in rows]
 
     def _write(self, statement: str, params: Sequence[Any]) -> None:
         with self.recorder.datastore.transaction(commit=True) as c:

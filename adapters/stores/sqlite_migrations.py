@@ -1,8 +1,9 @@
 """The SQLite store's table layouts, version by version, and how an open applies them
 (see :mod:`kern.adapters.stores.migrations`).
 
-Placeholders: ``{events}``, ``{index}``, ``{segments}``, ``{snapshots}``, ``{keys}`` and
-``{erasures}``, the store's table names (plain identifiers, checked before any SQL runs).
+Placeholders: ``{events}``, ``{index}``, ``{segments}``, ``{snapshots}``, ``{keys}``,
+``{erasures}`` and ``{purging}``, the store's table names (plain identifiers, checked
+before any SQL runs).
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ MIGRATIONS: list[Migration] = [
             "CREATE TABLE {erasures} (erasure_id TEXT PRIMARY KEY, erased_at REAL NOT NULL, "
             "kind TEXT NOT NULL, subject TEXT NOT NULL, sessions INTEGER NOT NULL, "
             "detail TEXT NOT NULL, reason TEXT NOT NULL, requested_by TEXT NOT NULL)",
+        ),
+    ),
+    Migration(
+        version=5,
+        summary="purge: the no-delete trigger lets a session's events go only while "
+        "the purging table names that session (inside the purge's transaction)",
+        statements=(
+            "CREATE TABLE {purging} (session_id TEXT PRIMARY KEY)",
+            "DROP TRIGGER IF EXISTS {events}_no_delete",
+            "CREATE TRIGGER {events}_no_delete BEFORE DELETE ON {events} "
+            "WHEN NOT EXISTS (SELECT 1 FROM {purging} WHERE session_id = OLD.originator_id) "
+            f"BEGIN {_REFUSE}; END",
         ),
     ),
 ]
@@ -188,6 +201,7 @@ def _apply(
                 snapshots=names.snapshots,
                 keys=names.keys,
                 erasures=names.erasures,
+                purging=names.purging,
             )
         ),
         record=lambda m: cursor.execute(

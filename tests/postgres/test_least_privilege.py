@@ -15,7 +15,7 @@ import pytest
 from psycopg import errors, sql
 
 from kern.db.postgres import PostgresDb, app_role_grants
-from kern.errors import SchemaMigrationRequiredError, StoreNotFoundError
+from kern.errors import SchemaMigrationRequiredError, StoreError, StoreNotFoundError
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo, shout
 
@@ -168,3 +168,19 @@ def test_migrate_false_creates_no_tables(roles: Roles) -> None:
 def test_migrate_false_opens_current_tables(migrated: Roles) -> None:
     with migrated.open(migrated.app, migrate=False) as db:
         assert db.verify().ok
+
+
+def test_the_application_role_cannot_purge(migrated: Roles) -> None:
+    """A purge is the owner's: the application role may not delete from the log, so
+    its purge fails and nothing changes (not the events, not the ledger)."""
+    with migrated.open(migrated.app) as db:
+        Workflow(steps=[echo], db=db).run(input="hello", session_id="s1")
+        before = db.store.read_records("s1")
+        with pytest.raises(StoreError, match="permission denied"):
+            db.purge_session("s1", reason="ticket 1", requested_by="app")
+        assert db.store.read_records("s1") == before
+        assert db.store.listing_row("s1") is not None
+        assert db.erasures() == []
+    with migrated.open(migrated.owner) as owner_db:
+        owner_db.purge_session("s1", reason="ticket 1", requested_by="dpo")
+        assert owner_db.store.read_records("s1") == []

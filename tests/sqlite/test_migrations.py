@@ -108,11 +108,15 @@ def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path)
     after = layout(old_file)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
     # Migrations 2, 3 and 4 add the read-model segments, the snapshots, the data keys
-    # and the erasure ledger; nothing else changes.
-    for added in ("segments", "snapshots", "keys", "erasures"):
+    # and the erasure ledger; 5 adds the purging table and lets the no-delete trigger
+    # through for the session it names; nothing else changes.
+    for added in ("segments", "snapshots", "keys", "erasures", "purging"):
         table = f"kern_sessions_{added}"
         assert after.pop(table).startswith(f"CREATE TABLE {table}")
     assert after.pop("kern_sessions_keys_owner").startswith("CREATE INDEX kern_sessions_keys_owner")
+    no_delete = after.pop("kern_sessions_events_no_delete")
+    assert before.pop("kern_sessions_events_no_delete").endswith(no_delete.split(") ")[-1])
+    assert "WHEN NOT EXISTS (SELECT 1 FROM kern_sessions_purging" in no_delete
     assert after == before
     fresh = tmp_path / "fresh.db"
     SqliteDb(db_file=fresh).close()
