@@ -25,6 +25,8 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
                   [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
     kern --db ... migrate                          bring the tables to this Kern's schema version
+    kern --db ... erase --user U | --session ID | --older-than 90d --reason TEXT
+                                                   destroy their data keys (a keyring store)
     kern --db ... erase --session ID --purge --reason TEXT [--requested-by NAME]
                                                    delete a session's log, recorded in the ledger
     kern --db ... erasures                         the erasure ledger, oldest first
@@ -71,6 +73,7 @@ from kern.adapters.cli.targets import (
     DEFAULT_SCHEMA,
     DEFAULT_TABLE,
     UsageError,
+    keyring_from,
     open_db,
     open_existing,
 )
@@ -110,7 +113,8 @@ COMMANDS: dict[str, tuple[Command, str, bool]] = {
     "delete": (delete, WRITE, True),
     "migrate": (migrate, WRITE, False),
     "serve": (serve, READ, False),
-    "erase": (erase, WRITE, False),
+    # --user names whose sessions to erase (erase is an admin operation).
+    "erase": (erase, WRITE, True),
     "erasures": (erasures, READ, False),
 }
 
@@ -182,10 +186,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _open(target: str, args: argparse.Namespace, access: str) -> KernDb:
+    keyring = keyring_from(getattr(args, "master_key_file", None))
     if access == WRITE:
-        return open_existing(target, schema=args.schema, table=args.table)
+        return open_existing(target, schema=args.schema, table=args.table, keyring=keyring)
     create = access == CREATE
-    return open_db(target, schema=args.schema, table=args.table, create=create, migrate=create)
+    return open_db(
+        target,
+        schema=args.schema,
+        table=args.table,
+        create=create,
+        migrate=create,
+        keyring=keyring,
+    )
 
 
 def _fail(message: str, status: int) -> int:
@@ -347,8 +359,21 @@ def _audit_commands(add: _Add) -> None:
 
 def _privacy_commands(add: _Add) -> None:
     """erase and erasures."""
-    erase_parser = add("erase", "forget a session: --purge deletes its log, recorded in the ledger")
+    erase_parser = add(
+        "erase",
+        "forget a user, a session or old sessions: their data keys destroyed (a keyring "
+        "store), or with --purge a session's log deleted; each recorded in the ledger",
+    )
     erase_parser.add_argument("--session", dest="session_id", metavar="ID", default=None)
+    erase_parser.add_argument(
+        "--older-than",
+        metavar="AGE",
+        default=None,
+        help="retention: every session created more than AGE ago (90d, 12h, 2w)",
+    )
+    erase_parser.add_argument(
+        "--workflow-id", metavar="ID", default=None, help="with --older-than: only this workflow's"
+    )
     erase_parser.add_argument(
         "--purge",
         action="store_true",
@@ -441,6 +466,12 @@ def _common() -> _Parser:
     common.add_argument("--schema", help=f"PostgreSQL schema (default: {DEFAULT_SCHEMA})")
     common.add_argument("--table", help=f"session_table the stores use (default: {DEFAULT_TABLE})")
     common.add_argument("--user", metavar="USER", help="act as this user_id (default: unscoped)")
+    common.add_argument(
+        "--master-key-file",
+        metavar="FILE",
+        help="the keyring's master key (base64 of 32 bytes) for an encrypted store "
+        "(default: $KERN_MASTER_KEY)",
+    )
     common.add_argument("--json", action="store_true", help="JSON output for machines")
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return common

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from kern.adapters.keyring import LocalKeyring
 from kern.adapters.stores.identifiers import redact_url
+from kern.application.keys import Keyring
 from kern.application.runner.workflow import Workflow
 from kern.application.sessions import KernDb
 from kern.db.sqlite import SqliteDb
@@ -47,6 +50,7 @@ def open_db(
     table: str | None = None,
     create: bool = False,
     migrate: bool = True,
+    keyring: Keyring | None = None,
 ) -> KernDb:
     """The store ``target`` names: a PostgreSQL URL, ``sqlite:///path`` or a SQLite path.
 
@@ -57,7 +61,9 @@ def open_db(
     """
     table = table or DEFAULT_TABLE
     if is_postgres(target):
-        return _open_postgres(target, schema or DEFAULT_SCHEMA, table, migrate=migrate)
+        return _open_postgres(
+            target, schema or DEFAULT_SCHEMA, table, migrate=migrate, keyring=keyring
+        )
     if schema is not None:
         raise UsageError("--schema applies to PostgreSQL only; a SQLite file has no schemas")
     if target.startswith(SQLITE_SCHEME):
@@ -73,15 +79,21 @@ def open_db(
         raise UsageError(f"--db {target!r} is a directory, not a SQLite file")
     if not create and not path.exists():
         raise UsageError(f"no SQLite database at {target!r} (check the path)")
-    return SqliteDb(db_file=path, session_table=table, migrate=migrate)
+    return SqliteDb(db_file=path, session_table=table, migrate=migrate, keyring=keyring)
 
 
-def open_existing(target: str, *, schema: str | None = None, table: str | None = None) -> KernDb:
+def open_existing(
+    target: str,
+    *,
+    schema: str | None = None,
+    table: str | None = None,
+    keyring: Keyring | None = None,
+) -> KernDb:
     """The Kern store ``target`` names, which must already be there (StoreNotFoundError,
     nothing created, when it is not), its tables brought up to date if they are behind:
     what commands that write to existing sessions open."""
     try:
-        db = open_db(target, schema=schema, table=table, migrate=False)
+        db = open_db(target, schema=schema, table=table, migrate=False, keyring=keyring)
         try:
             db.get_sessions(limit=0)  # PostgreSQL looks at its tables on first use
         except BaseException:
@@ -89,16 +101,20 @@ def open_existing(target: str, *, schema: str | None = None, table: str | None =
             raise
         return db
     except SchemaMigrationRequiredError:
-        return open_db(target, schema=schema, table=table, migrate=True)
+        return open_db(target, schema=schema, table=table, migrate=True, keyring=keyring)
 
 
-def _open_postgres(url: str, schema: str, table: str, *, migrate: bool) -> KernDb:
+def _open_postgres(
+    url: str, schema: str, table: str, *, migrate: bool, keyring: Keyring | None
+) -> KernDb:
     try:
         from kern.db.postgres import PostgresDb
     except ModuleNotFoundError as exc:  # psycopg is an optional dependency
         raise UsageError(str(exc)) from None
     try:
-        return PostgresDb(url, session_table=table, db_schema=schema, migrate=migrate)
+        return PostgresDb(
+            url, session_table=table, db_schema=schema, migrate=migrate, keyring=keyring
+        )
     except InvalidInputError:
         raise
     except ValueError as exc:  # what the URL parser says about a malformed URL
@@ -179,3 +195,31 @@ def _call(spec: str, factory: Any) -> Any:
         raise UsageError(
             f"--workflow {spec!r} raised {type(exc).__name__} when called: {exc}"
         ) from None
+
+
+MASTER_KEY_ENV = "KERN_MASTER_KEY"
+"""The environment variable a keyring's master key is read from (base64 of 32 bytes)."""
+
+
+def keyring_from(master_key_file: str | None) -> Keyring | None:
+    """The keyring the command line names: ``--master-key-file``, else
+    ``$KERN_MASTER_KEY``, else none."""
+    if master_key_file is not None:
+        return LocalKeyring.from_file(master_key_file)
+    if os.environ.get(MASTER_KEY_ENV):
+        return LocalKeyring.from_env(MASTER_KEY_ENV)
+    return None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> timedelta:
+    """An age such as ``90d``, ``12h``, ``2w``, ``30m`` or ``45s``."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in _UNITS or not number.isdigit() or int(number) == 0:
+        raise UsageError(
+            f"--older-than {text!r} is not an age: a whole number and a unit, "
+            "s, m, h, d or w (90d, 12h, 2w)"
+        )
+    return timedelta(seconds=int(number) * _UNITS[unit])

@@ -4,9 +4,15 @@ anything is written."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.contract.cli.conftest import Target
+from kern.crypto import ERASED, LocalKeyring
+from kern.db.sqlite import SqliteDb
+from kern.workflow import Workflow
+from tests.conftest import echo
+from tests.contract.cli.conftest import Target, run_kern
 
 
 def test_erase_purges_a_session_and_the_ledger_lists_it(seeded: Target) -> None:
@@ -46,10 +52,11 @@ def test_verify_says_a_purged_session_was_purged(seeded: Target) -> None:
 
 
 def test_erase_refuses_what_it_cannot_do_and_changes_nothing(seeded: Target) -> None:
-    """No --purge, --user, an unknown session, an over-long reason: nothing purged."""
+    """No --purge (and no keyring to erase with), two subjects, an unknown session, an
+    over-long reason: nothing purged."""
     before = seeded.db.store.read_records("notes")
     refused = [
-        (("erase", "--session", "notes", "--reason", "t1"), 2, "add --purge"),
+        (("erase", "--session", "notes", "--reason", "t1"), 1, "no keyring"),
         (("erase", "--session", "notes", "--purge", "--reason", "t1", "--user", "u"), 2, "--user"),
         (("erase", "--purge", "--reason", "t1"), 2, "--session"),
         (("erase", "--session", "nobody", "--purge", "--reason", "t1"), 1, "not found"),
@@ -64,3 +71,39 @@ def test_erase_refuses_what_it_cannot_do_and_changes_nothing(seeded: Target) -> 
     assert exited.value.code == 2
     assert seeded.db.store.read_records("notes") == before
     assert seeded.kern("erasures", "--json").json() == []
+
+
+def test_erase_with_a_keyring_destroys_keys_and_reads_need_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a store with a keyring: every command reads with the master key (from a file
+    or $KERN_MASTER_KEY), and erase --user / --session / --older-than destroy keys."""
+    key_file = tmp_path / "master.key"
+    key_file.write_bytes(LocalKeyring.generate())
+    db_file = tmp_path / "kern.db"
+    with SqliteDb(db_file, keyring=LocalKeyring.from_file(key_file)) as db:
+        workflow = Workflow(name="W", db=db, steps=[echo])
+        workflow.run(input="alice's question", session_id="a1", user_id="alice")
+        workflow.run(input="bob's question", session_id="b1", user_id="bob")
+    keyed = ("--db", str(db_file), "--master-key-file", str(key_file))
+    refused = run_kern(capsys, "show", "a1", "--db", str(db_file))
+    assert refused.status == 1 and "holds encrypted sessions" in refused.err
+    shown = run_kern(capsys, "show", "a1", *keyed, "--json")
+    assert shown.status == 0 and "alice's question" in shown.out
+    erased = run_kern(capsys, "erase", "--user", "alice", "--reason", "ticket 9", *keyed)
+    assert erased.status == 0 and "erased 1 session(s)" in erased.out
+    again = run_kern(capsys, "erase", "--user", "alice", "--reason", "ticket 9", *keyed)
+    assert again.status == 0 and "nothing to erase" in again.out
+    monkeypatch.setenv("KERN_MASTER_KEY", key_file.read_text())
+    after = run_kern(capsys, "show", "a1", "--db", str(db_file), "--json")
+    assert after.status == 0 and "alice's question" not in after.out and ERASED in after.out
+    assert "bob's question" in run_kern(capsys, "show", "b1", "--db", str(db_file)).out
+    retention = run_kern(
+        capsys, "erase", "--older-than", "1s", "--reason", "90d", "--db", str(db_file)
+    )
+    assert retention.status == 0  # bob's session may or may not be a second old yet
+    bad_age = run_kern(capsys, "erase", "--older-than", "soon", "--reason", "x", *keyed)
+    assert bad_age.status == 2 and "is not an age" in bad_age.err
+    ledger = run_kern(capsys, "erasures", "--db", str(db_file), "--json").json()
+    assert ledger[0]["kind"] == "erase_user" and "alice" not in str(ledger[0]["detail"])
+    assert run_kern(capsys, "verify", "--db", str(db_file)).status == 0
