@@ -48,11 +48,12 @@ def to_entry(row: Any) -> ErasureEntry:
 
 
 def purge_deletes(
-    session_id: str, *, index: str, segments: str, snapshots: str, mark: str
+    session_id: str, *, index: str, segments: str, snapshots: str, keys: str, mark: str
 ) -> list[tuple[str, list[Any]]]:
-    """Besides the events: the session's listing row, segments and snapshot."""
+    """Besides the events: the session's listing row, segments, snapshot and data key."""
     return [
         (f"DELETE FROM {index} WHERE session_id = {mark}", [session_id]),
+        (f"DELETE FROM {keys} WHERE session_id = {mark}", [session_id]),
         (f"DELETE FROM {segments} WHERE session_id = {mark}", [session_id]),
         (f"DELETE FROM {snapshots} WHERE session_id = {mark}", [session_id]),
     ]

@@ -56,6 +56,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
             self.index.pop(session_id, None)
             self.segments.pop(session_id, None)
             self.snapshots.pop(session_id, None)
+            self.keys.pop(session_id, None)
             self.erasures.append(entry)
 
     def insert_events(

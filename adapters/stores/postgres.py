@@ -548,6 +548,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
                 index=self._table(names.index),
                 segments=self._table(names.segments),
                 snapshots=self._table(names.snapshots),
+                keys=self._table(names.keys),
                 mark="%s",
             ),
             erasure_rows.insert(self._table(names.erasures), entry, mark="%s"),

@@ -315,6 +315,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                 index=names.index,
                 segments=names.segments,
                 snapshots=names.snapshots,
+                keys=names.keys,
                 mark="?",
             ),
             erasure_rows.insert(names.erasures, entry, mark="?"),

@@ -244,3 +244,13 @@ def test_erasing_needs_a_keyring_a_reason_and_an_admin() -> None:
 def test_a_malformed_master_key_is_refused(bad: Any) -> None:
     with pytest.raises(KeyringError, match="32 bytes"):
         LocalKeyring(bad)
+
+
+def test_a_purge_on_an_encrypted_store_takes_the_sessions_key_too(db: KernDb) -> None:
+    assert db.store.get_key(session_id="s-a2") is not None
+    db.purge_session("s-a2", reason="request 91", requested_by="dpo")
+    assert db.store.get_key(session_id="s-a2") is None
+    assert db.store.read_records("s-a2") == []
+    assert db.verify().ok
+    kept = db.get_session("s-a1", "alice")
+    assert kept is not None and (kept.runs or [])[0].input == f"first {MARKER}"
