@@ -28,6 +28,7 @@ PUBLIC_MODULES = [
     "kern",
     "kern.anchors",
     "kern.cli",
+    "kern.crypto",
     "kern.db",
     "kern.db.in_memory",
     "kern.db.postgres",
@@ -35,6 +36,7 @@ PUBLIC_MODULES = [
     "kern.errors",
     "kern.run",
     "kern.session",
+    "kern.web",
     "kern.workflow",
 ]
 
