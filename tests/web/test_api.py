@@ -13,12 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kern.adapters.web import schemas
+from kern.crypto import ERASED, LocalKeyring
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
+from kern.db.sqlite import SqliteDb
 from kern.domain.errors import InvalidInputError
 from kern.domain.values import parse_as_of
 from kern.web import create_app
-from tests.web.conftest import Seeded, as_user, scoped_client
+from tests.web.conftest import Seeded, as_user, scoped_client, seed
 
 
 def error_of(response: Any, status: int) -> dict[str, str]:
@@ -376,3 +378,21 @@ def test_export_as_opentelemetry_spans(seeded: Seeded, admin: TestClient) -> Non
     assert "format=otel" in error_of(wrong, 400)["message"]
     bad = admin.get("/api/sessions/alice-s/export", params={"format": "xml"})
     assert "format" in error_of(bad, 400)["message"]
+
+
+def test_an_encrypted_store_serves_its_values_and_then_their_markers(tmp_path: Any) -> None:
+    db = SqliteDb(tmp_path / "keyed.db", keyring=LocalKeyring(bytes(range(32))))
+    seed(db)
+    with TestClient(create_app(db, admin=True)) as client:
+        before = client.get("/api/sessions/alice-s").json()["session"]
+        assert before["runs"][0]["input"] == "first question"
+        db.erase_user("alice", reason="ticket 12")
+        after = client.get("/api/sessions/alice-s").json()["session"]
+        assert [run["input"] for run in after["runs"]] == [ERASED, ERASED]
+        assert [run["status"] for run in after["runs"]] == ["COMPLETED", "COMPLETED"]
+        assert client.get("/api/sessions/alice-s/verify").json()["ok"] is True
+        exported = client.get("/api/sessions/alice-s/export").text
+        assert "first question" not in exported
+        bob = client.get("/api/sessions/bob-s").json()["session"]
+        assert bob["runs"][0]["input"] == "bob's secret"
+    db.close()
