@@ -58,6 +58,14 @@ def seeded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seeded]:
     close(db)
 
 
+@pytest.fixture(params=[kind for kind in SYNC_STORES if kind != "sqlite-keyring"])
+def plain_seeded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Seeded]:
+    """A store of each sync kind without a keyring, seeded; closed after the test."""
+    db = make_db(str(request.param), tmp_path, request)
+    yield seed(db)
+    close(db)
+
+
 def scoped_client(db: KernDb) -> TestClient:
     """A client of the app scoped by the X-Kern-User header."""
     return TestClient(create_app(db, user=lambda request: request.headers.get(USER_HEADER)))

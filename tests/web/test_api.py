@@ -142,7 +142,13 @@ def test_verify_and_export(seeded: Seeded, admin: TestClient) -> None:
     assert exported.headers["content-type"] == "application/x-ndjson"
     assert exported.text.splitlines() == list(seeded.db.export("alice-s"))
     assert exported.text.endswith("\n")
-    # What the export gives, an empty store imports and verifies.
+
+
+def test_an_export_imports_into_an_empty_store(plain_seeded: Seeded) -> None:
+    """(Stores without a keyring: an encrypted session's export does not carry its
+    data keys yet, so another store could not read it.)"""
+    with TestClient(create_app(plain_seeded.db, admin=True)) as admin:
+        exported = admin.get("/api/sessions/alice-s/export")
     target = InMemoryDb()
     assert target.import_lines(exported.text.splitlines()).sessions == ["alice-s"]
     assert target.verify("alice-s").ok
