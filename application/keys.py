@@ -89,6 +89,8 @@ class DataKeys:
         self._lock = threading.Lock()
         self._by_session: dict[str, DataKey] = {}
         self._by_id: dict[str, DataKey] = {}
+        self._erased: set[str] = set()
+        """Ids of keys an erasure destroyed: that never changes, so it is asked once."""
 
     def check(self) -> None:
         """At open: every stored key unwraps with this keyring (KeyringError, naming
@@ -122,10 +124,14 @@ class DataKeys:
         found = self._by_id.get(key_id)
         if found is not None:
             return found
+        if key_id in self._erased:
+            return None
         row = self.table.get_key(key_id=key_id)
         if row is not None:
             return self._remember(row)
         if self.table.key_erased(key_id):
+            with self._lock:
+                self._erased.add(key_id)
             return None
         raise KeyringError(
             f"no data key {key_id!r} in this store's keys table, and no erasure of it: "
@@ -138,6 +144,7 @@ class DataKeys:
             for row in rows:
                 self._by_session.pop(row.session_id, None)
                 self._by_id.pop(row.key_id, None)
+                self._erased.add(row.key_id)
 
     def _remember(self, row: KeyRow) -> DataKey:
         key = DataKey(row.key_id, self.unwrap(row))

@@ -254,3 +254,36 @@ def test_a_purge_on_an_encrypted_store_takes_the_sessions_key_too(db: KernDb) ->
     assert db.verify().ok
     kept = db.get_session("s-a1", "alice")
     assert kept is not None and (kept.runs or [])[0].input == f"first {MARKER}"
+
+
+def test_reading_an_erased_session_asks_the_store_about_its_key_once(
+    db: KernDb, place: Place
+) -> None:
+    db.erase_user("alice", reason="request 92")
+    fresh = place.open()
+    asked: list[str] = []
+    table = fresh.store
+    real_get, real_erased = table.get_key, table.key_erased
+
+    def get_key(**kwargs: Any) -> Any:
+        asked.append("get_key")
+        return real_get(**kwargs)
+
+    def key_erased(key_id: str) -> bool:
+        asked.append("key_erased")
+        return real_erased(key_id)
+
+    table.get_key = get_key  # type: ignore[method-assign]
+    table.key_erased = key_erased  # type: ignore[method-assign]
+    try:
+        for _ in range(2):
+            fresh.store.forget_cached(["s-a1"])  # every event decoded again
+            session = fresh.get_session("s-a1")
+            assert session is not None and (session.runs or [])[0].input == ERASED
+        # One key for the session, looked up once, however many events it sealed (the
+        # in-memory db object is the one that erased it: it knows already).
+        once = [] if place.kind == "memory" else ["get_key", "key_erased"]
+        assert asked == once
+    finally:
+        if place.kind != "memory":
+            fresh.close()
