@@ -19,7 +19,7 @@ from kern.application.keys import DataKeys, Keyring, KeyRow
 from kern.application.ports import SessionStore
 from kern.domain.erasure import MAX_REASON, MAX_REQUESTED_BY, ErasureEntry, check_text
 from kern.domain.errors import InvalidInputError, KeyringError, SessionNotFoundError
-from kern.domain.sealing import is_sealed
+from kern.domain.sealing import sealed_key_id
 
 
 def keys_of(store: SessionStore, what: str) -> DataKeys:
@@ -101,12 +101,15 @@ def erase_session(
     )
 
 
-def erased(store: SessionStore, session_id: str) -> bool:
-    """Whether the session's values were sealed and their key is gone."""
-    if store.data_keys is None or store.get_key(session_id=session_id) is not None:
+def erased(store: SessionStore, session_id: str, version: int = 1) -> bool:
+    """Whether the event at ``version`` of the session was sealed under a key that
+    an erasure destroyed (the session may have been written to since, under a
+    new key: what the erasure took stays gone)."""
+    if store.data_keys is None:
         return False
-    first = store.read_records(session_id)[:1]
-    return bool(first) and is_sealed(first[0].state)
+    found = [r for r in store.read_records(session_id) if r.version == version]
+    key_id = sealed_key_id(found[0].state) if found else None
+    return key_id is not None and store.data_keys.lookup(key_id) is None
 
 
 def retention(

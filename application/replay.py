@@ -45,7 +45,7 @@ def replay_run(
     recorded = RecordedRun.find(events, run_id)
     if recorded is None:
         raise RunNotFoundError.of(session_id, run_id)
-    if erased(store, session_id):
+    if erased(store, session_id, recorded.started.version):
         raise RunErasedError(
             f"run {run_id!r} of session {session_id!r} was erased: its input and what its "
             "steps saw are gone, so it cannot be run again",

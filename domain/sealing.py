@@ -182,6 +182,16 @@ _OPENING = b',"sealed":'
 _HASH = b',"hash":'
 
 
+def sealed_key_id(state: bytes) -> str | None:
+    """The id of the key that sealed these stored bytes (None when nothing is sealed)."""
+    if not is_sealed(state):
+        return None
+    start = state.find(_OPENING + b'{"key":') + len(_OPENING)
+    sealed = json.loads(state[start : state.rfind(_HASH)])
+    key_id = sealed.get("key") if isinstance(sealed, dict) else None
+    return key_id if isinstance(key_id, str) else None
+
+
 def open_state(
     state: bytes, cls: type[SessionEvent], session_id: str, version: int, keys: KeyLookup
 ) -> bytes | None:

@@ -287,3 +287,21 @@ def test_reading_an_erased_session_asks_the_store_about_its_key_once(
     finally:
         if place.kind != "memory":
             fresh.close()
+
+
+def test_a_run_erased_stays_unreplayable_after_the_session_is_written_to_again(
+    db: KernDb,
+) -> None:
+    session = db.get_session("s-a2", "alice")
+    assert session is not None
+    erased_run = (session.runs or [])[0].run_id
+    assert erased_run is not None
+    db.erase_session("s-a2", reason="request 93")
+    workflow = Workflow(name="Research", db=db, steps=[research, summarize])
+    later = workflow.run(input="after the erasure", session_id="s-a2", user_id="alice")
+    assert later.run_id is not None
+    with pytest.raises(RunErasedError):
+        workflow.replay(run_id=erased_run, session_id="s-a2", user_id="alice")
+    assert not workflow.replay(run_id=later.run_id, session_id="s-a2", user_id="alice").changed
+    runs = db.get_session("s-a2", "alice").runs or []  # type: ignore[union-attr]
+    assert [run.input for run in runs] == [ERASED, "after the erasure"]
