@@ -65,11 +65,8 @@ class KeyTable(Protocol):
     def get_key(self, *, session_id: str | None = None, key_id: str | None = None) -> KeyRow | None:
         """The row of ``session_id`` or of ``key_id``."""
 
-    def add_key(self, row: KeyRow) -> KeyRow:
-        """Store ``row`` unless its session has a key; the session's stored row."""
-
-    def key_rows(self) -> list[KeyRow]:
-        """Every row."""
+    def any_key(self) -> KeyRow | None:
+        """One row, any; None when there is none."""
 
     def key_erased(self, key_id: str) -> bool:
         """Whether the erasure ledger records this key as destroyed."""
@@ -91,32 +88,63 @@ class DataKeys:
         self._by_id: dict[str, DataKey] = {}
         self._erased: set[str] = set()
         """Ids of keys an erasure destroyed: that never changes, so it is asked once."""
+        self._new: dict[str, tuple[KeyRow, DataKey]] = {}
+        """Keys made for sessions that have none stored yet: each is stored by the
+        append that first writes events sealed with it, in that append's transaction
+        (:meth:`take_new`), so a key never outlives a lost race or a failed write."""
 
     def check(self) -> None:
-        """At open: every stored key unwraps with this keyring (KeyringError, naming
-        the master key they need, if one does not). Nothing is written."""
-        for row in self.table.key_rows():
+        """At open: a stored key unwraps with this keyring (KeyringError, naming the
+        master key it needs, if it does not). Nothing is written.
+
+        One key stands for all: a store's keys are wrapped by one master key (a
+        rotation rewraps them all in one transaction), and each key is unwrapped,
+        and checked again, when first used. Reading every key here made opening a
+        store cost as much as its number of sessions."""
+        row = self.table.any_key()
+        if row is not None:
             self.unwrap(row)
 
     def key_for(self, session_id: str, owner: str | None) -> DataKey:
-        """The session's key, made and stored on first use."""
-        found = self._by_session.get(session_id)
+        """The session's key: its stored one, or a new one, held until the append
+        that writes the session's first sealed events stores it (:meth:`take_new`)."""
+        found = self._by_session.get(session_id) or self._new_key(session_id)
         if found is not None:
             return found
         row = self.table.get_key(session_id=session_id)
-        if row is None:
-            fresh = DataKey.new(f"k-{uuid.uuid4().hex}")
-            row = self.table.add_key(
-                KeyRow(
-                    session_id=session_id,
-                    owner=owner,
-                    key_id=fresh.key_id,
-                    master_key_id=self.keyring.master_key_id,
-                    wrapped=self.keyring.wrap(fresh.secret, session_id),
-                    created_at=time.time(),
-                )
-            )
-        return self._remember(row)
+        if row is not None:
+            return self._remember(row)
+        fresh = DataKey.new(f"k-{uuid.uuid4().hex}")
+        row = KeyRow(
+            session_id=session_id,
+            owner=owner,
+            key_id=fresh.key_id,
+            master_key_id=self.keyring.master_key_id,
+            wrapped=self.keyring.wrap(fresh.secret, session_id),
+            created_at=time.time(),
+        )
+        with self._lock:
+            self._new[session_id] = (row, fresh)
+        return fresh
+
+    def _new_key(self, session_id: str) -> DataKey | None:
+        with self._lock:
+            made = self._new.get(session_id)
+        return made[1] if made is not None else None
+
+    def take_new(self, session_id: str) -> tuple[KeyRow, DataKey] | None:
+        """The session's new key and its row, for the append about to write the
+        events it sealed; the key is no longer held as new either way. The append
+        inserts the row with its events (a session that has a key by then makes
+        it fail as a conflict, and the retry seals with the stored key) and, once
+        committed, hands it back to :meth:`stored`."""
+        with self._lock:
+            made = self._new.pop(session_id, None)
+        return made
+
+    def stored(self, made: tuple[KeyRow, DataKey]) -> None:
+        """The key :meth:`take_new` gave was committed: it is the session's."""
+        self._cache(*made)
 
     def lookup(self, key_id: str) -> DataKey | None:
         """The key with this id; None when an erasure destroyed it. KeyringError when
@@ -143,11 +171,14 @@ class DataKeys:
         with self._lock:
             for row in rows:
                 self._by_session.pop(row.session_id, None)
+                self._new.pop(row.session_id, None)
                 self._by_id.pop(row.key_id, None)
                 self._erased.add(row.key_id)
 
     def _remember(self, row: KeyRow) -> DataKey:
-        key = DataKey(row.key_id, self.unwrap(row))
+        return self._cache(row, DataKey(row.key_id, self.unwrap(row)))
+
+    def _cache(self, row: KeyRow, key: DataKey) -> DataKey:
         with self._lock:
             self._by_session[row.session_id] = key
             self._by_id[row.key_id] = key

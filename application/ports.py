@@ -166,9 +166,8 @@ class SessionStore(ABC):
         """The keys table's row of ``session_id`` or of ``key_id`` (None if absent)."""
 
     @abstractmethod
-    def add_key(self, row: KeyRow) -> KeyRow:
-        """Store ``row`` unless its session has a key already; the session's stored row
-        (the first writer's key wins, so concurrent writers agree on one key)."""
+    def any_key(self) -> KeyRow | None:
+        """One row of the keys table, any; None when it has none."""
 
     @abstractmethod
     def key_rows(self, owner: str | None = None) -> list[KeyRow]:

@@ -203,21 +203,45 @@ def open_state(
     end = state.rfind(_HASH)
     if start < 0 or end < start:
         raise ValueError("its sealed part is malformed")
-    sealed = json.loads(state[start + len(_OPENING) : end])
-    if not isinstance(sealed, dict) or not isinstance(sealed.get("key"), str):
-        raise ValueError("its sealed part is malformed")
-    key = keys(sealed["key"])
+    # The sealed part as seal_payload writes it is read in place; anything else
+    # (the same JSON spelled otherwise) is parsed as JSON. Parsing every sealed
+    # part as JSON cost a third of opening it.
+    head = start + len(_KEY_AT)
+    quote = state.find(b'"', head, end)
+    data_at = state.find(_DATA_AT, quote, end)
+    if (
+        state.startswith(_KEY_AT, start)
+        and quote > head
+        and data_at > 0
+        and state.startswith(_DATA_END, end - len(_DATA_END))
+    ):
+        key_id = state[head:quote].decode("ascii")
+        data = state[data_at + len(_DATA_AT) : end - len(_DATA_END)]
+    else:
+        sealed = json.loads(state[start + len(_OPENING) : end])
+        if not isinstance(sealed, dict) or not isinstance(sealed.get("key"), str):
+            raise ValueError("its sealed part is malformed")
+        if not isinstance(sealed.get("fields"), list):
+            raise ValueError("its sealed values are not the fields it names")
+        key_id, data = sealed["key"], str(sealed.get("data", "")).encode("ascii", "replace")
+    key = keys(key_id)
     if key is None:
         return None
-    names = sealed.get("fields")
     try:
-        raw = base64.b64decode(str(sealed.get("data", "")), validate=True)
-    except (binascii.Error, ValueError):
+        raw = binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
         raise ValueError("its sealed data is not base64") from None
     plaintext = key.decrypt(raw, _context(session_id, version, cls.topic()))
-    if not plaintext.startswith(b'{"') or not isinstance(names, list):
+    if not plaintext.startswith(b'{"'):
         raise ValueError("its sealed values are not the fields it names")
-    return state[:start] + b"," + plaintext[1:-1] + state[end:]
+    return b"".join((state[:start], b",", plaintext[1:-1], state[end:]))
+
+
+_KEY_AT = b',"sealed":{"key":"'
+_DATA_AT = b'","data":"'
+_DATA_END = b'"}'
+"""How the sealed part :func:`seal_payload` writes starts, where its data starts
+and how it ends (base64 holds no quote: a quote inside the data fails decoding)."""
 
 
 def without_keys(key_id: str) -> None:

@@ -35,25 +35,28 @@ def select(table: str, column: str, *, mark: str) -> str:
     return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE {column} = {mark}"
 
 
+def select_any(table: str) -> str:
+    """One row, any (the keyring check at open)."""
+    return f"SELECT {', '.join(COLUMNS)} FROM {table} LIMIT 1"
+
+
 def select_all(table: str) -> str:
     """Every row, oldest first."""
     return f"SELECT {', '.join(COLUMNS)} FROM {table} ORDER BY created_at, session_id"
 
 
 def insert(table: str, row: KeyRow, *, mark: str) -> tuple[str, list[Any]]:
-    """The row, unless the session has one (the first writer's key wins)."""
+    """The row (an integrity error when the session has a key: the first writer's
+    key wins, and the loser's append, which carries it, fails as a conflict)."""
     statement = (
-        f"INSERT INTO {table} ({', '.join(COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(COLUMNS))}) ON CONFLICT (session_id) DO NOTHING"
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"
     )
-    return statement, [
-        row.session_id,
-        row.owner,
-        row.key_id,
-        row.master_key_id,
-        row.wrapped,
-        row.created_at,
-    ]
+    return statement, params(row)
+
+
+def params(row: KeyRow) -> list[Any]:
+    """The row's values, in :data:`COLUMNS` order."""
+    return [row.session_id, row.owner, row.key_id, row.master_key_id, row.wrapped, row.created_at]
 
 
 def delete(table: str, *, mark: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
 from kern.adapters.stores.key_rows import ERASED_KINDS
@@ -62,10 +62,17 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert the events (IntegrityError if a version exists), then write the
-        listing row given as ``listing=``; nothing is written when the insert fails."""
+        """Insert the events and the data keys given as ``keys=`` (IntegrityError if
+        a version exists or a session has a key), then write the listing row given
+        as ``listing=``; nothing is written when the insert fails."""
         with self.lock:
+            keys: list[KeyRow] = list(kwargs.get("keys") or ())
+            for key in keys:
+                if key.session_id in self.keys:
+                    raise IntegrityError(f"session {key.session_id!r} has a data key")
             ids = super().insert_events(stored_events)
+            for key in keys:
+                self.keys[key.session_id] = key
             listing: dict[str, Any] | None = kwargs.get("listing")
             listings: list[dict[str, Any]] = kwargs.get("listings") or []
             for row in [listing] if listing is not None else listings:
@@ -182,10 +189,10 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
                 return recorder.keys.get(session_id)
             return next((r for r in recorder.keys.values() if r.key_id == key_id), None)
 
-    def add_key(self, row: KeyRow) -> KeyRow:
+    def any_key(self) -> KeyRow | None:
         recorder = self.recorder
         with recorder.lock:
-            return recorder.keys.setdefault(row.session_id, row)
+            return next(iter(recorder.keys.values()), None)
 
     def key_rows(self, owner: str | None = None) -> list[KeyRow]:
         recorder = self.recorder

@@ -191,7 +191,9 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         datastore.pool.kwargs["prepare_threshold"] = None
         self._datastore = datastore
         try:
-            recorder = PostgresLogRecorder(datastore, self.names.events, self.names.index)
+            recorder = PostgresLogRecorder(
+                datastore, self.names.events, self.names.index, self.names.keys
+            )
             where = f"PostgreSQL at {self.where} (table {self.schema}.{self.names.schema_versions})"
             self.retry(
                 lambda: postgres_migrations.migrate(
@@ -476,15 +478,10 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         rows = self._fetch("read a data key", statement.format(), [value], binary=True)
         return key_rows.to_key(rows[0]) if rows else None
 
-    def add_key(self, row: KeyRow) -> KeyRow:
-        statement, params = key_rows.insert(self._table(self.names.keys), row, mark="%s")
-        try:
-            self.retry(lambda: self._write(sql.SQL(statement).format(), params))
-        except PersistenceError as exc:
-            raise self.store_error("could not store a data key", exc) from exc
-        stored = self.get_key(session_id=row.session_id)
-        assert stored is not None
-        return stored
+    def any_key(self) -> KeyRow | None:
+        statement = sql.SQL(key_rows.select_any(self._table(self.names.keys))).format()
+        rows = self._fetch("read a data key", statement, binary=True)
+        return key_rows.to_key(rows[0]) if rows else None
 
     def key_rows(self, owner: str | None = None) -> list[KeyRow]:
         table = self._table(self.names.keys)

@@ -17,6 +17,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
+from kern.adapters.stores.key_rows import COLUMNS as KEY_COLUMNS
+from kern.adapters.stores.key_rows import params as key_params
+from kern.application.keys import KeyRow
 from kern.projections.listing import name_key
 
 FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
@@ -35,10 +38,13 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     The tables come from :mod:`kern.adapters.stores.postgres_migrations`.
     """
 
-    def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, events_table: str, index_table: str, keys_table: str
+    ) -> None:
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
-        self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
+        self.keys_table = keys_table
+        self._statements: dict[tuple[int, tuple[str, ...] | None, bool], bytes] = {}
         self._selects: dict[tuple[bool, ...], bytes] = {}
 
     def select_events(
@@ -91,8 +97,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert the events and write the listing row (``listing=``) in one statement: one round
-        trip, one implicit transaction, no table lock.
+        """Insert the events, write the listing row (``listing=``) and store the session's
+        new data key (``keys=``, a KeyRow) in one statement: one round trip, one
+        implicit transaction, no table lock. A version that exists, or a key for a
+        session that has one, fails the whole statement (an integrity error).
 
         eventsourcing's own insert locks the whole table (to hand out gap-free
         notification ids in commit order), which serialises writers of unrelated
@@ -101,16 +109,19 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         """
         if not stored_events:
             return None
+        keys: list[KeyRow] = list(kwargs.get("keys") or ())
         listings: list[dict[str, Any]] | None = kwargs.get("listings")
         if listings is not None:
-            self._insert_sessions(stored_events, listings)
+            self._insert_sessions(stored_events, listings, keys)
             return None
         listing: dict[str, Any] | None = kwargs.get("listing")
         row = dict(listing) if listing is not None else None
         if row is not None and "session_name" in row:
             row["session_name_key"] = name_key(row["session_name"])
-        statement = self._append_statement(len(stored_events), row)
-        params: list[Any] = []
+        if len(keys) > 1:
+            raise ValueError("one append stores at most one data key: its session's")
+        statement = self._append_statement(len(stored_events), row, keyed=bool(keys))
+        params: list[Any] = key_params(keys[0]) if keys else []
         for e in stored_events:
             params += [str(e.originator_id), e.originator_version, e.topic, e.state]
         if row is not None:
@@ -124,17 +135,20 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         return None
 
     def _insert_sessions(
-        self, stored_events: Sequence[StoredEvent], listings: list[dict[str, Any]]
+        self,
+        stored_events: Sequence[StoredEvent],
+        listings: list[dict[str, Any]],
+        keys: list[KeyRow],
     ) -> None:
-        """Several sessions' events and listing rows (an import) in one transaction,
-        the events in batches of :data:`IMPORT_BATCH` rows per statement."""
+        """Several sessions' events, listing rows and data keys (an import) in one
+        transaction, the events in batches of :data:`IMPORT_BATCH` rows per statement."""
         with self.datastore.transaction(commit=True) as curs:
             for start in range(0, len(stored_events), IMPORT_BATCH):
                 batch = stored_events[start : start + IMPORT_BATCH]
                 params: list[Any] = []
                 for e in batch:
                     params += [str(e.originator_id), e.originator_version, e.topic, e.state]
-                curs.execute(self._append_statement(len(batch), None), params)
+                curs.execute(self._append_statement(len(batch), None, keyed=False), params)
             for listing in listings:
                 row = dict(listing)
                 row["session_name_key"] = name_key(row["session_name"])
@@ -142,16 +156,30 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 # above took it already: it is held until the transaction ends).
                 statement = sql.SQL("{} {}").format(self._in_flight(), self._listing_statement(row))
                 curs.execute(statement, list(row.values()))
+            if keys:
+                params = [value for key in keys for value in key_params(key)]
+                curs.execute(self._key_insert(len(keys)), params)
 
-    def _append_statement(self, count: int, row: dict[str, Any] | None) -> bytes:
-        """The statement appending ``count`` events and writing the listing row
-        (columns of ``row``), composed once per shape."""
-        shape = (count, tuple(row) if row is not None else None)
+    def _append_statement(self, count: int, row: dict[str, Any] | None, *, keyed: bool) -> bytes:
+        """The statement appending ``count`` events, writing the listing row
+        (columns of ``row``) and, when ``keyed``, storing a data key, composed once
+        per shape."""
+        shape = (count, tuple(row) if row is not None else None, keyed)
         statement = self._statements.get(shape)
         if statement is None:
-            statement = self._compose_append(count, row).as_bytes(None)
+            statement = self._compose_append(count, row, keyed=keyed).as_bytes(None)
             self._statements[shape] = statement
         return statement
+
+    def _key_insert(self, count: int = 1) -> sql.Composed:
+        """``INSERT`` of ``count`` data key rows (parameters: :func:`key_params`)."""
+        values = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(KEY_COLUMNS)))
+        return sql.SQL("INSERT INTO {}.{} ({}) VALUES {}").format(
+            sql.Identifier(self.datastore.schema),
+            sql.Identifier(self.keys_table),
+            sql.SQL(", ").join(map(sql.Identifier, KEY_COLUMNS)),
+            sql.SQL(", ").join([values] * count),
+        )
 
     def _in_flight(self) -> sql.Composed:
         """``WITH in_flight``: the feed's lock (see feed_lock_key), taken before the
@@ -161,8 +189,14 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             "WITH in_flight AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({}, {}))"
         ).format(*map(sql.Literal, self.feed_lock_key))
 
-    def _compose_append(self, count: int, row: dict[str, Any] | None) -> sql.Composed:
+    def _compose_append(
+        self, count: int, row: dict[str, Any] | None, *, keyed: bool
+    ) -> sql.Composed:
         in_flight = self._in_flight()
+        if keyed:
+            # The session's new data key, stored by the append whose events it
+            # sealed: a session that has a key already fails it like a version would.
+            in_flight = sql.SQL("{}, keyed AS ({})").format(in_flight, self._key_insert())
         # %b sends the state as binary bytea (hex text would double its size).
         insert = sql.SQL(
             "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "

@@ -115,7 +115,7 @@ class RecorderStore(SessionStore, Generic[R]):
             return
         if self.data_keys is not None:
             self.data_keys.check()
-        elif self.key_rows():
+        elif self.any_key() is not None:
             raise KeyringError(
                 f"{self.name} holds encrypted sessions (its keys table has data keys): "
                 "open it with its keyring (keyring=LocalKeyring.from_env(...))"
@@ -160,13 +160,18 @@ class RecorderStore(SessionStore, Generic[R]):
         records = [to_stored(e) for e in events]
         listing = listing_update(events)
         recorder = self.recorder
+        # A key made for these events is stored with them, in their transaction.
+        made = self.data_keys.take_new(events[0].session_id) if self.data_keys else None
+        keys = [made[0]] if made is not None else []
         try:
-            self.attempt(lambda: recorder.insert_events(records, listing=listing))
+            self.attempt(lambda: recorder.insert_events(records, listing=listing, keys=keys))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
             what = f"could not append to session {events[0].session_id!r}"
             raise self.store_error(what, exc) from exc
+        if made is not None and self.data_keys is not None:
+            self.data_keys.stored(made)
         stream = self.cache.stream(events[0].session_id)
         if stream.extend(events) and isinstance(events[-1], RunCompleted):
             self._snapshot(stream)

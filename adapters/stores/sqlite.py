@@ -86,8 +86,11 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
     :mod:`kern.adapters.stores.sqlite_migrations`, not from the recorder.
     """
 
-    def __init__(self, datastore: SQLiteDatastore, events_table: str, index_table: str) -> None:
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table: str, index_table: str, keys_table: str
+    ) -> None:
         self.index_table = index_table
+        self.keys_table = keys_table
         super().__init__(datastore, events_table_name=events_table)
         self.append_statement = (
             f"INSERT INTO {events_table} (originator_id, originator_version, topic, state) "
@@ -97,9 +100,10 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert the events and write the listing row given as ``listing=`` (or the
-        rows of several sessions, ``listings=``) in one transaction (IntegrityError,
-        and nothing written, if a version exists)."""
+        """Insert the events, write the listing row given as ``listing=`` (or the
+        rows of several sessions, ``listings=``) and store the data keys given as
+        ``keys=`` (KeyRow), in one transaction (IntegrityError, and nothing written,
+        if a version exists or a session has a key already)."""
         rows = [
             (str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored_events
         ]
@@ -109,6 +113,8 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
             listings: list[dict[str, Any]] = kwargs.get("listings") or []
             for row in [listing] if listing is not None else listings:
                 self._write_listing(c, dict(row))
+            for key in kwargs.get("keys") or ():
+                c.execute(*key_rows.insert(self.keys_table, key, mark="?"))
         return None
 
     def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:
@@ -175,7 +181,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                     self.datastore.pool, StoreThread(f"kern-sqlite-{names.events}")
                 )
             self._migrate(names, where)
-            recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index)
+            recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index, names.keys)
             self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
             if _is_lock_timeout(exc):
@@ -359,14 +365,9 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         rows = self._rows("read a data key", statement, [value])
         return key_rows.to_key(rows[0]) if rows else None
 
-    def add_key(self, row: KeyRow) -> KeyRow:
-        try:
-            self._write(*key_rows.insert(self.keys_table, row, mark="?"))
-        except PersistenceError as exc:
-            raise self.store_error("could not store a data key", exc) from exc
-        stored = self.get_key(session_id=row.session_id)
-        assert stored is not None
-        return stored
+    def any_key(self) -> KeyRow | None:
+        rows = self._rows("read a data key", key_rows.select_any(self.keys_table))
+        return key_rows.to_key(rows[0]) if rows else None
 
     def key_rows(self, owner: str | None = None) -> list[KeyRow]:
         if owner is None:

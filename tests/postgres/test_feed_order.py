@@ -44,7 +44,9 @@ def open_kern_append(connection: psycopg.Connection[Any], db: PostgresDb, sessio
     params: list[Any] = []
     for row in rows:
         params += [row.originator_id, row.originator_version, row.topic, row.state]
-    connection.execute(recorder._append_statement(len(rows), None), params, prepare=False)
+    connection.execute(
+        recorder._append_statement(len(rows), None, keyed=False), params, prepare=False
+    )
     return len(rows)
 
 

@@ -305,3 +305,44 @@ def test_a_run_erased_stays_unreplayable_after_the_session_is_written_to_again(
     assert not workflow.replay(run_id=later.run_id, session_id="s-a2", user_id="alice").changed
     runs = db.get_session("s-a2", "alice").runs or []  # type: ignore[union-attr]
     assert [run.input for run in runs] == [ERASED, "after the erasure"]
+
+
+@pytest.mark.parametrize(
+    "place", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_key_made_by_a_writer_that_lost_the_race_for_a_new_session_is_never_stored(
+    place: Place,
+) -> None:
+    """Each writer makes a key for a session it finds new and stores it with the
+    session's first events, in their transaction: the writer that loses the race
+    (its key now refused) seals again with the winner's key."""
+    first, second = place.open(), place.open()
+    try:
+        late = second.store.data_keys
+        assert late is not None
+        made = late.key_for("s-race", "alice")  # as if the second writer were just sealing
+        Workflow(name="Research", db=first, steps=[research]).run(
+            input="first writer", session_id="s-race", user_id="alice"
+        )
+        Workflow(name="Research", db=second, steps=[research]).run(
+            input="second writer", session_id="s-race", user_id="alice"
+        )
+        rows = [row for row in second.store.key_rows() if row.session_id == "s-race"]
+        assert len(rows) == 1 and rows[0].key_id != made.key_id
+        with place.open() as fresh:
+            runs = fresh.get_session("s-race", "alice").runs or []  # type: ignore[union-attr]
+            assert [run.input for run in runs] == ["first writer", "second writer"]
+            assert fresh.verify("s-race").ok
+    finally:
+        first.close()
+        second.close()
+
+
+def test_every_session_has_exactly_the_key_its_events_were_sealed_with(db: KernDb) -> None:
+    rows = db.store.key_rows()
+    assert sorted(row.session_id for row in rows) == ["s-a1", "s-a2", "s-b1"]
+    assert {row.session_id: row.owner for row in rows} == {
+        "s-a1": "alice",
+        "s-a2": "alice",
+        "s-b1": "bob",
+    }
