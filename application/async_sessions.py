@@ -94,10 +94,11 @@ class AsyncKernDb:
         *,
         progress: Any = None,
         user_id: str | None = None,
+        keys: bool = False,
     ) -> AsyncIterator[str]:
         """As :meth:`KernDb.export`, one JSON line at a time."""
         lines: Iterator[str] = await bridge.portal(
-            self.sync.export, session_id, progress=progress, user_id=user_id
+            self.sync.export, session_id, progress=progress, user_id=user_id, keys=keys
         )
 
         async def each() -> AsyncIterator[str]:

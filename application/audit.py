@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from kern.application import erasure
+from kern.application import erasure, key_lines
+from kern.application.keys import Keyring, KeyRow
 from kern.application.ports import AppendConflict, SessionStore
 from kern.application.timetravel import owned_by
 from kern.domain.chain import SessionVerification, VerifyReport, verify_records
@@ -159,8 +160,12 @@ def export(
     session_id: str | None = None,
     progress: Progress | None = None,
     user_id: str | None = None,
+    *,
+    keys: bool = False,
 ) -> Iterator[str]:
-    """JSON lines (no newline at the end) for one session or all, oldest first.
+    """JSON lines (no newline at the end) for one session or all, oldest first;
+    with ``keys``, each sealed session's data keys first, still wrapped (see
+    :mod:`kern.application.key_lines`).
 
     An unknown ``session_id`` (or, with ``user_id``, another user's) raises
     SessionNotFoundError at once, not when the lines are first read.
@@ -169,27 +174,44 @@ def export(
         ids = store.session_ids()
         if user_id is not None:
             ids = [sid for sid in ids if owned_by(store, sid, user_id)]
-        return _export_all(store, ids, progress)
+        return _export_all(store, ids, progress, keys)
     session_id = validate_session_id(session_id)
     records = store.read_records(session_id)
     if not records or not owned_by(store, session_id, user_id):
         raise SessionNotFoundError.of(session_id)
-    return _export_one(session_id, records, progress)
+    return _export_one(store, session_id, records, progress, keys)
 
 
-def _export_all(store: SessionStore, ids: list[str], progress: Progress | None) -> Iterator[str]:
+def _export_all(
+    store: SessionStore, ids: list[str], progress: Progress | None, keys: bool
+) -> Iterator[str]:
     _report(progress, 0, len(ids))
     for done, sid in enumerate(ids, start=1):
-        for record in store.read_records(sid):
-            yield export_line(sid, record)
+        yield from _session_lines(store, sid, store.read_records(sid), keys)
         _report(progress, done, len(ids))
 
 
-def _export_one(session_id: str, records: list[Record], progress: Progress | None) -> Iterator[str]:
+def _export_one(
+    store: SessionStore,
+    session_id: str,
+    records: list[Record],
+    progress: Progress | None,
+    keys: bool,
+) -> Iterator[str]:
     _report(progress, 0, 1)
+    yield from _session_lines(store, session_id, records, keys)
+    _report(progress, 1, 1)
+
+
+def _session_lines(
+    store: SessionStore, session_id: str, records: list[Record], keys: bool
+) -> Iterator[str]:
+    if keys:
+        line = key_lines.key_line(store, session_id, records)
+        if line is not None:
+            yield line
     for record in records:
         yield export_line(session_id, record)
-    _report(progress, 1, 1)
 
 
 def export_line(session_id: str, record: Record) -> str:
@@ -246,6 +268,10 @@ class _Stream(NamedTuple):
 
     records: list[Record]
     line_numbers: list[int]
+    keys: list[KeyRow]
+    """The data keys its ``data_keys`` line carried."""
+    erased_keys: list[str]
+    """The ids of keys its ``data_keys`` line says were destroyed."""
 
     def line_of(self, version: int) -> int:
         """The line that held ``version`` (the last line for a version past the end)."""
@@ -263,6 +289,7 @@ def import_lines(
     progress: Progress | None = None,
     *,
     skip_existing: bool = False,
+    keyring: Keyring | None = None,
 ) -> ImportReport:
     """Import exported lines: all of them in one transaction, or nothing.
 
@@ -270,6 +297,9 @@ def import_lines(
     the module doc). With ``skip_existing``, a session already stored with
     exactly the same records is skipped and reported as such; a different
     stored session with the same id is still refused (SessionExistsError).
+    Sealed sessions need their data keys in the lines (``keyring``: the one
+    they are wrapped by, when it is not the store's; see
+    :mod:`kern.application.key_lines`).
     """
     streams = _read_streams(lines)
     for session_id, stream in streams.items():
@@ -281,8 +311,15 @@ def import_lines(
     total = sum(len(s.records) for s in todo.values())
     _report(progress, 0, total)
     records = [record for stream in todo.values() for record in stream.records]
+    keys, erased = key_lines.import_keys(
+        store, {sid: (s.records, s.keys, s.erased_keys) for sid, s in todo.items()}, keyring
+    )
+    if erased is not None:
+        # True whether or not the import lands: recorded first, so the imported
+        # values under those keys read as erased from the moment they are there.
+        store.record_erasure(erased)
     try:
-        store.append_records(records)
+        store.append_records(records, keys)
     except AppendConflict:
         # Either another writer created one of these sessions meanwhile (nothing
         # of this import was written), or this append committed and its
@@ -323,21 +360,25 @@ def _read_streams(lines: Iterable[str]) -> dict[str, _Stream]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        session_id, record = _parse_line(line, number)
+        session_id, found = _parse_line(line, number)
         if session_id != current and session_id in streams:
             raise InvalidInputError(
                 f"line {number}: session {session_id!r} continues after other sessions' "
                 "lines; each session's lines must be together"
             )
         current = session_id
-        stream = streams.setdefault(session_id, _Stream([], []))
-        stream.records.append(record)
-        stream.line_numbers.append(number)
+        stream = streams.setdefault(session_id, _Stream([], [], [], []))
+        if isinstance(found, Record):
+            stream.records.append(found)
+            stream.line_numbers.append(number)
+        else:
+            stream.keys.extend(found[0])
+            stream.erased_keys.extend(found[1])
     return streams
 
 
-def _parse_line(line: str, number: int) -> tuple[str, Record]:
-    """The session and stored record one exported line holds."""
+def _parse_line(line: str, number: int) -> tuple[str, Record | tuple[list[KeyRow], list[str]]]:
+    """The session and the stored record (or the data keys) one exported line holds."""
     try:
         data = json.loads(line)
     except ValueError as exc:
@@ -350,6 +391,8 @@ def _parse_line(line: str, number: int) -> tuple[str, Record]:
         session_id = validate_session_id(session_id)
     except InvalidInputError as exc:
         raise InvalidInputError(f"line {number}: {exc}") from None
+    if "data_keys" in data and version is None:
+        return session_id, key_lines.parse_key_line(data, session_id, number)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise InvalidInputError(f"line {number}: version must be a positive integer")
     if not isinstance(topic, str) or not isinstance(payload, dict):

@@ -131,10 +131,11 @@ class SessionStore(ABC):
         """The session's row in the listing index as stored, deleted or not (None if absent)."""
 
     @abstractmethod
-    def append_records(self, records: Sequence[Record]) -> None:
+    def append_records(self, records: Sequence[Record], keys: Sequence[KeyRow] = ()) -> None:
         """Insert stored records of one or more new sessions as they are, with each
-        session's listing row, in one transaction: all of them or, with
-        AppendConflict when any of their versions exists, none."""
+        session's listing row and the data keys that sealed them (``keys``), in
+        one transaction: all of them or, with AppendConflict when any of their
+        versions (or a key for one of their sessions) exists, none."""
 
     @abstractmethod
     def version_at(self, session_id: str, when: datetime) -> int:

@@ -511,12 +511,18 @@ class KernDb:
         *,
         progress: audit.Progress | None = None,
         user_id: str | None = None,
+        keys: bool = False,
     ) -> Iterator[str]:
         """One session (or all, oldest first) as JSON lines, one per stored event.
 
         With ``user_id``, only that user's sessions: another user's session_id
-        raises SessionNotFoundError, as if it did not exist."""
-        return audit.export(self.store, session_id, progress, self.user(user_id))
+        raises SessionNotFoundError, as if it did not exist. On a store with a
+        keyring, the lines hold the sealed values as ciphertext; with ``keys``,
+        each sealed session's data keys come first, still wrapped by the master
+        key, so :meth:`import_lines` can store them in another store."""
+        if not isinstance(keys, bool):
+            raise InvalidInputError(f"keys must be True or False, got {type(keys).__name__}")
+        return audit.export(self.store, session_id, progress, self.user(user_id), keys=keys)
 
     def export_otel(
         self,
@@ -552,12 +558,20 @@ class KernDb:
         *,
         progress: audit.Progress | None = None,
         skip_existing: bool = False,
+        keyring: Keyring | None = None,
     ) -> audit.ImportReport:
         """Import exported lines, all in one transaction or nothing: every line
         must parse, every chain verify and every log be one Kern could have
         written (InvalidInputError, LogIntegrityError, naming the line), and no
         session may exist (SessionExistsError). With ``skip_existing``, a
         session stored with exactly the same records is skipped and reported.
+
+        Encrypted sessions need the data keys ``export(keys=True)`` writes: they
+        are stored with the events (rewrapped by this store's master key when
+        the lines' are another's: pass that ``keyring``), and keys the source
+        had destroyed are recorded as erased here too (KeyringError without a
+        keyring here or when a key does not unwrap; InvalidInputError when a
+        sealed session comes without its key).
 
         An admin operation: it takes no ``user_id``, and the imported sessions
         keep the owners their logs name. Give it only to whoever may write
@@ -567,7 +581,13 @@ class KernDb:
             raise InvalidInputError(
                 f"skip_existing must be True or False, got {type(skip_existing).__name__}"
             )
-        return audit.import_lines(self.store, lines, progress, skip_existing=skip_existing)
+        if keyring is not None and not isinstance(keyring, Keyring):
+            raise KeyringError(
+                f"keyring must be a kern.crypto.Keyring, got {type(keyring).__name__}"
+            )
+        return audit.import_lines(
+            self.store, lines, progress, skip_existing=skip_existing, keyring=keyring
+        )
 
     # -- forgetting (kern.application.privacy) ---------------------------------------
 

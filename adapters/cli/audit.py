@@ -29,6 +29,7 @@ from kern.adapters.anchor_files import (
 )
 from kern.adapters.cli.output import Output, add_row, table
 from kern.adapters.cli.targets import UsageError, describe
+from kern.adapters.keyring import LocalKeyring
 from kern.application.sessions import KernDb
 from kern.domain.encoding import encode_json
 
@@ -104,10 +105,13 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
-    """``kern export [ID] [--format jsonl|otel] [--include-content] [-o FILE]``: JSON
-    lines, one per event, with their hashes; or, with ``--format otel``, the runs as
-    one OTLP/JSON document of OpenTelemetry spans."""
+    """``kern export [ID] [--format jsonl|otel] [--include-content] [--keys] [-o FILE]``:
+    JSON lines, one per event, with their hashes (with ``--keys``, each encrypted
+    session's wrapped data keys first); or, with ``--format otel``, the runs as one
+    OTLP/JSON document of OpenTelemetry spans."""
     if args.format == "otel":
+        if args.keys:
+            raise UsageError("--keys goes with the jsonl format")
         return _export_otel(db, args, out)
     if args.include_content:
         raise UsageError("--include-content goes with --format otel")
@@ -115,7 +119,7 @@ def export(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     to_stdout = target in (None, STDIO)
     # Lines on a terminal would tangle with a bar drawn on the same terminal.
     with out.progress("Exporting sessions", enabled=not (to_stdout and _is_tty())) as progress:
-        lines = db.export(args.session_id, progress=progress, user_id=args.user)
+        lines = db.export(args.session_id, progress=progress, user_id=args.user, keys=args.keys)
         if to_stdout:
             for line in lines:
                 sys.stdout.write(line.rstrip("\n") + "\n")
@@ -162,8 +166,9 @@ def _write_atomically(path: Path, lines: Iterator[str]) -> tuple[int, int]:
     with _atomic_file(path) as stream:
         for line in lines:
             stream.write(line.rstrip("\n") + "\n")
-            seen.add(str(json.loads(line)["session_id"]))
-            count += 1
+            data = json.loads(line)
+            seen.add(str(data["session_id"]))
+            count += "version" in data  # a data_keys line is not an event
     return len(seen), count
 
 
@@ -185,11 +190,20 @@ def _atomic_file(path: Path) -> Iterator[IO[str]]:
 
 
 def import_(db: KernDb, args: argparse.Namespace, out: Output) -> int:
-    """``kern import FILE [--skip-existing]``: add the exported sessions, all or
-    nothing; refuses a broken chain, a log Kern could not have written or an
-    existing session (with --skip-existing, an identical one is skipped)."""
+    """``kern import FILE [--skip-existing] [--source-master-key-file F]``: add the
+    exported sessions, all or nothing; refuses a broken chain, a log Kern could not
+    have written or an existing session (with --skip-existing, an identical one is
+    skipped). Encrypted sessions need the keys ``export --keys`` wrote; when they
+    are wrapped by another master key than this store's, name its file."""
+    source = (
+        LocalKeyring.from_file(args.source_master_key_file)
+        if args.source_master_key_file is not None
+        else None
+    )
     with _open_input(args.file) as stream, out.progress("Importing sessions") as progress:
-        report = db.import_lines(stream, progress=progress, skip_existing=args.skip_existing)
+        report = db.import_lines(
+            stream, progress=progress, skip_existing=args.skip_existing, keyring=source
+        )
     if out.as_json:
         out.json(report)
         return 0

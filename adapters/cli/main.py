@@ -20,7 +20,7 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
           [--anchors FILE --public-key PEM]        ... and that each log reaches its anchored head
     kern --db ... anchor -o FILE --key PEM         sign every session's head into FILE
     kern keygen PRIVATE_PEM PUBLIC_PEM             a new Ed25519 key pair for anchors
-    kern --db ... export [ID] [-o FILE]            JSON lines, one per event
+    kern --db ... export [ID] [-o FILE] [--keys]   JSON lines, one per event
     kern --db ... export [ID] --format otel        the runs as OTLP/JSON spans
                   [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
@@ -347,6 +347,12 @@ def _audit_commands(add: _Add) -> None:
         action="store_true",
         help="with --format otel: add inputs, outputs, error messages and tracebacks",
     )
+    export_parser.add_argument(
+        "--keys",
+        action="store_true",
+        help="an encrypted store: write each session's data keys (wrapped by the master "
+        "key) before its events, so another store can import them",
+    )
     add("migrate", "bring a Kern store's tables to this Kern's schema version")
     import_parser = add("import", "add exported sessions; refuses broken chains and existing ids")
     import_parser.add_argument("file", metavar="FILE", help="a file of JSON lines, - for stdin")
@@ -354,6 +360,13 @@ def _audit_commands(add: _Add) -> None:
         "--skip-existing",
         action="store_true",
         help="skip a session already stored with the very same events (resume an import)",
+    )
+    import_parser.add_argument(
+        "--source-master-key-file",
+        metavar="FILE",
+        default=None,
+        help="the master key the file's data keys are wrapped by, when it is not this "
+        "store's (they are rewrapped by this store's)",
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from kern.application.keys import KeyRow
 
 COLUMNS = ("session_id", "owner", "key_id", "master_key_id", "wrapped", "created_at")
-ERASED_KINDS = ("erase_user", "erase_session", "retention")
+ERASED_KINDS = ("erase_user", "erase_session", "retention", "import")
 
 
 def to_key(row: Any) -> KeyRow:

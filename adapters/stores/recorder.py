@@ -46,12 +46,13 @@ from kern.application.cache import (
     EventCache,
     collector_paused,
 )
-from kern.application.keys import DataKeys, Keyring
+from kern.application.keys import DataKeys, Keyring, KeyRow
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
 from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import KeyringError, StoreClosedError, StoreError
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent
 from kern.domain.records import Record, decode_record
+from kern.domain.sealing import DataKey
 from kern.projections import snapshots
 from kern.projections.expand import expand, has_refs
 from kern.projections.history import HistoryRun, HistoryView, RunHistory
@@ -435,12 +436,21 @@ class RecorderStore(SessionStore, Generic[R]):
             [FeedEntry(FeedPosition(0, row.id), self.decode(row)) for row in rows]
         )
 
-    def append_records(self, records: Sequence[Record]) -> None:
-        """All the sessions' records and listing rows go to the recorder in one
-        ``insert_events`` call (``listings=``), which writes them in one transaction."""
+    def append_records(self, records: Sequence[Record], keys: Sequence[KeyRow] = ()) -> None:
+        """All the sessions' records, listing rows and data keys go to the recorder
+        in one ``insert_events`` call (``listings=``, ``keys=``), which writes them
+        in one transaction."""
         self.check_open()
         self.check_keys()
-        events = [decode_record(r, self.key_lookup) for r in records]
+        lookup = self.key_lookup
+        if keys and self.data_keys is not None:
+            data_keys = self.data_keys
+            incoming = {row.key_id: DataKey(row.key_id, data_keys.unwrap(row)) for row in keys}
+
+            def lookup(key_id: str) -> DataKey | None:
+                return incoming[key_id] if key_id in incoming else data_keys.lookup(key_id)
+
+        events = [decode_record(r, lookup) for r in records]
         if not events:
             return
         sessions: dict[str, list[SessionEvent]] = {}
@@ -450,7 +460,7 @@ class RecorderStore(SessionStore, Generic[R]):
         listings = [listing_update(session) for session in sessions.values()]
         recorder = self.recorder
         try:
-            self.attempt(lambda: recorder.insert_events(stored, listings=listings))
+            self.attempt(lambda: recorder.insert_events(stored, listings=listings, keys=list(keys)))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:

@@ -76,9 +76,3 @@ NO_DERIVED_REASON = (
 )
 NO_DERIVED = plain_only(NO_DERIVED_REASON)
 """A test of snapshots or segments."""
-
-KEY_TRANSPORT = plain_only(
-    "importing encrypted sessions into another store needs their data keys, "
-    "which export does not carry yet"
-)
-"""A test that imports one store's export into another."""

@@ -145,8 +145,8 @@ def test_verify_and_export(seeded: Seeded, admin: TestClient) -> None:
 
 
 def test_an_export_imports_into_an_empty_store(plain_seeded: Seeded) -> None:
-    """(Stores without a keyring: an encrypted session's export does not carry its
-    data keys yet, so another store could not read it.)"""
+    """(Stores without a keyring: the HTTP export never carries data keys, so an
+    encrypted session's lines import elsewhere only with ``kern export --keys``.)"""
     with TestClient(create_app(plain_seeded.db, admin=True)) as admin:
         exported = admin.get("/api/sessions/alice-s/export")
     target = InMemoryDb()

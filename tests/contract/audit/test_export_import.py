@@ -19,7 +19,6 @@ from kern.errors import (
 )
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import run_twice, stored
-from tests.contract.kinds import KEY_TRANSPORT
 
 
 @pytest.fixture
@@ -94,11 +93,10 @@ def test_export_reports_progress_per_session(db: KernDb, several: list[str]) -> 
 # -- import -----------------------------------------------------------------------
 
 
-@KEY_TRANSPORT
 def test_import_stores_the_exported_bytes_exactly(
     db: KernDb, other_db: KernDb, workflow: Workflow
 ) -> None:
-    report = other_db.import_lines(db.export("s1"))
+    report = other_db.import_lines(db.export("s1", keys=True))
 
     assert (report.sessions, report.events) == (["s1"], 9)
     assert report.to_json() == {"sessions": ["s1"], "events": 9, "skipped": []}
@@ -109,11 +107,10 @@ def test_import_stores_the_exported_bytes_exactly(
     assert other_db.verify("s1").ok
 
 
-@KEY_TRANSPORT
 def test_all_sessions_move_to_another_store_and_verify_there(
     db: KernDb, other_db: KernDb, several: list[str]
 ) -> None:
-    report = other_db.import_lines(db.export())
+    report = other_db.import_lines(db.export(keys=True))
 
     assert report.sessions == several
     assert other_db.verify().ok
@@ -127,13 +124,12 @@ def test_all_sessions_move_to_another_store_and_verify_there(
     assert [s.session_id for s in other_db.get_sessions(user_id="bob")] == ["b"]
 
 
-@KEY_TRANSPORT
 def test_import_reads_a_file_of_exported_lines(
     db: KernDb, other_db: KernDb, several: list[str], tmp_path: Path
 ) -> None:
     """Lines as read from a file keep their newline; blank lines are skipped."""
     path = tmp_path / "export.jsonl"
-    path.write_text("".join(f"{line}\n" for line in db.export()) + "\n", encoding="utf-8")
+    path.write_text("".join(f"{line}\n" for line in db.export(keys=True)) + "\n", encoding="utf-8")
 
     with path.open(encoding="utf-8") as lines:
         report = other_db.import_lines(lines)
@@ -142,13 +138,12 @@ def test_import_reads_a_file_of_exported_lines(
     assert stored(other_db, "c") == stored(db, "c")
 
 
-@KEY_TRANSPORT
 def test_import_reports_progress_in_events(
     db: KernDb, other_db: KernDb, several: list[str]
 ) -> None:
     calls: list[tuple[int, int]] = []
     report = other_db.import_lines(
-        db.export(), progress=lambda done, total: calls.append((done, total))
+        db.export(keys=True), progress=lambda done, total: calls.append((done, total))
     )
     total = sum(len(stored(db, sid)) for sid in several)
     assert report.events == total

@@ -18,7 +18,6 @@ from kern.domain.records import Record
 from kern.errors import InvalidInputError, LogIntegrityError, SessionExistsError
 from kern.workflow import Workflow
 from tests.contract.audit.conftest import run_twice, stored
-from tests.contract.kinds import KEY_TRANSPORT
 
 Change = Callable[[list[dict[str, Any]]], None]
 
@@ -70,11 +69,10 @@ def test_a_payload_cannot_give_the_envelope_fields(
     assert_nothing_written(other_db)
 
 
-@KEY_TRANSPORT
 def test_an_imported_log_verifies_right_after_the_import(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
-    other_db.import_lines(db.export())
+    other_db.import_lines(db.export(keys=True))
     assert other_db.verify().ok
     assert [stored(other_db, sid) for sid in two] == [stored(db, sid) for sid in two]
 
@@ -82,13 +80,12 @@ def test_an_imported_log_verifies_right_after_the_import(
 # -- 6. all or nothing across the file, and resumable --------------------------------
 
 
-@KEY_TRANSPORT
 def test_a_session_taken_between_the_check_and_the_write_leaves_the_whole_file_unwritten(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
     """Session b appears (another writer) after the import checked it was free:
     the one transaction fails and session a, checked fine, is not written either."""
-    other_db.import_lines(db.export("b"))
+    other_db.import_lines(db.export("b", keys=True))
     real = other_db.store.read_records
     hidden = {"b"}
 
@@ -100,35 +97,35 @@ def test_a_session_taken_between_the_check_and_the_write_leaves_the_whole_file_u
 
     other_db.store.read_records = read_records  # type: ignore[method-assign]
     with pytest.raises(SessionExistsError, match="'b'") as raised:
-        other_db.import_lines(db.export())
+        other_db.import_lines(db.export(keys=True))
     assert raised.value.session_id == "b"
     assert real("a") == []
     assert other_db.store.session_ids() == ["b"]
 
 
-@KEY_TRANSPORT
 def test_an_import_stores_every_session_of_the_file_in_one_append(
     db: KernDb, other_db: KernDb, two: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[set[str]] = []
     real = other_db.store.append_records
 
-    def append_records(records: Sequence[Record]) -> None:
+    def append_records(records: Sequence[Record], keys: Sequence[Any] = ()) -> None:
         calls.append({r.session_id for r in records})
-        real(records)
+        real(records, keys)
 
     monkeypatch.setattr(other_db.store, "append_records", append_records)
-    other_db.import_lines(db.export())
+    other_db.import_lines(db.export(keys=True))
     assert calls == [{"a", "b"}]
 
 
-@KEY_TRANSPORT
 def test_skip_existing_resumes_an_interrupted_import(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
-    other_db.import_lines(db.export("a"))  # the first part landed, then the import stopped
+    other_db.import_lines(
+        db.export("a", keys=True)
+    )  # the first part landed, then the import stopped
 
-    report = other_db.import_lines(db.export(), skip_existing=True)
+    report = other_db.import_lines(db.export(keys=True), skip_existing=True)
 
     assert (report.sessions, report.skipped) == (["b"], ["a"])
     assert report.events == 9
@@ -136,27 +133,25 @@ def test_skip_existing_resumes_an_interrupted_import(
     assert [stored(other_db, sid) for sid in two] == [stored(db, sid) for sid in two]
 
 
-@KEY_TRANSPORT
 def test_a_rerun_without_skip_existing_is_still_refused(
     db: KernDb, other_db: KernDb, two: list[str]
 ) -> None:
-    other_db.import_lines(db.export("a"))
+    other_db.import_lines(db.export("a", keys=True))
     with pytest.raises(SessionExistsError, match="'a' already exists"):
-        other_db.import_lines(db.export())
+        other_db.import_lines(db.export(keys=True))
     assert stored(other_db, "b") == []
 
 
-@KEY_TRANSPORT
 def test_skip_existing_refuses_a_different_session_with_the_same_id(
     db: KernDb, other_db: KernDb, two: list[str], make_workflow: Callable[..., Workflow]
 ) -> None:
     """Only a byte-identical stored session is skipped; another one is named."""
-    other_db.import_lines(db.export("a"))
+    other_db.import_lines(db.export("a", keys=True))
     before = stored(other_db, "a")
     make_workflow(user_id="alice").run(input="another", session_id="a")  # a grows in db
 
     with pytest.raises(SessionExistsError, match="'a' already exists with other events") as raised:
-        other_db.import_lines(db.export(), skip_existing=True)
+        other_db.import_lines(db.export(keys=True), skip_existing=True)
     assert raised.value.session_id == "a"
     assert stored(other_db, "a") == before
     assert stored(other_db, "b") == []
@@ -251,18 +246,17 @@ def test_a_bad_session_after_a_good_one_writes_neither(
 # -- 8. a lost acknowledgement is success ------------------------------------------
 
 
-@KEY_TRANSPORT
 def test_an_import_whose_acknowledgement_was_lost_succeeds(
     db: KernDb, other_db: KernDb, two: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = other_db.store.append_records
 
-    def commit_then_fail(records: Sequence[Record]) -> None:
-        real(records)
+    def commit_then_fail(records: Sequence[Record], keys: Sequence[Any] = ()) -> None:
+        real(records, keys)
         raise AppendConflict("the connection dropped after the commit")
 
     monkeypatch.setattr(other_db.store, "append_records", commit_then_fail)
-    report = other_db.import_lines(db.export())
+    report = other_db.import_lines(db.export(keys=True))
     assert report.sessions == two
     assert other_db.verify().ok
 

@@ -107,3 +107,33 @@ def test_erase_with_a_keyring_destroys_keys_and_reads_need_the_key(
     ledger = run_kern(capsys, "erasures", "--db", str(db_file), "--json").json()
     assert ledger[0]["kind"] == "erase_user" and "alice" not in str(ledger[0]["detail"])
     assert run_kern(capsys, "verify", "--db", str(db_file)).status == 0
+
+
+def test_export_keys_and_import_with_the_source_master_key_move_an_encrypted_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_key, target_key = tmp_path / "source.key", tmp_path / "target.key"
+    source_key.write_bytes(LocalKeyring.generate())
+    target_key.write_bytes(LocalKeyring.generate())
+    with SqliteDb(tmp_path / "source.db", keyring=LocalKeyring.from_file(source_key)) as db:
+        Workflow(name="W", db=db, steps=[echo]).run(
+            input="alice's question", session_id="a1", user_id="alice"
+        )
+    source = ("--db", str(tmp_path / "source.db"), "--master-key-file", str(source_key))
+    target = ("--db", str(tmp_path / "target.db"), "--master-key-file", str(target_key))
+    exported = tmp_path / "export.jsonl"
+    result = run_kern(capsys, "export", "--keys", "-o", str(exported), *source)
+    assert result.status == 0 and "Exported 4 event(s) of 1 session(s)" in result.out
+    text = exported.read_text()
+    assert len(text.splitlines()) == 5 and '"data_keys"' in text.splitlines()[0]
+    assert "alice's question" not in text
+    refused = run_kern(capsys, "import", str(exported), *target)
+    assert refused.status == 1 and "--source-master-key-file" in refused.err
+    moved = run_kern(
+        capsys, "import", str(exported), "--source-master-key-file", str(source_key), *target
+    )
+    assert moved.status == 0, moved.err
+    shown = run_kern(capsys, "show", "a1", *target, "--json")
+    assert shown.status == 0 and "alice's question" in shown.out
+    otel = run_kern(capsys, "export", "--keys", "--format", "otel", *source)
+    assert otel.status == 2 and "--keys goes with the jsonl format" in otel.err

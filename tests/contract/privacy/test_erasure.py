@@ -346,3 +346,88 @@ def test_every_session_has_exactly_the_key_its_events_were_sealed_with(db: KernD
         "s-a2": "alice",
         "s-b1": "bob",
     }
+
+
+# -- export and import: the data keys travel wrapped ------------------------------
+
+
+def test_an_export_with_keys_moves_sessions_to_a_store_of_another_master_key(
+    db: KernDb, tmp_path: Path
+) -> None:
+    lines = list(db.export(keys=True))
+    assert not any(MARKER in line for line in lines)  # ciphertext and wrapped keys only
+    with SqliteDb(tmp_path / "target.db", keyring=OTHER_MASTER) as target:
+        with pytest.raises(KeyringError, match="pass the keyring the lines were exported with"):
+            target.import_lines(lines)
+        assert target.store.session_ids() == [] and target.store.any_key() is None
+        report = target.import_lines(lines, keyring=MASTER)
+        assert report.sessions == ["s-a1", "s-a2", "s-b1"]
+        assert target.verify().ok
+        for session_id in report.sessions:
+            assert target.store.read_records(session_id) == db.store.read_records(session_id)
+            copy, original = target.get_session(session_id), db.get_session(session_id)
+            assert copy is not None and original is not None
+            assert copy.to_dict() == original.to_dict()
+        assert {row.master_key_id for row in target.store.key_rows()} == {
+            OTHER_MASTER.master_key_id
+        }
+    # The target needs only its own master key from now on.
+    with SqliteDb(tmp_path / "target.db", keyring=OTHER_MASTER) as reopened:
+        first = reopened.get_session("s-a1", "alice")
+        assert first is not None and (first.runs or [])[0].input == f"first {MARKER}"
+
+
+def test_an_export_without_keys_does_not_import_elsewhere_and_writes_nothing(
+    db: KernDb, tmp_path: Path
+) -> None:
+    with SqliteDb(tmp_path / "target.db", keyring=MASTER) as target:
+        with pytest.raises(InvalidInputError, match="export it with its keys"):
+            target.import_lines(db.export("s-b1"))
+        assert target.store.session_ids() == [] and target.erasures() == []
+    with SqliteDb(tmp_path / "plain.db") as plain:
+        with pytest.raises(KeyringError, match="store opened with a keyring"):
+            plain.import_lines(db.export("s-b1", keys=True))
+        assert plain.store.session_ids() == []
+
+
+def test_an_erased_session_imports_erased_and_the_target_ledger_says_so(
+    db: KernDb, tmp_path: Path
+) -> None:
+    db.erase_user("alice", reason="request 94")
+    lines = list(db.export(keys=True))
+    with SqliteDb(tmp_path / "target.db", keyring=MASTER) as target:
+        target.import_lines(lines)
+        erased = target.get_session("s-a1", "alice")
+        assert erased is not None and [run.input for run in erased.runs or []] == [ERASED] * 2
+        kept = target.get_session("s-b1", "bob")
+        assert kept is not None and (kept.runs or [])[0].input == "bob's topic"
+        (entry,) = target.erasures()
+        assert (entry.kind, entry.sessions) == ("import", 2)
+        assert "alice" not in json.dumps(entry.to_json())
+        assert target.verify().ok
+        with pytest.raises(RunErasedError):
+            Workflow(name="Research", db=target, steps=[research, summarize]).replay(
+                run_id=(erased.runs or [])[0].run_id or "", session_id="s-a1", user_id="alice"
+            )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda key: key.update(wrapped="not base64!"),
+        lambda key: key.update(created_at="yesterday"),
+        lambda key: key.pop("master_key_id"),
+        lambda key: key.update(wrapped=key["wrapped"][:-8] + "AAAAAAA="),
+    ],
+)
+def test_a_changed_key_line_is_refused_and_nothing_is_written(
+    db: KernDb, tmp_path: Path, change: Any
+) -> None:
+    lines = list(db.export("s-b1", keys=True))
+    data = json.loads(lines[0])
+    change(data["data_keys"][0])
+    lines[0] = json.dumps(data)
+    with SqliteDb(tmp_path / "target.db", keyring=MASTER) as target:
+        with pytest.raises((InvalidInputError, KeyringError)):
+            target.import_lines(lines)
+        assert target.store.session_ids() == [] and target.store.any_key() is None
