@@ -127,6 +127,20 @@ class DataKeys:
             self._new[session_id] = (row, fresh)
         return fresh
 
+    def held(self, session_id: str) -> str | None:
+        """The id of the stored key this process seals the session's events with
+        (None when it holds none, or only a new one)."""
+        key = self._by_session.get(session_id)
+        return key.key_id if key is not None else None
+
+    def drop(self, key_id: str) -> None:
+        """Forget the key ``key_id`` (its row is gone): the session's next events
+        are sealed with whatever key the store has for it then, or a new one."""
+        with self._lock:
+            self._by_id.pop(key_id, None)
+            for session_id in [s for s, k in self._by_session.items() if k.key_id == key_id]:
+                del self._by_session[session_id]
+
     def _new_key(self, session_id: str) -> DataKey | None:
         with self._lock:
             made = self._new.get(session_id)

@@ -16,6 +16,11 @@ COLUMNS = ("session_id", "owner", "key_id", "master_key_id", "wrapped", "created
 ERASED_KINDS = ("erase_user", "erase_session", "retention", "import")
 
 
+class DataKeyGone(Exception):
+    """An append's events were sealed with a data key whose row is gone (an erasure
+    or a purge committed meanwhile): the append wrote nothing."""
+
+
 def to_key(row: Any) -> KeyRow:
     """The key row a database row (a mapping by column name) holds."""
     wrapped = row["wrapped"]
@@ -33,6 +38,11 @@ def select(table: str, column: str, *, mark: str) -> str:
     """The rows whose ``column`` (session_id, key_id or owner) is the parameter."""
     assert column in ("session_id", "key_id", "owner")
     return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE {column} = {mark}"
+
+
+def exists(table: str, *, mark: str) -> str:
+    """Whether the key with the given id is there."""
+    return f"SELECT 1 FROM {table} WHERE key_id = {mark}"
 
 
 def select_any(table: str) -> str:

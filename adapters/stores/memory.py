@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from kern.adapters.stores.key_rows import ERASED_KINDS
+from kern.adapters.stores.key_rows import ERASED_KINDS, DataKeyGone
 from kern.adapters.stores.recorder import RecorderStore
 from kern.application.keys import KeyRow
 from kern.domain.erasure import ErasureEntry
@@ -67,6 +67,11 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         as ``listing=``; nothing is written when the insert fails."""
         with self.lock:
             keys: list[KeyRow] = list(kwargs.get("keys") or ())
+            sealed_with: str | None = kwargs.get("sealed_with")
+            if sealed_with is not None and stored_events:
+                held = self.keys.get(str(stored_events[0].originator_id))
+                if held is None or held.key_id != sealed_with:
+                    raise DataKeyGone(sealed_with)
             for key in keys:
                 if key.session_id in self.keys:
                     raise IntegrityError(f"session {key.session_id!r} has a data key")

@@ -18,6 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg import sql
 
 from kern.adapters.stores.key_rows import COLUMNS as KEY_COLUMNS
+from kern.adapters.stores.key_rows import DataKeyGone
 from kern.adapters.stores.key_rows import params as key_params
 from kern.application.keys import KeyRow
 from kern.projections.listing import name_key
@@ -44,7 +45,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
         self.keys_table = keys_table
-        self._statements: dict[tuple[int, tuple[str, ...] | None, bool], bytes] = {}
+        self._statements: dict[tuple[int, tuple[str, ...] | None, bool, bool], bytes] = {}
         self._selects: dict[tuple[bool, ...], bytes] = {}
 
     def select_events(
@@ -101,6 +102,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         new data key (``keys=``, a KeyRow) in one statement: one round trip, one
         implicit transaction, no table lock. A version that exists, or a key for a
         session that has one, fails the whole statement (an integrity error).
+        With ``sealed_with=`` (a key id), the statement writes only if that key is
+        there, and holds it (``FOR KEY SHARE``: an erasure's delete waits for this
+        append to commit); DataKeyGone when it is not.
 
         eventsourcing's own insert locks the whole table (to hand out gap-free
         notification ids in commit order), which serialises writers of unrelated
@@ -120,8 +124,13 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             row["session_name_key"] = name_key(row["session_name"])
         if len(keys) > 1:
             raise ValueError("one append stores at most one data key: its session's")
-        statement = self._append_statement(len(stored_events), row, keyed=bool(keys))
-        params: list[Any] = key_params(keys[0]) if keys else []
+        sealed_with: str | None = kwargs.get("sealed_with")
+        statement = self._append_statement(
+            len(stored_events), row, keyed=bool(keys), held=sealed_with is not None
+        )
+        params: list[Any] = [sealed_with] if sealed_with is not None else []
+        if keys:
+            params += key_params(keys[0])
         for e in stored_events:
             params += [str(e.originator_id), e.originator_version, e.topic, e.state]
         if row is not None:
@@ -131,7 +140,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 params += [v for k, v in row.items() if k != "session_id"]
                 params.append(row["session_id"])
         with self.datastore.get_connection() as conn:
-            conn.execute(statement, params, prepare=False)
+            written = conn.execute(statement, params, prepare=False).rowcount
+        if sealed_with is not None and written == 0:
+            raise DataKeyGone(sealed_with)
         return None
 
     def _insert_sessions(
@@ -160,14 +171,16 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 params = [value for key in keys for value in key_params(key)]
                 curs.execute(self._key_insert(len(keys)), params)
 
-    def _append_statement(self, count: int, row: dict[str, Any] | None, *, keyed: bool) -> bytes:
+    def _append_statement(
+        self, count: int, row: dict[str, Any] | None, *, keyed: bool, held: bool = False
+    ) -> bytes:
         """The statement appending ``count`` events, writing the listing row
-        (columns of ``row``) and, when ``keyed``, storing a data key, composed once
-        per shape."""
-        shape = (count, tuple(row) if row is not None else None, keyed)
+        (columns of ``row``) and, when ``keyed``, storing a data key, or, when
+        ``held``, only if a data key is there; composed once per shape."""
+        shape = (count, tuple(row) if row is not None else None, keyed, held)
         statement = self._statements.get(shape)
         if statement is None:
-            statement = self._compose_append(count, row, keyed=keyed).as_bytes(None)
+            statement = self._compose_append(count, row, keyed=keyed, held=held).as_bytes(None)
             self._statements[shape] = statement
         return statement
 
@@ -181,18 +194,27 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             sql.SQL(", ").join([values] * count),
         )
 
-    def _in_flight(self) -> sql.Composed:
+    def _in_flight(self, *, held: bool = False) -> sql.Composed:
         """``WITH in_flight``: the feed's lock (see feed_lock_key), taken before the
         first row is written, so before the transaction has an id, and held until
-        it ends. Every write is gated on it (``WHERE EXISTS (SELECT FROM in_flight)``)."""
+        it ends. Every write is gated on it (``WHERE EXISTS (SELECT FROM in_flight)``).
+
+        ``held``: only when the data key whose id is the first parameter is there,
+        locked against deletion until the transaction ends; else ``in_flight`` is
+        empty, and nothing is written."""
+        lock = sql.SQL("pg_advisory_xact_lock_shared({}, {})").format(
+            *map(sql.Literal, self.feed_lock_key)
+        )
+        if not held:
+            return sql.SQL("WITH in_flight AS MATERIALIZED (SELECT {})").format(lock)
         return sql.SQL(
-            "WITH in_flight AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({}, {}))"
-        ).format(*map(sql.Literal, self.feed_lock_key))
+            "WITH in_flight AS MATERIALIZED (SELECT {} FROM {}.{} WHERE key_id = %s FOR KEY SHARE)"
+        ).format(lock, sql.Identifier(self.datastore.schema), sql.Identifier(self.keys_table))
 
     def _compose_append(
-        self, count: int, row: dict[str, Any] | None, *, keyed: bool
+        self, count: int, row: dict[str, Any] | None, *, keyed: bool, held: bool = False
     ) -> sql.Composed:
-        in_flight = self._in_flight()
+        in_flight = self._in_flight(held=held)
         if keyed:
             # The session's new data key, stored by the append whose events it
             # sealed: a session that has a key already fails it like a version would.

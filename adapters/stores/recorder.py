@@ -40,6 +40,7 @@ from eventsourcing.persistence import (
 )
 
 from kern.adapters.stores.codec import stored_event, to_record, to_stored
+from kern.adapters.stores.key_rows import DataKeyGone
 from kern.application.cache import (
     DEFAULT_CACHED_SESSIONS,
     CachedStream,
@@ -161,19 +162,36 @@ class RecorderStore(SessionStore, Generic[R]):
         records = [to_stored(e) for e in events]
         listing = listing_update(events)
         recorder = self.recorder
-        # A key made for these events is stored with them, in their transaction.
-        made = self.data_keys.take_new(events[0].session_id) if self.data_keys else None
+        session_id = events[0].session_id
+        # A key made for these events is stored with them, in their transaction;
+        # a stored key they were sealed with must still be there when they land
+        # (another process may have erased it since this one read it).
+        # (A scratch store that borrows another store's keys, as replay's does,
+        # stores and checks none: they are the other store's.)
+        own = self.data_keys if self.data_keys and self.data_keys.table is self else None
+        made = own.take_new(session_id) if own else None
         keys = [made[0]] if made is not None else []
+        held = own.held(session_id) if own and made is None else None
         try:
-            self.attempt(lambda: recorder.insert_events(records, listing=listing, keys=keys))
+            self.attempt(
+                lambda: recorder.insert_events(
+                    records, listing=listing, keys=keys, sealed_with=held
+                )
+            )
+        except DataKeyGone:
+            assert own is not None and held is not None
+            own.drop(held)
+            raise AppendConflict(
+                f"the data key of session {session_id!r} was destroyed meanwhile"
+            ) from None
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
-            what = f"could not append to session {events[0].session_id!r}"
+            what = f"could not append to session {session_id!r}"
             raise self.store_error(what, exc) from exc
-        if made is not None and self.data_keys is not None:
-            self.data_keys.stored(made)
-        stream = self.cache.stream(events[0].session_id)
+        if made is not None and own is not None:
+            own.stored(made)
+        stream = self.cache.stream(session_id)
         if stream.extend(events) and isinstance(events[-1], RunCompleted):
             self._snapshot(stream)
 

@@ -103,7 +103,8 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
         """Insert the events, write the listing row given as ``listing=`` (or the
         rows of several sessions, ``listings=``) and store the data keys given as
         ``keys=`` (KeyRow), in one transaction (IntegrityError, and nothing written,
-        if a version exists or a session has a key already)."""
+        if a version exists or a session has a key already; DataKeyGone if the key
+        named ``sealed_with=`` is not there)."""
         rows = [
             (str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored_events
         ]
@@ -115,6 +116,13 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
                 self._write_listing(c, dict(row))
             for key in kwargs.get("keys") or ():
                 c.execute(*key_rows.insert(self.keys_table, key, mark="?"))
+            sealed_with: str | None = kwargs.get("sealed_with")
+            # Checked once this transaction holds the write lock: no erasure can
+            # commit between the check and the commit.
+            if sealed_with is not None:
+                c.execute(key_rows.exists(self.keys_table, mark="?"), [sealed_with])
+                if c.fetchone() is None:
+                    raise key_rows.DataKeyGone(sealed_with)
         return None
 
     def _write_listing(self, c: SQLiteCursor, row: dict[str, Any]) -> None:

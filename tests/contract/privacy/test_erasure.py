@@ -431,3 +431,26 @@ def test_a_changed_key_line_is_refused_and_nothing_is_written(
         with pytest.raises((InvalidInputError, KeyringError)):
             target.import_lines(lines)
         assert target.store.session_ids() == [] and target.store.any_key() is None
+
+
+def test_a_writer_holding_a_key_another_process_erased_seals_its_next_run_with_a_new_key(
+    db: KernDb, place: Place
+) -> None:
+    """The db object that wrote alice's runs still holds her session's key when
+    another process erases her; its next run must not be sealed with the
+    destroyed key (nobody could read it), but with a new one."""
+    eraser = place.open()
+    eraser.erase_user("alice", reason="request 95")
+    later = Workflow(name="Research", db=db, steps=[research, summarize]).run(
+        input="after the erasure", session_id="s-a1", user_id="alice"
+    )
+    assert later.content == "summary: findings on after the erasure"
+    fresh = place.open()
+    runs = fresh.get_session("s-a1", "alice").runs or []  # type: ignore[union-attr]
+    assert [run.input for run in runs] == [ERASED, ERASED, "after the erasure"]
+    assert fresh.verify().ok
+    rows = [row for row in eraser.store.key_rows() if row.session_id == "s-a1"]
+    assert len(rows) == 1 and not eraser.store.key_erased(rows[0].key_id)
+    if place.kind != "memory":
+        fresh.close()
+        eraser.close()
