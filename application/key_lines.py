@@ -164,7 +164,9 @@ def import_keys(
 def _rewrapped(row: KeyRow, target: Keyring, source: Keyring | None) -> KeyRow:
     if row.master_key_id == target.master_key_id:
         return row
-    if source is None or source.master_key_id != row.master_key_id:
+    if target.unwraps(row.master_key_id):  # a previous master key of the target's
+        source = target
+    if source is None or not source.unwraps(row.master_key_id):
         raise KeyringError(
             f"the data key of session {row.session_id!r} is wrapped by master key "
             f"{row.master_key_id!r}, and this store's is {target.master_key_id!r}: pass "

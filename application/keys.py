@@ -58,6 +58,44 @@ class Keyring(ABC):
         """The data key :meth:`wrap` wrapped; KeyringError when this keyring cannot
         (another master key, or the bytes were changed)."""
 
+    def unwraps(self, master_key_id: str) -> bool:
+        """Whether this keyring can unwrap keys wrapped by ``master_key_id``."""
+        return master_key_id == self.master_key_id
+
+
+class RotatingKeyring(Keyring):
+    """A keyring in the middle of a master key rotation: it wraps new keys with
+    ``current`` and unwraps keys wrapped by ``current`` or any of ``previous``.
+
+    Open every process with it, then :meth:`KernDb.rotate_keyring` rewraps the
+    keys still wrapped by a previous master key; once it reports none left, the
+    processes can go back to ``current`` alone."""
+
+    def __init__(self, current: Keyring, *previous: Keyring) -> None:
+        for keyring in (current, *previous):
+            if not isinstance(keyring, Keyring):
+                raise KeyringError(
+                    f"a RotatingKeyring is made of keyrings, got {type(keyring).__name__}"
+                )
+        self.current = current
+        self.previous = previous
+
+    @property
+    def master_key_id(self) -> str:
+        return self.current.master_key_id
+
+    def wrap(self, secret: bytes, subject: str) -> bytes:
+        return self.current.wrap(secret, subject)
+
+    def unwrap(self, wrapped: bytes, subject: str, master_key_id: str) -> bytes:
+        for keyring in (self.current, *self.previous):
+            if keyring.unwraps(master_key_id):
+                return keyring.unwrap(wrapped, subject, master_key_id)
+        return self.current.unwrap(wrapped, subject, master_key_id)  # its error names it
+
+    def unwraps(self, master_key_id: str) -> bool:
+        return any(k.unwraps(master_key_id) for k in (self.current, *self.previous))
+
 
 class KeyTable(Protocol):
     """What a store keeps of the keys (its keys table, and the erasure ledger's say)."""
@@ -200,7 +238,7 @@ class DataKeys:
 
     def unwrap(self, row: KeyRow) -> bytes:
         """The secret of ``row``'s key; KeyringError when this keyring cannot unwrap it."""
-        if row.master_key_id != self.keyring.master_key_id:
+        if not self.keyring.unwraps(row.master_key_id):
             raise KeyringError(
                 f"the data key of session {row.session_id!r} is wrapped by master key "
                 f"{row.master_key_id!r}, and this keyring's is {self.keyring.master_key_id!r}: "

@@ -146,18 +146,20 @@ def _workflow(store: SessionStore, session_id: str) -> str | None:
 
 
 def rotate(store: SessionStore, keyring: Keyring) -> int:
-    """Every data key rewrapped by ``keyring``'s master key (no event is rewritten);
-    the store then uses ``keyring``. The number of keys rewrapped."""
+    """Every data key not yet wrapped by ``keyring``'s master key rewrapped by it
+    (no event is rewritten); the store then uses ``keyring``. The number of keys
+    rewrapped: run again, it rewraps only those another process made meanwhile
+    with a previous master key (see :class:`kern.application.keys.RotatingKeyring`)."""
     old = keys_of(store, "rotate_keyring")
     fresh = DataKeys(store, keyring)
-    rows = store.key_rows()
+    rows = [row for row in store.key_rows() if row.master_key_id != keyring.master_key_id]
     rewrapped = [
         KeyRow(
             session_id=row.session_id,
             owner=row.owner,
             key_id=row.key_id,
             master_key_id=keyring.master_key_id,
-            wrapped=keyring.wrap(old.unwrap(row), row.session_id),
+            wrapped=keyring.wrap(_unwrapped(row, old, fresh), row.session_id),
             created_at=row.created_at,
         )
         for row in rows
@@ -165,6 +167,13 @@ def rotate(store: SessionStore, keyring: Keyring) -> int:
     store.rewrap_keys(rewrapped)
     store.data_keys = fresh
     return len(rewrapped)
+
+
+def _unwrapped(row: KeyRow, old: DataKeys, fresh: DataKeys) -> bytes:
+    """``row``'s key, unwrapped by the store's keyring or, failing that, by the new."""
+    if fresh.keyring.unwraps(row.master_key_id):
+        return fresh.unwrap(row)
+    return old.unwrap(row)
 
 
 def checked(reason: object, requested_by: object) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kern.crypto import ERASED, LocalKeyring
+from kern.crypto import ERASED, Keyring, LocalKeyring, RotatingKeyring
 from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import PostgresDb
@@ -58,7 +58,7 @@ class Place:
             self.schema = request.getfixturevalue("postgres_schema")
             self.table = postgres_table()
 
-    def open(self, keyring: LocalKeyring | None = MASTER) -> KernDb:
+    def open(self, keyring: Keyring | None = MASTER) -> KernDb:
         if self.kind == "memory":
             if self.memory is None:
                 self.memory = InMemoryDb(keyring=keyring)
@@ -454,3 +454,39 @@ def test_a_writer_holding_a_key_another_process_erased_seals_its_next_run_with_a
     if place.kind != "memory":
         fresh.close()
         eraser.close()
+
+
+@pytest.mark.parametrize(
+    "place", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_rolling_rotation_rewraps_the_keys_a_process_on_the_old_key_made_meanwhile(
+    db: KernDb, place: Place
+) -> None:
+    """Rotating while another process still wraps new keys with the old master key:
+    a process on the RotatingKeyring reads both; rotating again rewraps the
+    stragglers; then the new master key alone opens everything."""
+    rolling = RotatingKeyring(OTHER_MASTER, MASTER)
+    rotator = place.open(rolling)
+    try:
+        assert rotator.rotate_keyring(rolling) == 3
+        # A process still on the old master key starts a session meanwhile.
+        Workflow(name="Research", db=db, steps=[research]).run(
+            input="late", session_id="s-late", user_id="carol"
+        )
+        late = rotator.get_session("s-late", "carol")
+        assert late is not None and (late.runs or [])[0].input == "late"
+        assert rotator.rotate_keyring(rolling) == 1
+        assert rotator.rotate_keyring(rolling) == 0
+    finally:
+        rotator.close()
+    with place.open(OTHER_MASTER) as settled:
+        for session_id, user in (("s-a1", "alice"), ("s-b1", "bob"), ("s-late", "carol")):
+            assert settled.get_session(session_id, user) is not None
+        assert {row.master_key_id for row in settled.store.key_rows()} == {
+            OTHER_MASTER.master_key_id
+        }
+
+
+def test_a_rotating_keyring_is_made_of_keyrings() -> None:
+    with pytest.raises(KeyringError, match="made of keyrings"):
+        RotatingKeyring(MASTER, b"old key")  # type: ignore[arg-type]
