@@ -65,6 +65,10 @@ class BridgedCursor:
         bridge.wait(self._cursor.execute(query, params, **options))
         return self
 
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
     def fetchone(self) -> DictRow | None:
         return bridge.wait(self._cursor.fetchone())
 
