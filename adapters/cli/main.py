@@ -305,7 +305,8 @@ def _reading_commands(add: _Add) -> None:
     events_parser.add_argument(
         "--provenance",
         action="store_true",
-        help="add user, correlation_id, kern version, workflow fingerprint, metadata and imported_from columns",
+        help="add user, correlation_id, kern version, workflow fingerprint, metadata and "
+        "imported_from columns",
     )
     history_parser = add("history", "the workflow history context a next run would see")
     history_parser.add_argument("session_id", metavar="ID")
