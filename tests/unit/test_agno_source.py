@@ -49,7 +49,7 @@ def nothing_written(db: InMemoryDb) -> bool:
 
 def test_a_missing_file_is_refused(db: InMemoryDb, tmp_path: Path) -> None:
     missing = tmp_path / "nope.db"
-    with pytest.raises(ImportSourceError, match="no Agno database at .*nope.db.*no such file"):
+    with pytest.raises(ImportSourceError, match=r"no Agno database at .*nope\.db.*no such file"):
         import_agno(str(missing), db)
     assert nothing_written(db)
     assert not missing.exists()
@@ -91,7 +91,7 @@ def test_a_table_without_agnos_columns_is_refused(db: InMemoryDb, tmp_path: Path
 
 def test_a_runs_table_without_agnos_columns_is_refused(db: InMemoryDb, copy: Path) -> None:
     edit(copy, "DROP TABLE agno_runs", "CREATE TABLE agno_runs (run_id TEXT)")
-    with pytest.raises(ImportSourceError, match="'agno_runs' .* not an Agno runs table"):
+    with pytest.raises(ImportSourceError, match=r"'agno_runs' .* not an Agno runs table"):
         import_agno(str(copy), db)
     assert nothing_written(db)
 
