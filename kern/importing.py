@@ -45,7 +45,8 @@ def import_agno(
     """
     if not isinstance(db, KernDb):
         raise InvalidInputError(
-            f"db must be a Kern store (SqliteDb, PostgresDb, InMemoryDb), got {type(db).__name__}"
+            f"db must be a Kern store (SqliteDb, PostgresDb, InMemoryDb), got "
+            f"{type(db).__name__}; an import runs on the sync store of the same database"
         )
     if not isinstance(source, str) or not source:
         raise InvalidInputError(

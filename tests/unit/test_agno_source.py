@@ -213,3 +213,12 @@ def test_progress_counts_the_workflow_sessions(db: InMemoryDb) -> None:
     seen: list[tuple[int, int]] = []
     import_agno(str(AGNO_DB), db, progress=lambda done, total: seen.append((done, total)))
     assert seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_a_session_whose_data_agno_could_not_parse_is_reported(db: InMemoryDb, copy: Path) -> None:
+    """Agno keeps a JSON column it cannot parse as text; Kern will not guess."""
+    edit(copy, "UPDATE agno_sessions SET session_data = 'oops' WHERE session_id = 'alice-second'")
+    report = import_agno(str(copy), db)
+    assert report.refused[0].session_id == "alice-second"
+    assert "session_data is not a JSON object: 'oops'" in report.refused[0].problem
+    assert db.get_events("alice-second") == []
