@@ -12,9 +12,10 @@ turns each record into the events Kern would have recorded, at Agno's times:
   ``workflow_data["name"]`` (Agno keeps it there only);
 - per stored workflow run, in Agno's order: RunStarted at the run's
   created_at, a StepCompleted per step result (nested results flattened in
-  order), and RunCompleted with the run's status, content and duration,
-  at created_at plus that duration. A run Agno left RUNNING, PENDING or PAUSED
-  gets no terminal event, so it reads back as RUNNING;
+  order) with the agent's or team's run Agno kept for it and its messages,
+  and RunCompleted with the run's status, content and duration, when Agno
+  last wrote the run (else at created_at plus that duration). A run Agno left
+  RUNNING, PENDING or PAUSED gets no terminal event, so it reads back as RUNNING;
 - SessionRenamed with the session's name, and SessionStateUpdated setting the
   state Agno kept, both at updated_at (Agno keeps only the last state, not
   what each run changed).
@@ -48,6 +49,8 @@ from kern.domain.errors import KernError, SessionExistsError
 from kern.domain.events import SessionEvent, event_fields
 from kern.domain.values import (
     TERMINAL_STATUSES,
+    ExecutorMessage,
+    ExecutorRun,
     Metrics,
     Provenance,
     RunStatus,
@@ -76,6 +79,9 @@ class AgnoSession:
     updated_at: int | None
     runs: list[dict[str, Any]] = field(default_factory=list)
     """The workflow runs' ``run_data``, in the order Agno reads them."""
+    runs_updated_at: dict[str, int] = field(default_factory=dict)
+    """When Agno last wrote each run, by run_id (the runs table's ``updated_at``;
+    runs still in the pre-3 column have none)."""
 
 
 class AgnoSource(Protocol):
@@ -248,7 +254,8 @@ def session_plan(session: AgnoSession, mark: str) -> list[Planned]:
         )
     ]
     for run in session.runs:
-        plan += _run_plan(run, owner, marked, created)
+        written = session.runs_updated_at.get(str(run.get("run_id")))
+        plan += _run_plan(run, written, owner, marked, created)
     last = plan[-1].moment
     updated = _moment(session.updated_at) if session.updated_at is not None else last
     data = _object(session.session_data, "session_data") or {}
@@ -275,7 +282,11 @@ def session_plan(session: AgnoSession, mark: str) -> list[Planned]:
 
 
 def _run_plan(
-    run: dict[str, Any], owner: str | None, marked: Provenance, floor: datetime
+    run: dict[str, Any],
+    written: int | None,
+    owner: str | None,
+    marked: Provenance,
+    floor: datetime,
 ) -> list[Planned]:
     run_id = run.get("run_id")
     if not isinstance(run_id, str) or not run_id:
@@ -299,16 +310,25 @@ def _run_plan(
             ),
         )
     ]
+    executors = {
+        executor["run_id"]: executor
+        for executor in run.get("step_executor_runs") or []
+        if isinstance(executor, dict) and executor.get("run_id") is not None
+    }
     elapsed = 0.0
     for result in flat_step_results(run.get("step_results") or []):
         elapsed += _duration(result.get("metrics"))
-        plan.append(Planned(_after(started, elapsed), _step_command(_step_fields(result), common)))
+        fields = _step_fields(result, executors.get(result.get("step_run_id")))
+        plan.append(Planned(_after(started, elapsed), _step_command(fields, common)))
     status = _status(run.get("status"))
     if status in TERMINAL_STATUSES:
         duration = _duration(run.get("metrics"))
+        ended = _after(started, duration)
+        if isinstance(written, int) and not isinstance(written, bool):
+            ended = max(ended, _moment(written))
         plan.append(
             Planned(
-                _after(started, duration),
+                ended,
                 lambda a: a.complete_run(
                     status=status,
                     content=StoredValue.of(run.get("content"), what="a run's content"),
@@ -335,8 +355,9 @@ def _step_command(fields: dict[str, Any], common: dict[str, Any]) -> Command:
     return lambda a: a.complete_step(**fields, **common)
 
 
-def _step_fields(result: dict[str, Any]) -> dict[str, Any]:
-    """A StepCompleted's fields from one Agno step result."""
+def _step_fields(result: dict[str, Any], executor: dict[str, Any] | None) -> dict[str, Any]:
+    """A StepCompleted's fields from one Agno step result, and the agent's or team's
+    run Agno stored for it (the one whose run_id is the result's step_run_id)."""
     agno_type = result.get("step_type")
     executor_type = result.get("executor_type")
     if agno_type in (None, "Step"):
@@ -354,7 +375,31 @@ def _step_fields(result: dict[str, Any]) -> dict[str, Any]:
         "success": result.get("success") is not False,
         "error": error if error is None else str(error),
         "metrics": Metrics(duration=_duration(result.get("metrics"))),
+        "executor_id": _executor_id(executor),
+        "executor_run": _executor_run(executor),
     }
+
+
+def _executor_id(executor: dict[str, Any] | None) -> str | None:
+    found = (executor.get("agent_id") or executor.get("team_id")) if executor else None
+    return found if isinstance(found, str) else None
+
+
+def _executor_run(executor: dict[str, Any] | None) -> ExecutorRun | None:
+    """The agent's or team's run inside a step, with its messages as Agno kept them."""
+    if executor is None:
+        return None
+    return ExecutorRun(
+        run_id=executor.get("run_id"),
+        agent_id=executor.get("agent_id"),
+        team_id=executor.get("team_id"),
+        status=_status(executor.get("status")),
+        messages=[
+            ExecutorMessage.model_validate(message)
+            for message in executor.get("messages") or []
+            if isinstance(message, dict)
+        ],
+    )
 
 
 def _object(value: Any, what: str) -> dict[str, Any] | None:

@@ -35,7 +35,7 @@ SESSION_COLUMNS = (
     "updated_at",
 )
 """The columns of Agno's sessions table an import reads (besides session_type)."""
-RUN_COLUMNS = ("run_id", "session_id", "run_data", "run_index", "created_at")
+RUN_COLUMNS = ("run_id", "session_id", "run_data", "run_index", "created_at", "updated_at")
 WORKFLOW = "workflow"
 
 
@@ -131,7 +131,8 @@ class AgnoTables(ABC):
         )
         for row in self.rows(sql, (WORKFLOW,)):
             values = dict(zip(columns, row, strict=True))
-            runs = merge_runs(self._table_runs(values["session_id"]), decoded(values.get("runs")))
+            table_runs, written = self._table_runs(values["session_id"])
+            runs = merge_runs(table_runs, decoded(values.get("runs")))
             yield AgnoSession(
                 session_id=values["session_id"],
                 user_id=values["user_id"],
@@ -142,16 +143,21 @@ class AgnoTables(ABC):
                 created_at=values["created_at"],
                 updated_at=values["updated_at"],
                 runs=[run for run in runs if run_type(run) == WORKFLOW],
+                runs_updated_at=written,
             )
 
-    def _table_runs(self, session_id: str) -> list[Any]:
+    def _table_runs(self, session_id: str) -> tuple[list[Any], dict[str, int]]:
+        """The runs table's runs of the session, in Agno's order, and when each
+        was last written (its row's updated_at), by run_id."""
         if not self._has_runs_table:
-            return []
+            return [], {}
         sql = (
-            f"SELECT run_data FROM {self.qualified(self.runs_table)} "
+            f"SELECT run_id, run_data, updated_at FROM {self.qualified(self.runs_table)} "
             f"WHERE session_id = {self.placeholder} ORDER BY run_index, created_at, run_id"
         )
-        return [decoded(value) for (value,) in self.rows(sql, (session_id,))]
+        rows = self.rows(sql, (session_id,))
+        written = {run_id: at for run_id, _, at in rows if isinstance(at, int)}
+        return [decoded(data) for _, data, _ in rows], written
 
 
 def decoded(value: Any) -> Any:

@@ -192,7 +192,12 @@ def test_a_run_of_another_user_is_refused_with_its_session(db: InMemoryDb, copy:
     assert "mallory" in report.refused[0].problem
     assert not report.ok
     assert db.get_events("bob-notes") == []
-    assert sorted(report.imported) == ["alice-research", "alice-second", "shapes-anonymous"]
+    assert sorted(report.imported) == [
+        "alice-research",
+        "alice-second",
+        "carol-writers",
+        "shapes-anonymous",
+    ]
 
 
 def test_a_session_id_kern_refuses_is_reported(db: InMemoryDb, copy: Path) -> None:
@@ -206,13 +211,13 @@ def test_a_session_id_kern_refuses_is_reported(db: InMemoryDb, copy: Path) -> No
     report = import_agno(str(copy), db)
     assert [p.session_id for p in report.refused] == [long_id]
     assert "at most 255" in report.refused[0].problem
-    assert len(report.imported) == 3
+    assert len(report.imported) == 4
 
 
 def test_progress_counts_the_workflow_sessions(db: InMemoryDb) -> None:
     seen: list[tuple[int, int]] = []
     import_agno(str(AGNO_DB), db, progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert seen == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
 
 
 def test_a_session_whose_data_agno_could_not_parse_is_reported(db: InMemoryDb, copy: Path) -> None:

@@ -18,7 +18,7 @@ SESSIONS = sorted(recorded())
 def test_import_agno_imports_every_workflow_session(target: Target) -> None:
     result = target.kern("import-agno", "--from", str(AGNO_DB))
     assert result.status == 0, result.err
-    assert "Imported 4 session(s)" in result.out and "0 already imported" in result.out
+    assert "Imported 5 session(s)" in result.out and "0 already imported" in result.out
     for session_id in SESSIONS:
         assert session_id in result.out
     for session_id, agno in recorded().items():
