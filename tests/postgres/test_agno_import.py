@@ -18,7 +18,7 @@ from kern.errors import ImportSourceError
 from kern.importing import import_agno
 from tests.conftest import POSTGRES_URL, postgres_table
 from tests.contract.cli.conftest import run_kern
-from tests.fixtures.agno import assert_reads_as_agno, recorded
+from tests.fixtures.agno.agno_sessions import assert_reads_as_agno, recorded
 from tests.fixtures.agno.postgres_tables import drop_schema, load_agno_rows
 
 

@@ -17,7 +17,7 @@ import pytest
 from kern.db.in_memory import InMemoryDb
 from kern.errors import ImportSourceError, InvalidIdentifierError, InvalidInputError
 from kern.importing import import_agno
-from tests.fixtures.agno import AGNO_DB, assert_reads_as_agno, recorded
+from tests.fixtures.agno.agno_sessions import AGNO_DB, assert_reads_as_agno, recorded
 
 
 @pytest.fixture

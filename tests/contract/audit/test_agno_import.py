@@ -25,7 +25,7 @@ from kern.errors import UserRequiredError
 from kern.importing import import_agno
 from kern.workflow import Workflow
 from tests.conftest import echo
-from tests.fixtures.agno import AGNO_DB, OWNERS, assert_reads_as_agno, recorded
+from tests.fixtures.agno.agno_sessions import AGNO_DB, OWNERS, assert_reads_as_agno, recorded
 
 AGNO = str(AGNO_DB)
 SESSIONS = sorted(recorded())

@@ -10,7 +10,7 @@ import pytest
 from kern.workflow import Workflow
 from tests.conftest import echo
 from tests.contract.cli.conftest import Target, run_kern
-from tests.fixtures.agno import AGNO_DB, assert_reads_as_agno, recorded
+from tests.fixtures.agno.agno_sessions import AGNO_DB, assert_reads_as_agno, recorded
 
 SESSIONS = sorted(recorded())
 
