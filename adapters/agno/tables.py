@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kern.adapters.stores.identifiers import check_identifier
-from kern.application.agno_import import AgnoSession
+from kern.application.agno_plan import AgnoSession
 from kern.domain.errors import ImportSourceError
 
 DEFAULT_TABLE = "agno_sessions"
