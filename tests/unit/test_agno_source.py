@@ -227,3 +227,74 @@ def test_a_session_whose_data_agno_could_not_parse_is_reported(db: InMemoryDb, c
     assert report.refused[0].session_id == "alice-second"
     assert "session_data is not a JSON object: 'oops'" in report.refused[0].problem
     assert db.get_events("alice-second") == []
+
+
+# -- statuses and time travel ---------------------------------------------------------------
+
+
+def set_status(path: Path, session_id: str, run_index: int, status: str) -> None:
+    edit(
+        path,
+        f"UPDATE agno_runs SET status = '{status}', "
+        f"run_data = json_set(run_data, '$.status', '{status}') "
+        f"WHERE session_id = '{session_id}' AND run_index = {run_index}",
+    )
+
+
+def test_an_errored_run_keeps_its_status_and_leaves_the_history(db: InMemoryDb, copy: Path) -> None:
+    set_status(copy, "alice-research", 1, "ERROR")
+    import_agno(str(copy), db)
+    session = db.get_session("alice-research")
+    assert session is not None and session.runs is not None
+    assert [str(run.status) for run in session.runs] == ["COMPLETED", "ERROR", "COMPLETED"]
+    assert [pair[0] for pair in session.get_workflow_history()] == ["AI trends", "fusion energy"]
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "PENDING", "PAUSED"])
+def test_a_run_agno_left_unfinished_reads_as_running(
+    db: InMemoryDb, copy: Path, status: str
+) -> None:
+    """No terminal event is made up for it: it reads as any run whose process died."""
+    set_status(copy, "bob-notes", 2, status)
+    import_agno(str(copy), db)
+    session = db.get_session("bob-notes")
+    assert session is not None and session.runs is not None
+    assert str(session.runs[-1].status) == "RUNNING"
+    assert [type(e).__name__ for e in db.get_events("bob-notes")][-3:] == [
+        "RunStarted",
+        "StepCompleted",
+        "SessionRenamed",
+    ]
+
+
+def test_the_runs_tables_copy_of_a_run_wins_over_the_pre_3_columns(
+    db: InMemoryDb, copy: Path
+) -> None:
+    """As in Agno: a run in both places is read from the runs table."""
+    edit(copy, "ALTER TABLE agno_sessions ADD COLUMN runs JSON")
+    with closing(sqlite3.connect(copy)) as connection, connection:
+        rows = connection.execute(
+            "SELECT run_data FROM agno_runs WHERE session_id = 'bob-notes' ORDER BY run_index"
+        ).fetchall()
+        stale = [dict(json.loads(data), status="RUNNING") for (data,) in rows]
+        connection.execute(
+            "UPDATE agno_sessions SET runs = ? WHERE session_id = 'bob-notes'",
+            (json.dumps(stale),),
+        )
+    import_agno(str(copy), db)
+    assert_reads_as_agno(db, "bob-notes", recorded()["bob-notes"])
+
+
+def test_an_imported_session_travels_back_to_its_runs(db: InMemoryDb) -> None:
+    """As of a run (the moment it started, at Agno's time): the runs before it, and
+    the state before the import's one update of it (Agno keeps only the last)."""
+    import_agno(str(AGNO_DB), db)
+    runs = recorded()["alice-research"]["runs"]
+    then = db.get_session("alice-research", as_of=runs[2]["run_id"])
+    assert then is not None and then.runs is not None
+    assert [(run.run_id, str(run.status)) for run in then.runs] == [
+        (runs[0]["run_id"], "COMPLETED"),
+        (runs[1]["run_id"], "COMPLETED"),
+        (runs[2]["run_id"], "RUNNING"),
+    ]
+    assert (then.session_name, then.session_state) == ("", {})
