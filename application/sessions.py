@@ -16,8 +16,17 @@ from typing import Any, Self, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from kern.application import (
+    agno_import,
+    audit,
+    erasure,
+    forks,
+    privacy,
+    read_model,
+    timetravel,
+    unit_of_work,
+)
 from kern.application import anchors as anchoring
-from kern.application import audit, erasure, forks, privacy, read_model, timetravel, unit_of_work
 from kern.application.keys import Keyring
 from kern.application.ports import FeedEntry, FeedPosition, SessionStore
 from kern.application.provenance import kern_version, provenance
@@ -588,6 +597,20 @@ class KernDb:
         return audit.import_lines(
             self.store, lines, progress, skip_existing=skip_existing, keyring=keyring
         )
+
+    def import_agno(
+        self, source: agno_import.AgnoSource, *, progress: agno_import.Progress | None = None
+    ) -> agno_import.AgnoImportReport:
+        """Record every workflow session ``source`` reads from an Agno database as
+        a Kern session log, each in its own transaction, at Agno's times (see
+        :mod:`kern.application.agno_import`; :func:`kern.importing.import_agno`
+        opens the source). Sessions already imported are skipped; the report
+        lists the ones stored otherwise and the ones Kern cannot store.
+
+        An admin operation, as :meth:`import_lines`: the sessions keep the owners
+        Agno names, and a strict_users store refuses it."""
+        self._admin("import_agno")
+        return agno_import.import_agno(self.store, source, progress)
 
     # -- forgetting (kern.application.privacy) ---------------------------------------
 

@@ -113,6 +113,10 @@ class SessionAggregate:
     keys: KeyFor | None = field(default=None, repr=False, compare=False)
     """With a keyring: the session's data key (made on first use), which new
     events are sealed with (see :mod:`kern.domain.sealing`)."""
+    clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
+    """When set, the moment new events are recorded at, instead of now: an
+    import keeps the times of the records it reads. Timestamps still never go
+    back within a stream."""
     _checkpoint: Checkpoint | None = field(default=None, repr=False, compare=False)
 
     # -- loading ----------------------------------------------------------
@@ -378,7 +382,7 @@ class SessionAggregate:
     # -- recording and applying ------------------------------------------------
 
     def _record(self, cls: type[E], *, provenance: Provenance | None = None, **fields: Any) -> E:
-        now = datetime.now(UTC)
+        now = self.clock() if self.clock is not None else datetime.now(UTC)
         if self.last_timestamp is not None and now < self.last_timestamp:
             now = self.last_timestamp  # keep a stream's timestamps non-decreasing
         unsealed = cls(

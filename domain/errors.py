@@ -10,6 +10,8 @@
     │   ├── InvalidIdentifierError             table or schema name that is not SQL-safe
     │   ├── InvalidStepError                   a workflow step Kern cannot run
     │   ├── InvalidAsOfError                   an as_of that names no point of the session
+    │   ├── ImportSourceError                  a database to import from that is missing,
+    │   │                                      unreachable, or not what it should be
     │   └── UnstorableValueError (also TypeError)  a value with no JSON form
     ├── SessionError                           the session forbids the command
     │   ├── SessionNotFoundError (also LookupError)
@@ -81,6 +83,19 @@ class InvalidStepError(InvalidInputError):
 
 class InvalidAsOfError(InvalidInputError):
     """``as_of`` is not a version, datetime or run_id of the session."""
+
+
+class ImportSourceError(InvalidInputError):
+    """The database an import reads from cannot be used: no such file, no server
+    there, not an Agno database, or no such table. Nothing was imported.
+
+    ``source`` names the database (a URL without its password) and ``table``
+    the table, when the problem is about one."""
+
+    def __init__(self, message: str, *, source: str, table: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.table = table
 
 
 class UnstorableValueError(InvalidInputError, TypeError):

@@ -329,6 +329,10 @@ class Provenance(BaseModel):
     kern_version: str | None = None
     workflow_fingerprint: str | None = None
     metadata: dict[str, JsonValue] | None = None
+    imported_from: str | None = None
+    """Set on events an import wrote from another system's records rather than
+    recorded as they happened: ``agno:<sessions table>``. Left out of the stored
+    payload when None (a default), so logs written before it read the same."""
 
 
 class Metrics(BaseModel):

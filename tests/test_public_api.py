@@ -34,6 +34,7 @@ PUBLIC_MODULES = [
     "kern.db.postgres",
     "kern.db.sqlite",
     "kern.errors",
+    "kern.importing",
     "kern.run",
     "kern.session",
     "kern.web",

@@ -24,6 +24,8 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
     kern --db ... export [ID] --format otel        the runs as OTLP/JSON spans
                   [--include-content]              (with inputs, outputs, errors)
     kern --db ... import FILE [--skip-existing]    add exported sessions (never overwrites)
+    kern --db ... import-agno --from FILE_OR_URL   Agno's workflow sessions, each as a Kern log
+          [--from-table T] [--from-schema S]       (Agno's sessions table; its PostgreSQL schema)
     kern --db ... migrate                          bring the tables to this Kern's schema version
     kern --db ... erase --user U | --session ID | --older-than 90d --reason TEXT
                                                    destroy their data keys (a keyring store)
@@ -48,12 +50,14 @@ bad command line or input (or no Kern store at ``--db``), 1 for anything else
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import kern
+from kern.adapters.cli import agno_import
 from kern.adapters.cli.audit import anchor, export, import_, keygen, migrate, verify
 from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
@@ -106,6 +110,7 @@ COMMANDS: dict[str, tuple[Command, str, bool]] = {
     "anchor": (anchor, READ, False),
     "export": (export, READ, True),
     "import": (import_, CREATE, False),
+    "import-agno": (agno_import.import_agno, CREATE, False),
     "replay": (replay, READ, True),  # replays into a scratch store: --db is only read
     "fork": (fork, WRITE, True),
     "diff": (diff, READ, True),
@@ -174,9 +179,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     out = Output(as_json=args.json, progress=not args.no_progress)
     try:
-        opened = _open(target, args, access)
-        with opened as db:
-            return handler(db, args, out)
+        with contextlib.ExitStack() as sources:
+            if args.command == "import-agno":
+                # Before --db: a source that cannot be read creates no Kern store.
+                args.agno = sources.enter_context(agno_import.open_source(args))
+            opened = _open(target, args, access)
+            with opened as db:
+                return handler(db, args, out)
     except SchemaMigrationRequiredError as exc:
         if access != READ:
             raise
@@ -296,7 +305,8 @@ def _reading_commands(add: _Add) -> None:
     events_parser.add_argument(
         "--provenance",
         action="store_true",
-        help="add user, correlation_id, kern version, workflow fingerprint and metadata columns",
+        help="add user, correlation_id, kern version, workflow fingerprint, metadata and "
+        "imported_from columns",
     )
     history_parser = add("history", "the workflow history context a next run would see")
     history_parser.add_argument("session_id", metavar="ID")
@@ -367,6 +377,13 @@ def _audit_commands(add: _Add) -> None:
         default=None,
         help="the master key the file's data keys are wrapped by, when it is not this "
         "store's (they are rewrapped by this store's)",
+    )
+    agno_import.add_parser(
+        add(
+            "import-agno",
+            "add Agno's workflow sessions, each as a Kern session log at Agno's times; "
+            "sessions already imported are skipped",
+        )
     )
 
 

@@ -238,7 +238,7 @@ def events_table(log: Sequence[LogEntry], *, provenance: bool = False) -> Any:
     """The log as a table: one row per event."""
     columns = ["version", "timestamp (UTC)", "event", "run_id", "details", "hash"]
     if provenance:
-        columns += ["user", "correlation_id", "kern", "fingerprint", "metadata"]
+        columns += ["user", "correlation_id", "kern", "fingerprint", "metadata", "imported_from"]
     grid = table(*columns)
     for entry in log:
         cells: list[Any] = [
@@ -252,7 +252,7 @@ def events_table(log: Sequence[LogEntry], *, provenance: bool = False) -> Any:
         if provenance:
             p = entry.provenance
             cells += [entry.user_id, p.correlation_id, p.kern_version, p.workflow_fingerprint]
-            cells.append(p.metadata)
+            cells += [p.metadata, p.imported_from]
         add_row(grid, *cells)
     return grid
 

@@ -35,6 +35,7 @@ from kern.domain.values import (
     ExecutorMessage,
     ExecutorRun,
     Metrics,
+    Provenance,
     RunStatus,
     StateChanges,
     StoredValue,
@@ -583,3 +584,34 @@ def test_ignores_the_stored_schema_version_when_reading() -> None:
     event, topic, payload = PINNED[6]
     assert from_stored(_record(topic, {**payload, "schema_version": 1}, version=7)) == event
     assert from_stored(_record(topic, {"timestamp": STAMP, "user_id": "alice"}, 7)) == event
+
+
+def test_an_imported_event_stores_where_it_came_from_after_the_other_provenance() -> None:
+    """``imported_from`` came after the other provenance fields, with a default of
+    None that is left out: an event without it stores the bytes Kern stored before."""
+    when = WHEN
+    plain = SessionRenamed(
+        session_id="session_123",
+        version=2,
+        timestamp=when,
+        provenance=Provenance(kern_version="0.1.0"),
+        session_name="Errands",
+    )
+    imported = SessionRenamed(
+        session_id="session_123",
+        version=2,
+        timestamp=when,
+        provenance=Provenance(kern_version="0.1.0", imported_from="agno:agno_sessions"),
+        session_name="Errands",
+    )
+    assert to_stored(plain).state == (
+        b'{"schema_version":1,"timestamp":"2024-11-19T14:30:05.123456Z",'
+        b'"provenance":{"kern_version":"0.1.0"},"session_name":"Errands","hash":""}'
+    )
+    assert to_stored(imported).state == (
+        b'{"schema_version":1,"timestamp":"2024-11-19T14:30:05.123456Z",'
+        b'"provenance":{"kern_version":"0.1.0","imported_from":"agno:agno_sessions"},'
+        b'"session_name":"Errands","hash":""}'
+    )
+    assert from_stored(to_stored(imported)) == imported
+    assert from_stored(to_stored(plain)).provenance.imported_from is None
