@@ -1,8 +1,10 @@
 """Runs as recorded: ``WorkflowRunOutput``, ``RunStatus`` and their parts, and the
-run events ``run(stream=True)`` and ``arun(stream=True)`` yield (names as Agno's)."""
+run events ``run(stream=True)`` and ``arun(stream=True)`` yield (names as Agno's),
+and the ``RunContext`` a function step may take (``agno.run.RunContext``)."""
 
 from __future__ import annotations
 
+from kern.application.runner.steps import RunContext
 from kern.domain.values import RunStatus
 from kern.projections.run_events import (
     RunEvent,
@@ -17,6 +19,7 @@ from kern.projections.runs import Message, StepOutput, WorkflowMetrics, Workflow
 
 __all__ = [
     "Message",
+    "RunContext",
     "RunEvent",
     "RunStatus",
     "StepCompletedEvent",

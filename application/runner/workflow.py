@@ -43,6 +43,7 @@ from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
     ResolvedStep,
     resolve_step,
+    step_key,
 )
 from kern.application.sessions import KernDb
 from kern.domain.errors import (
@@ -112,7 +113,8 @@ class Workflow:
         # Without a db, runs still keep their history, in this process only.
         self.db: KernDb | AsyncKernDb = db if db is not None else self.new_scratch_db()
         self.steps = list(steps or [])
-        self._steps_seen: tuple[int, ...] | None = None
+        self._steps_seen: tuple[Any, ...] | None = None
+        self._steps_held: list[tuple[Any, Any, Any]] = []
         self._resolved_steps: list[ResolvedStep] = []
         self._fingerprint = ""
         self._resolve()  # a step Kern cannot run is refused here, before any run
@@ -400,10 +402,17 @@ class Workflow:
         return self._resolved_steps
 
     def _resolve(self) -> None:
-        seen = tuple(id(step) for step in self.steps)
+        """Resolve ``steps`` again when they changed since the last run: a new list,
+        an item added, removed or replaced, a Step's executor or policy set."""
+        seen = tuple(step_key(step) for step in self.steps)
         if seen != self._steps_seen:
             resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
             self._resolved_steps, self._fingerprint = resolved, step_fingerprint(resolved)
+            # The keys hold ids: keeping the objects keeps their ids from being reused.
+            self._steps_held = [
+                (s, getattr(s, "executor", None), getattr(s, "human_review", None))
+                for s in self.steps
+            ]
             self._steps_seen = seen
 
     # -- sessions ----------------------------------------------------------------
