@@ -515,6 +515,7 @@ class RunRecorder:
             output.input = received.raw
             output.metrics = {"duration": duration}
             output.success, output.error = success, fields["error"]
+            output.error_type, output.traceback = fields["error_type"], fields["traceback"]
             self.output.step_results.append(output)
             if executor_run is not None:
                 self.output.step_executor_runs.append(executor_run)
