@@ -15,14 +15,23 @@ from kern.projections.run_events import (
     WorkflowErrorEvent,
     WorkflowStartedEvent,
 )
-from kern.projections.runs import Message, StepOutput, WorkflowMetrics, WorkflowRunOutput
+from kern.projections.runs import (
+    Message,
+    RunMetrics,
+    StepMetrics,
+    StepOutput,
+    WorkflowMetrics,
+    WorkflowRunOutput,
+)
 
 __all__ = [
     "Message",
     "RunContext",
     "RunEvent",
+    "RunMetrics",
     "RunStatus",
     "StepCompletedEvent",
+    "StepMetrics",
     "StepOutput",
     "StepStartedEvent",
     "WorkflowCancelledEvent",

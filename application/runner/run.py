@@ -130,8 +130,9 @@ class RunRecorder:
     def events(self, overrides: Mapping[str, Any] | None) -> Generator[RunEvent, None, None]:
         """Run the workflow, yielding each run event once what it reflects is stored.
 
-        A step that raises ends the run as ERROR (a WorkflowErrorEvent is yielded,
-        then the exception propagates); ``cancel_run`` ends it CANCELLED before
+        A step whose attempts all raise is skipped, or, under its policy
+        ``on_error="fail"``, ends the run as ERROR (a WorkflowErrorEvent is
+        yielded, then the exception propagates); ``cancel_run`` ends it CANCELLED before
         the next step (a WorkflowCancelledEvent, no exception). Closing the
         generator, or cancelling the task that advances it, records the run
         CANCELLED and propagates."""

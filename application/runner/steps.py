@@ -144,6 +144,17 @@ class StepInput:
         """Content of the step just before this one (None for the first step)."""
         return self.previous_step_content
 
+    def get_all_previous_content(self) -> str:
+        """The content of every earlier step of this run, each under its name
+        (``=== name ===``), blank lines between: Agno's text. Steps whose content
+        is None or blank are left out; "" before the first step."""
+        parts = [
+            f"=== {name} ===\n{output.content}"
+            for name, output in self.previous_step_outputs.items()
+            if output.content is not None and str(output.content).strip()
+        ]
+        return "\n\n".join(parts)
+
 
 @dataclass
 class RunContext:
@@ -298,6 +309,50 @@ class Step:
         self.skip_on_failure = skip_on_failure
         self.strict_input_validation = strict_input_validation
         self.human_review = review
+        self._workflow: Callable[[], Any] | None = None
+        """The last Workflow that ran it (weakly): where get_chat_history reads."""
+
+    def get_chat_history(
+        self, session_id: str, last_n_runs: int | None = None, user_id: str | None = None
+    ) -> list[ExecutorMessage]:
+        """The messages of this step's agent or team in the session (Agno's
+        ``Step.get_chat_history``), read through the last Workflow that ran or
+        holds this step; [] for a function step or a session not visible.
+        InvalidStepError for an agent step no Workflow holds."""
+        step = resolve_step(0, self)
+        if not step.is_agent_like or step.executor_id is None:
+            return []
+        session = self._holder().get_session(session_id, user_id)
+        return _messages_of(step, session, last_n_runs)
+
+    async def aget_chat_history(
+        self, session_id: str, last_n_runs: int | None = None, user_id: str | None = None
+    ) -> list[ExecutorMessage]:
+        """:meth:`get_chat_history`, awaited (for a workflow on an async store)."""
+        step = resolve_step(0, self)
+        if not step.is_agent_like or step.executor_id is None:
+            return []
+        session = await self._holder().aget_session(session_id, user_id)
+        return _messages_of(step, session, last_n_runs)
+
+    def _holder(self) -> Any:
+        workflow = self._workflow() if self._workflow is not None else None
+        if workflow is None:
+            raise InvalidStepError(
+                f"Step {self.name!r} is in no Workflow: its chat history is read "
+                "through the workflow that runs it"
+            )
+        return workflow
+
+
+def _messages_of(
+    step: ResolvedStep, session: WorkflowSession | None, last_n_runs: int | None
+) -> list[ExecutorMessage]:
+    if session is None:
+        return []
+    if step.step_type == "team":
+        return session.get_messages(team_id=step.executor_id, last_n_runs=last_n_runs)
+    return session.get_messages(agent_id=step.executor_id, last_n_runs=last_n_runs)
 
 
 def _passthrough(step_input: StepInput) -> Any:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -42,6 +43,7 @@ from kern.application.runner import cancellation
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
     ResolvedStep,
+    Step,
     resolve_step,
     step_key,
 )
@@ -172,11 +174,14 @@ class Workflow:
     ) -> WorkflowRunOutput | Generator[RunEvent, None, None]:
         """Run every step on ``input`` in the session; record it as it goes.
 
-        A step that raises ends the run as ERROR (recorded with the error text)
-        and the exception propagates. ``cancel_run`` from another thread ends it
-        CANCELLED before its next step. Invalid input raises before anything is
-        recorded. ``correlation_id`` and ``metadata`` (a JSON-able dict) are
-        stored in the provenance of every event of the run. Without a
+        A step that raises is retried and then skipped, or ends the run as
+        ERROR (recorded with the error text) and the exception propagates, as
+        its failure policy says (Step ``max_retries``, ``skip_on_failure``,
+        ``human_review.on_error``; Agno's defaults: retried 3 times, skipped).
+        ``cancel_run`` from another thread ends it CANCELLED before its next
+        step. Invalid input raises before anything is recorded.
+        ``correlation_id`` and ``metadata`` (a JSON-able dict) are stored in
+        the provenance of every event of the run. Without a
         session_id (here or on the Workflow) the run starts a new session,
         named in the output.
 
@@ -409,6 +414,9 @@ class Workflow:
             resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
             self._resolved_steps, self._fingerprint = resolved, step_fingerprint(resolved)
             # The keys hold ids: keeping the objects keeps their ids from being reused.
+            for step in self.steps:
+                if isinstance(step, Step):
+                    step._workflow = weakref.ref(self)  # what get_chat_history reads
             self._steps_held = [
                 (s, getattr(s, "executor", None), getattr(s, "human_review", None))
                 for s in self.steps
@@ -534,6 +542,19 @@ class Workflow:
         session = self.get_session(session_id, user_id)
         return session.runs[-1] if session and session.runs else None
 
+    def save_session(
+        self,
+        session: WorkflowSession,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """Store what ``session`` changed of its name and state (Agno's
+        ``save_session``; see ``KernDb.save_session``). The user is ``user_id``,
+        else the session's, else the workflow's."""
+        chosen = user_id if user_id is not None else getattr(session, "user_id", None)
+        return self._db().save_session(session, self._user(chosen), correlation_id=correlation_id)
+
     def delete_session(
         self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None
     ) -> bool:
@@ -642,6 +663,16 @@ class Workflow:
     ) -> WorkflowRunOutput | None:
         """:meth:`get_last_run_output`, awaited."""
         return await self._acall(self.get_last_run_output, session_id, user_id)
+
+    async def asave_session(
+        self,
+        session: WorkflowSession,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """:meth:`save_session`, awaited."""
+        return await self._acall(self.save_session, session, user_id, correlation_id=correlation_id)
 
     async def adelete_session(
         self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None

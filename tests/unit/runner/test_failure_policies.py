@@ -158,6 +158,23 @@ def test_a_skipped_step_records_the_last_error_and_its_traceback() -> None:
     assert stored.traceback is not None and "failure 3" in stored.traceback
 
 
+def test_a_skipped_step_whose_error_cannot_be_printed_reads_safely() -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def hostile(step_input: StepInput) -> str:
+        raise Unprintable
+
+    db = InMemoryDb()
+    run = Workflow(name="W", db=db, steps=[Step(executor=hostile, max_retries=0)]).run(
+        "x", session_id="s"
+    )
+    text = "Unprintable (its message could not be read: RuntimeError)"
+    assert run.content == f"Step skipped due to error: {text}"
+    assert first_run(db).step_results[0].error == text
+
+
 def test_a_reported_failure_is_not_retried_and_ends_the_run_only_under_fail() -> None:
     calls: list[int] = []
 
