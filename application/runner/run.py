@@ -320,28 +320,38 @@ class RunRecorder:
         times (Agno's retries: at once, no wait); each attempt that raised is
         recorded as a StepAttemptFailed. The last attempt's exception propagates.
         A cancel_run between attempts ends the run before the next one."""
+        try:
+            # The first attempt needs no retry machinery (a tenth of a step's cost).
+            return self._attempt(step, 1, call)
+        except Exception as exc:
+            if not retryable(exc) or step.max_retries == 0:
+                raise
         for attempt in Retrying(
-            stop=stop_after_attempt(step.max_retries + 1),
+            stop=stop_after_attempt(step.max_retries),
             retry=retry_if_exception(retryable),
             reraise=True,
         ):
             with attempt:
-                number = attempt.retry_state.attempt_number
-                if number > 1 and self._cancel.is_set():
+                number = attempt.retry_state.attempt_number + 1
+                if self._cancel.is_set():
                     raise RunCancelledError(
                         f"run {self.run_id!r} was cancelled before attempt {number} "
                         f"of step {step.name!r}",
                         session_id=self.session_id,
                         run_id=self.run_id,
                     )
-                started = time.perf_counter()
-                try:
-                    return call()
-                except Exception as exc:
-                    if retryable(exc):
-                        self._record_attempt(step, number, exc, time.perf_counter() - started)
-                    raise
+                return self._attempt(step, number, call)
         raise AssertionError("unreachable: tenacity returns or reraises")  # pragma: no cover
+
+    def _attempt(self, step: ResolvedStep, number: int, call: Callable[[], Any]) -> Any:
+        """One attempt: ``call()``, recorded as failed if it raised a retryable error."""
+        started = time.perf_counter()
+        try:
+            return call()
+        except Exception as exc:
+            if retryable(exc):
+                self._record_attempt(step, number, exc, time.perf_counter() - started)
+            raise
 
     def _record_attempt(
         self, step: ResolvedStep, number: int, exc: Exception, duration: float
