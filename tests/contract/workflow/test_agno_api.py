@@ -112,6 +112,17 @@ def test_a_steps_chat_history_is_its_agents_messages_in_the_session(db: KernDb) 
     assert Step(executor=echo).get_chat_history("s1") == []
 
 
+def test_a_steps_chat_history_is_awaited_on_any_store(adb: AnyDb) -> None:
+    write = Step(name="write", agent=Writer())
+    workflow = Workflow(name="W", db=adb, steps=[write])
+
+    async def body() -> Any:
+        await workflow.arun("a", session_id="s1")
+        return await write.aget_chat_history("s1")
+
+    assert [m.content for m in drive(adb, body)] == ["a", "draft of a"]
+
+
 def test_a_step_in_no_workflow_has_no_chat_history_to_read() -> None:
     with pytest.raises(InvalidStepError, match="in no Workflow"):
         Step(name="write", agent=Writer()).get_chat_history("s1")
