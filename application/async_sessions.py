@@ -69,6 +69,7 @@ class AsyncKernDb:
     get_deleted_sessions = _awaited(KernDb.get_deleted_sessions)
     rename_session = _awaited(KernDb.rename_session)
     update_session_state = _awaited(KernDb.update_session_state)
+    save_session = _awaited(KernDb.save_session)
     delete_session = _awaited(KernDb.delete_session)
     delete_sessions = _awaited(KernDb.delete_sessions)
     get_log = _awaited(KernDb.get_log)

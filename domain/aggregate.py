@@ -36,6 +36,7 @@ from kern.domain.events import (
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
+    StepAttemptFailed,
     StepCompleted,
 )
 from kern.domain.identity import check_text, may_access, validate_session_id, validate_user_id
@@ -288,6 +289,17 @@ class SessionAggregate:
         run = self._open_run(run_id)
         return self._record(
             StepCompleted, run_id=run_id, user_id=user_id, step_index=run.next_step, **fields
+        )
+
+    def fail_step_attempt(
+        self, *, run_id: str, user_id: str | None, **fields: Any
+    ) -> StepAttemptFailed:
+        """Record a failed attempt of the next step of an open run (fields as
+        StepAttemptFailed); the run's next step index does not move."""
+        self.check_can_write(user_id)
+        run = self._open_run(run_id)
+        return self._record(
+            StepAttemptFailed, run_id=run_id, user_id=user_id, step_index=run.next_step, **fields
         )
 
     def complete_run(

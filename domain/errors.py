@@ -22,7 +22,8 @@
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   ├── RunAlreadyFinishedError
-    │   └── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
+    │   ├── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
+    │   └── StepFailedError (also RuntimeError)  a step reported failure under on_error="fail"
     ├── StoreError                             the store failed or disagreed
     │   ├── ConcurrencyError                   retries exhausted on a busy session
     │   ├── StoreUnavailableError              cannot reach or open the database
@@ -176,6 +177,15 @@ class RunAlreadyFinishedError(RunError):
 
 class RunCancelledError(RunError):
     """The run was stopped by ``cancel_run`` before a step; it is recorded CANCELLED."""
+
+
+class StepFailedError(RunError, RuntimeError):
+    """A step returned a StepOutput with ``success=False`` and its policy is
+    ``on_error="fail"``: the run is recorded ERROR (Agno raises RuntimeError)."""
+
+    def __init__(self, message: str, *, session_id: str, run_id: str, step_name: str) -> None:
+        super().__init__(message, session_id=session_id, run_id=run_id)
+        self.step_name = step_name
 
 
 class StoreError(KernError):

@@ -114,6 +114,28 @@ class StepCompleted(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StepAttemptFailed(RunEvent):
+    """One attempt of a step raised; the step's policy decides what happens next.
+
+    Every failed attempt of a step is recorded, the last one included, before
+    the step is tried again or, its retries used up, recorded as a
+    StepCompleted (skipped: ``success`` False) or ends the run as ERROR.
+    ``step_index`` is the index that step's StepCompleted gets; ``attempt``
+    counts from 1, out of ``max_retries + 1``. ``error``, ``error_type`` and
+    ``traceback`` are as on StepCompleted; ``metrics`` times the attempt.
+    """
+
+    step_index: int
+    step_name: str | None = None
+    attempt: int
+    max_retries: int = 0
+    error: str
+    error_type: str | None = None
+    traceback: str | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunCompleted(RunEvent):
     """A run ended (COMPLETED, ERROR or CANCELLED); its state changes take effect.
 
@@ -174,6 +196,7 @@ EVENT_CLASSES: tuple[type[SessionEvent], ...] = (
     SessionStateUpdated,
     SessionDeleted,
     SessionForked,
+    StepAttemptFailed,
 )
 
 # Old topic -> class, for events stored under a name that has since changed.

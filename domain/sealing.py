@@ -42,6 +42,7 @@ from kern.domain.events import (
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
+    StepAttemptFailed,
     StepCompleted,
 )
 
@@ -60,6 +61,7 @@ PRIVATE_FIELDS: dict[type[SessionEvent], tuple[str, ...]] = {
     SessionStarted: ("workflow_data", "metadata", "session_state"),
     RunStarted: ("input", "session_state"),
     StepCompleted: ("input", "content", "error", "executor_run", "state_changes", "traceback"),
+    StepAttemptFailed: ("error", "traceback"),
     RunCompleted: ("content", "error", "state_changes", "traceback"),
     SessionRenamed: ("session_name",),
     SessionStateUpdated: ("changes",),

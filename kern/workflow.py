@@ -1,9 +1,11 @@
-"""Workflows and their steps: ``Workflow``, ``Step``, ``StepInput``, ``StepOutput``."""
+"""Workflows and their steps: ``Workflow``, ``Step``, ``StepInput``, ``StepOutput``,
+the failure policy's ``HumanReview`` and ``OnError``, and the ``RunContext`` a
+function step may take."""
 
 from __future__ import annotations
 
 from kern.application.runner import workflow as runner
-from kern.application.runner.steps import Step, StepInput
+from kern.application.runner.steps import HumanReview, OnError, RunContext, Step, StepInput
 from kern.application.sessions import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.domain.errors import InvalidStepError
@@ -19,4 +21,13 @@ class Workflow(runner.Workflow):
         return InMemoryDb()
 
 
-__all__ = ["InvalidStepError", "Step", "StepInput", "StepOutput", "Workflow"]
+__all__ = [
+    "HumanReview",
+    "InvalidStepError",
+    "OnError",
+    "RunContext",
+    "Step",
+    "StepInput",
+    "StepOutput",
+    "Workflow",
+]

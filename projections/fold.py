@@ -14,6 +14,7 @@ from kern.domain.events import (
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
+    StepAttemptFailed,
     StepCompleted,
 )
 from kern.domain.values import RunStatus
@@ -123,6 +124,12 @@ class SessionFold:
             run.step_executor_runs.append(event.executor_run)
         run.session_state = event.state_changes.apply_to(run.session_state or {})
 
+    def _attempt_failed(self, event: StepAttemptFailed) -> None:
+        """A failed attempt changes no read model: the step's result is its
+        StepCompleted, as Agno's run shows it. The attempts are read from the
+        log (``get_log``, the audit, OpenTelemetry spans, the web timeline)."""
+        self._run(event.run_id)
+
     def _run_completed(self, event: RunCompleted) -> None:
         run = self._run(event.run_id)
         run.status = event.status
@@ -180,6 +187,7 @@ _HANDLERS: dict[type[SessionEvent], Callable[[SessionFold, Any], None]] = {
     SessionStateUpdated: SessionFold._state_updated,
     SessionDeleted: SessionFold._deleted,
     SessionForked: SessionFold._forked,
+    StepAttemptFailed: SessionFold._attempt_failed,
 }
 """The fold's handler of each event class (every class in domain/events.py)."""
 

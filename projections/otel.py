@@ -3,7 +3,10 @@
 The spans follow the OpenTelemetry GenAI semantic conventions (in development):
 
 - a run is an ``invoke_workflow`` span, the root of its own trace;
-- each step is a ``step <name>`` span under it;
+- each step is a ``step <name>`` span under it, with a
+  ``kern.step.attempt_failed`` span event for each attempt that raised and was
+  recorded (StepAttemptFailed: its number and ``error.type``; with content, the
+  message and traceback too) and ``kern.step.failed_attempts`` counting them;
 - each step's executor is a span under the step: ``invoke_agent <name>`` for an
   agent or a team, with the token usage its recorded messages report, and
   ``execute_tool <name>`` for a function (a ``...`` placeholder step has none).
@@ -33,7 +36,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kern.domain.encoding import encode_json
-from kern.domain.events import RunCompleted, RunEvent, RunStarted, SessionEvent, StepCompleted
+from kern.domain.events import (
+    RunCompleted,
+    RunEvent,
+    RunStarted,
+    SessionEvent,
+    StepAttemptFailed,
+    StepCompleted,
+)
 from kern.domain.values import ExecutorRun, RunStatus, StoredValue, utc
 
 SCOPE_NAME = "kern"
@@ -51,6 +61,8 @@ class _Run:
     started: RunStarted
     steps: list[StepCompleted]
     completed: RunCompleted | None
+    attempts: dict[int, list[StepAttemptFailed]]
+    """The failed attempts of each step, by the step's index."""
 
 
 def export_request(
@@ -109,13 +121,15 @@ def _runs(events: Sequence[SessionEvent]) -> list[_Run]:
     runs: dict[str, _Run] = {}
     for event in events:
         if isinstance(event, RunStarted):
-            runs[event.run_id] = _Run(event, [], None)
+            runs[event.run_id] = _Run(event, [], None, {})
         elif isinstance(event, RunEvent) and event.run_id in runs:
             run = runs[event.run_id]
             if isinstance(event, StepCompleted):
                 run.steps.append(event)
+            elif isinstance(event, StepAttemptFailed):
+                run.attempts.setdefault(event.step_index, []).append(event)
             elif isinstance(event, RunCompleted):
-                runs[event.run_id] = _Run(run.started, run.steps, event)
+                runs[event.run_id] = _Run(run.started, run.steps, event, run.attempts)
     return list(runs.values())
 
 
@@ -172,6 +186,9 @@ class _SpanMaker:
             "kern.step.name": step.step_name,
             "kern.step.type": step.step_type,
         }
+        attempts = self.run.attempts.get(step.step_index, [])
+        if attempts:
+            attributes["kern.step.failed_attempts"] = len(attempts)
         if self.content:
             attributes["kern.step.input"] = _json_text(step.input)
             if step.success:
@@ -183,8 +200,25 @@ class _SpanMaker:
             *_step_times(step),
             attributes,
         )
+        if attempts:
+            span["events"] = [self._attempt_event(attempt) for attempt in attempts]
         self._set_outcome(span, step.success, step, None)
         return span
+
+    def _attempt_event(self, attempt: StepAttemptFailed) -> dict[str, Any]:
+        """The span event of one failed attempt (message and traceback are content)."""
+        details: dict[str, Any] = {
+            "kern.step.attempt": attempt.attempt,
+            "error.type": attempt.error_type or "_OTHER",
+        }
+        if self.content:
+            details["exception.message"] = attempt.error
+            details["exception.stacktrace"] = attempt.traceback
+        return {
+            "timeUnixNano": str(_nanos(attempt.timestamp)),
+            "name": "kern.step.attempt_failed",
+            "attributes": _attributes(details),
+        }
 
     def _executor_span(self, step: StepCompleted) -> dict[str, Any] | None:
         if step.step_type == "placeholder":
@@ -269,13 +303,13 @@ class _SpanMaker:
             "exception.message": event.error,
             "exception.stacktrace": event.traceback,
         }
-        span["events"] = [
+        span.setdefault("events", []).append(
             {
                 "timeUnixNano": span["endTimeUnixNano"],
                 "name": "exception",
                 "attributes": _attributes(details),
             }
-        ]
+        )
 
 
 def _step_times(step: StepCompleted) -> tuple[int, int]:

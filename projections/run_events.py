@@ -23,7 +23,13 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from kern.domain.events import RunCompleted, RunStarted, SessionEvent, StepCompleted
+from kern.domain.events import (
+    RunCompleted,
+    RunStarted,
+    SessionEvent,
+    StepAttemptFailed,
+    StepCompleted,
+)
 from kern.domain.values import RunStatus
 
 
@@ -149,7 +155,9 @@ def run_events(events: Sequence[SessionEvent], run_id: str, after: int = 0) -> l
     last: SessionEvent | None = None
     steps: list[str] = []
     for event in events:
-        if getattr(event, "run_id", None) != run_id:
+        if getattr(event, "run_id", None) != run_id or isinstance(event, StepAttemptFailed):
+            # A failed attempt has no run event (Agno streams none): a step's
+            # StepStarted follows the event before its first attempt, as live.
             continue
         if isinstance(event, RunStarted):
             run = event

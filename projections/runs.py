@@ -7,7 +7,7 @@ reads back as its dict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -66,26 +66,107 @@ class StepOutput:
 
 
 @dataclass
-class WorkflowMetrics:
-    """Timing of a run: its duration and each step's, in seconds."""
+class RunMetrics:
+    """What a step's metrics hold (Agno's RunMetrics): its duration, in seconds."""
 
     duration: float | None = None
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, duration: float, step_results: Sequence[StepOutput]) -> WorkflowMetrics:
-        """A run's metrics: its duration and each step's metrics, keyed by step name."""
-        return cls(
-            duration=duration,
-            steps={
-                step.step_name or str(step.step_index): dict(step.metrics or {})
-                for step in step_results
-            },
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunMetrics:
+        """The inverse of :meth:`to_dict`; unknown keys (Agno's token counts) are ignored."""
+        return cls(duration=data.get("duration"))
+
+
+@dataclass
+class StepMetrics:
+    """One step's entry in a run's metrics, as Agno's: ``metrics.steps[name].metrics.duration``.
+
+    ``entry["duration"]`` (the dict Kern gave before) still reads its metrics.
+    """
+
+    step_name: str
+    executor_type: str | None = None
+    executor_name: str | None = None
+    metrics: RunMetrics | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if self.metrics is None or key not in self.metrics.to_dict():
+            raise KeyError(key)
+        return getattr(self.metrics, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (Agno's keys)."""
+        return {
+            "step_name": self.step_name,
+            "executor_type": self.executor_type,
+            "executor_name": self.executor_name,
+            "metrics": self.metrics.to_dict() if self.metrics else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str | None = None) -> StepMetrics:
+        """The inverse of :meth:`to_dict`; also reads the ``{"duration": ...}`` dict
+        a step's entry was before (``name``: its key in ``steps``)."""
+        if "metrics" not in data and "step_name" not in data:
+            return cls(step_name=name or "", metrics=RunMetrics.from_dict(data))
+        metrics = data.get("metrics")
+        return cls(
+            step_name=data.get("step_name") or name or "",
+            executor_type=data.get("executor_type"),
+            executor_name=data.get("executor_name"),
+            metrics=RunMetrics.from_dict(metrics) if metrics is not None else None,
+        )
+
+
+@dataclass
+class WorkflowMetrics:
+    """Timing of a run: its duration and each step's, in seconds (Agno's shape:
+    ``metrics.steps[name].metrics.duration``)."""
+
+    duration: float | None = None
+    steps: dict[str, StepMetrics] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, duration: float, step_results: Sequence[StepOutput]) -> WorkflowMetrics:
+        """A run's metrics: its duration and each step's metrics, keyed by step name."""
+        steps = {}
+        for step in step_results:
+            name = step.step_name or str(step.step_index)
+            steps[name] = StepMetrics(
+                step_name=name,
+                executor_type=step.executor_type,
+                executor_name=step.executor_name,
+                metrics=RunMetrics.from_dict(step.metrics or {}),
+            )
+        return cls(duration=duration, steps=steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "duration": self.duration,
+            "steps": {name: step.to_dict() for name, step in self.steps.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkflowMetrics:
+        """The inverse of :meth:`to_dict` (Agno's, and what Kern wrote before:
+        a step's entry as a plain ``{"duration": ...}``)."""
+        steps = data.get("steps") or {}
+        return cls(
+            duration=data.get("duration"),
+            steps={name: StepMetrics.from_dict(entry, name) for name, entry in steps.items()},
+        )
 
 
 @dataclass
@@ -144,7 +225,7 @@ class WorkflowRunOutput:
             ExecutorRun.model_validate(r) for r in values.get("step_executor_runs") or []
         ]
         if values.get("metrics") is not None:
-            values["metrics"] = WorkflowMetrics(**values["metrics"])
+            values["metrics"] = WorkflowMetrics.from_dict(values["metrics"])
         return cls(**values)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kern.domain.errors import UnstorableValueError
-from kern.domain.values import RunStatus, to_json_value
+from kern.domain.values import ExecutorRun, RunStatus, to_json_value
 from kern.projections.messages import select_messages
 from kern.projections.runs import Message, WorkflowChatInteraction, WorkflowRunOutput
 from kern.projections.windows import last_n
@@ -63,6 +63,12 @@ class WorkflowSession:
     created_at: int | None = None
     updated_at: int | None = None
     version: int = field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        # As Agno's: a session without runs has an empty list, so that
+        # WorkflowSession(runs=[]) reads back equal from its to_dict().
+        if self.runs is None:
+            self.runs = []
 
     # -- runs -----------------------------------------------------------------
 
@@ -119,14 +125,71 @@ class WorkflowSession:
             return []
         if not agent_id and not team_id:
             raise ValueError("agent_id or team_id must be provided")
-        executor_runs = [
-            er
-            for run in self.runs
-            for er in run.step_executor_runs
-            if (er.agent_id == agent_id if agent_id else er.team_id == team_id)
+        if agent_id:
+            agent_runs = [
+                er for run in self.runs for er in run.step_executor_runs if er.agent_id == agent_id
+            ]
+            return self.get_messages_from_agent_runs(
+                agent_runs,
+                last_n_runs=last_n_runs,
+                limit=limit,
+                skip_roles=skip_roles,
+                skip_statuses=skip_statuses,
+                skip_history_messages=skip_history_messages,
+            )
+        team_runs = [
+            er for run in self.runs for er in run.step_executor_runs if er.team_id == team_id
         ]
+        assert team_id is not None
+        return self.get_messages_from_team_runs(
+            team_id,
+            team_runs,
+            last_n_runs=last_n_runs,
+            limit=limit,
+            skip_roles=skip_roles,
+            skip_statuses=skip_statuses,
+            skip_history_messages=skip_history_messages,
+            skip_member_messages=skip_member_messages,
+        )
+
+    def get_messages_from_agent_runs(
+        self,
+        runs: Sequence[ExecutorRun],
+        last_n_runs: int | None = None,
+        limit: int | None = None,
+        skip_roles: Sequence[str] | None = None,
+        skip_statuses: Sequence[RunStatus | str] | None = None,
+        skip_history_messages: bool = True,
+    ) -> list[Message]:
+        """The messages of the given agent runs that fit the criteria (as Agno's):
+        see :func:`kern.projections.messages.select_messages` for the order."""
         return select_messages(
-            executor_runs,
+            runs,
+            last_n_runs=last_n_runs,
+            limit=limit,
+            skip_roles=skip_roles,
+            skip_statuses=skip_statuses,
+            skip_history_messages=skip_history_messages,
+        )
+
+    def get_messages_from_team_runs(
+        self,
+        team_id: str,
+        runs: Sequence[ExecutorRun],
+        last_n_runs: int | None = None,
+        limit: int | None = None,
+        skip_roles: Sequence[str] | None = None,
+        skip_statuses: Sequence[RunStatus | str] | None = None,
+        skip_history_messages: bool = True,
+        skip_member_messages: bool = True,
+    ) -> list[Message]:
+        """The messages of the given team runs that fit the criteria (as Agno's):
+        with ``skip_member_messages``, only the runs of ``team_id`` itself, not
+        those of its members; then as :meth:`get_messages_from_agent_runs`."""
+        if skip_member_messages:
+            runs = [run for run in runs if run.team_id == team_id]
+        return self.get_messages_from_agent_runs(
+            runs,
             last_n_runs=last_n_runs,
             limit=limit,
             skip_roles=skip_roles,

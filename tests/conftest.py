@@ -15,6 +15,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import psycopg.errors
@@ -22,7 +23,7 @@ import pytest
 from psycopg import sql
 from psycopg_pool import PoolTimeout
 
-from kern.workflow import StepInput
+from kern.workflow import HumanReview, OnError, Step, StepInput
 
 POSTGRES_URL = os.environ.get(
     "KERN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -136,3 +137,10 @@ def echo(step_input: StepInput) -> str:
 def shout(step_input: StepInput) -> str:
     """A step that upper-cases what the previous step said."""
     return str(step_input.previous_step_content).upper()
+
+
+def failing(executor: Any, name: str | None = None) -> Step:
+    """``executor`` as a step whose exception ends the run as ERROR and propagates:
+    one attempt, ``on_error="fail"`` (by default a step is retried, then skipped)."""
+    review = HumanReview(on_error=OnError.fail)
+    return Step(name=name, executor=executor, max_retries=0, human_review=review)

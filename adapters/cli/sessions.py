@@ -32,6 +32,7 @@ from kern.domain.events import (
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
+    StepAttemptFailed,
     StepCompleted,
 )
 from kern.projections.log import LogEntry
@@ -352,6 +353,11 @@ def event_summary(event: SessionEvent, payload: dict[str, Any] | None = None) ->
         return (
             f"{event.step_name} ({event.executor_type}, index {event.step_index}) {outcome} "
             f"content={short(event.content.value)}{changes}"
+        )
+    if isinstance(event, StepAttemptFailed):
+        return (
+            f"{event.step_name} attempt {event.attempt} of {event.max_retries + 1} "
+            f"error={short(event.error)}"
         )
     if isinstance(event, RunCompleted):
         error = f" error={short(event.error)}" if event.error else ""

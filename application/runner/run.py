@@ -16,6 +16,8 @@ ones) through :mod:`kern.application.bridge`, so they never block the loop.
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import threading
 import time
@@ -24,11 +26,14 @@ from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from kern.application import bridge
 from kern.application.runner import cancellation
 from kern.application.runner.steps import (
+    OnError,
     ResolvedStep,
+    RunContext,
     SessionViews,
     StepInput,
     executor_run_of,
@@ -40,7 +45,12 @@ from kern.application.runner.values import (
     history_part,
 )
 from kern.domain.aggregate import SessionAggregate
-from kern.domain.errors import AsyncStoreError, RunCancelledError, UnstorableValueError
+from kern.domain.errors import (
+    AsyncStoreError,
+    RunCancelledError,
+    StepFailedError,
+    UnstorableValueError,
+)
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent, StepCompleted
 from kern.domain.values import (
     ExecutorRun,
@@ -120,8 +130,9 @@ class RunRecorder:
     def events(self, overrides: Mapping[str, Any] | None) -> Generator[RunEvent, None, None]:
         """Run the workflow, yielding each run event once what it reflects is stored.
 
-        A step that raises ends the run as ERROR (a WorkflowErrorEvent is yielded,
-        then the exception propagates); ``cancel_run`` ends it CANCELLED before
+        A step whose attempts all raise is skipped, or, under its policy
+        ``on_error="fail"``, ends the run as ERROR (a WorkflowErrorEvent is
+        yielded, then the exception propagates); ``cancel_run`` ends it CANCELLED before
         the next step (a WorkflowCancelledEvent, no exception). Closing the
         generator, or cancelling the task that advances it, records the run
         CANCELLED and propagates."""
@@ -246,25 +257,25 @@ class RunRecorder:
         )
         started = time.perf_counter()
         try:
-            response = call()
+            response = self._attempts(step, call)
+        except Exception as exc:
+            if not retryable(exc) or _failure_ends_run(step):
+                # Kern's own refusals, and a step whose policy ends the run: recorded, raised.
+                failed = StepOutput(content=message_of(exc)) if retryable(exc) else None
+                self._fail_step(step, received, failed, started, before, step_input, exc)
+                raise
+            response = _skipped(step, exc)
+            failure: Exception | None = exc
         except BaseException as exc:
-            self._record_step(
-                step,
-                received,
-                None,
-                started,
-                before,
-                step_input.session_state,
-                failure=exc,
-            )
+            self._fail_step(step, received, None, started, before, step_input, exc)
             raise
+        else:
+            failure = None
         try:
             output, executor_run = self._normalise(step, response)
         except UnstorableValueError as exc:
             # The step ran but what it returned cannot be stored: record it as failed.
-            self._record_step(
-                step, received, None, started, before, step_input.session_state, failure=exc
-            )
+            self._fail_step(step, received, None, started, before, step_input, exc)
             raise
         self._record_step(
             step,
@@ -273,11 +284,99 @@ class RunRecorder:
             started,
             before,
             step_input.session_state,
+            failure=failure,
             executor_run=executor_run,
         )
         step_input.previous_step_outputs[step.name] = output
         step_input.previous_step_content = output.content
+        if not output.success and _failure_ends_run(step):
+            raise StepFailedError(
+                output.error or f"Step {step.name} reported failure",
+                session_id=self.session_id,
+                run_id=self.run_id,
+                step_name=step.name,
+            )
         return output
+
+    def _fail_step(
+        self,
+        step: ResolvedStep,
+        received: Received,
+        output: StepOutput | None,
+        started: float,
+        before: dict[str, Any],
+        step_input: StepInput,
+        exc: BaseException,
+    ) -> None:
+        """Record the step as failed by ``exc`` (the run then ends); ``output``, when
+        given, is what its step result shows (Agno's: the error's text)."""
+        if output is not None:
+            _describe(step, output)
+        state = step_input.session_state
+        self._record_step(step, received, output, started, before, state, failure=exc)
+
+    def _attempts(self, step: ResolvedStep, call: Callable[[], Any]) -> Any:
+        """``call()``, tried again after an exception up to ``step.max_retries`` more
+        times (Agno's retries: at once, no wait); each attempt that raised is
+        recorded as a StepAttemptFailed. The last attempt's exception propagates.
+        A cancel_run between attempts ends the run before the next one."""
+        try:
+            # The first attempt needs no retry machinery (a tenth of a step's cost).
+            return self._attempt(step, 1, call)
+        except Exception as exc:
+            if not retryable(exc) or step.max_retries == 0:
+                raise
+        for attempt in Retrying(
+            stop=stop_after_attempt(step.max_retries),
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        ):
+            with attempt:
+                number = attempt.retry_state.attempt_number + 1
+                if self._cancel.is_set():
+                    raise RunCancelledError(
+                        f"run {self.run_id!r} was cancelled before attempt {number} "
+                        f"of step {step.name!r}",
+                        session_id=self.session_id,
+                        run_id=self.run_id,
+                    )
+                return self._attempt(step, number, call)
+        raise AssertionError("unreachable: tenacity returns or reraises")  # pragma: no cover
+
+    def _attempt(self, step: ResolvedStep, number: int, call: Callable[[], Any]) -> Any:
+        """One attempt: ``call()``, recorded as failed if it raised a retryable error."""
+        started = time.perf_counter()
+        try:
+            return call()
+        except Exception as exc:
+            if retryable(exc):
+                self._record_attempt(step, number, exc, time.perf_counter() - started)
+            raise
+
+    def _record_attempt(
+        self, step: ResolvedStep, number: int, exc: Exception, duration: float
+    ) -> None:
+        """Append the StepAttemptFailed of one attempt of ``step`` (its own commit:
+        the audit shows it even when the process dies in the next attempt)."""
+        failed = failure_fields(exc)
+        error = failed["error"]
+        assert error is not None
+
+        def decide(session: SessionAggregate) -> None:
+            session.fail_step_attempt(
+                run_id=self.run_id,
+                user_id=self.user_id,
+                provenance=self.provenance,
+                step_name=step.name,
+                attempt=number,
+                max_retries=step.max_retries,
+                error=error,
+                error_type=failed["error_type"],
+                traceback=failed["traceback"],
+                metrics=Metrics(duration=duration),
+            )
+
+        self.db.execute(self.session_id, decide)
 
     def _prepare(
         self, step: ResolvedStep, step_input: StepInput, context: str | None
@@ -298,7 +397,25 @@ class RunRecorder:
             "previous_step_content": step_input.previous_step_content,
             "workflow_history_context": context,
         }
-        return received, lambda: self._call(step.executor, step_input, awaited=step.is_async)
+        executor = step.executor
+        if step.takes_run_context:
+            executor = functools.partial(executor, run_context=self._run_context(step_input))
+        return received, lambda: self._call(executor, step_input, awaited=step.is_async)
+
+    def _run_context(self, step_input: StepInput) -> RunContext:
+        """The RunContext a step is passed: its own object, the run's state dict."""
+        workflow = self.workflow
+        layers = [workflow.metadata, self.provenance.metadata]
+        metadata = {k: v for layer in layers if layer for k, v in copy.deepcopy(layer).items()}
+        return RunContext(
+            run_id=self.run_id,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            workflow_id=workflow.id,
+            workflow_name=workflow.name,
+            metadata=metadata if any(layer is not None for layer in layers) else None,
+            session_state=step_input.session_state,
+        )
 
     def _call(self, fn: Callable[[Any], Any], argument: Any, *, awaited: bool) -> Any:
         """``fn(argument)`` as this run calls steps: directly for ``run``; for ``arun``
@@ -337,12 +454,7 @@ class RunRecorder:
             output = response
         else:
             output = StepOutput(content=response)
-        output.step_name = step.name
-        output.step_index = step.index
-        output.step_type = step.step_type
-        output.executor_type = "function" if step.step_type == "placeholder" else step.step_type
-        output.executor_name = step.executor_name
-        output.executor_id = step.executor_id
+        _describe(step, output)
         output.executor_run = executor_run
         return output, executor_run
 
@@ -414,6 +526,7 @@ class RunRecorder:
             output.input = received.raw
             output.metrics = {"duration": duration}
             output.success, output.error = success, fields["error"]
+            output.error_type, output.traceback = fields["error_type"], fields["traceback"]
             self.output.step_results.append(output)
             if executor_run is not None:
                 self.output.step_executor_runs.append(executor_run)
@@ -497,6 +610,49 @@ class RunRecorder:
         self.output.traceback = failed["traceback"]
         self.output.metrics = WorkflowMetrics.of(duration, self.output.step_results)
         yield from self._reflect(executed.events)
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a step's exception counts as a failed attempt (Agno: any Exception
+    but a cancellation). Kern's refusals (a cancel, an awaitable from a sync
+    run) are not: another attempt could not change them."""
+    return isinstance(exc, Exception) and not isinstance(
+        exc, RunCancelledError | AsyncStoreError | UnstorableValueError
+    )
+
+
+def _describe(step: ResolvedStep, output: StepOutput) -> None:
+    """Name the step and its executor in its output."""
+    output.step_name = step.name
+    output.step_index = step.index
+    output.step_type = step.step_type
+    output.executor_type = "function" if step.step_type == "placeholder" else step.step_type
+    output.executor_name = step.executor_name
+    output.executor_id = step.executor_id
+
+
+def _failure_ends_run(step: ResolvedStep) -> bool:
+    """A failed step ends the run (Agno: ``on_error="fail"`` without ``skip_on_failure``)."""
+    return step.on_error is OnError.fail and not step.skip_on_failure
+
+
+def _skipped(step: ResolvedStep, exc: Exception) -> StepOutput:
+    """What a step whose attempts all raised is recorded as, under Agno's wording:
+    ``skip_on_failure`` first, else ``on_error="skip"``."""
+    if step.skip_on_failure:
+        content = f"Step {step.name} failed but skipped"
+    else:
+        content = f"Step skipped due to error: {message_of(exc)}"
+    return StepOutput(content=content, success=False, error=error_text(exc))
+
+
+def message_of(exc: BaseException) -> str:
+    """``str(exc)`` as a text every store keeps (Agno's wording of an error); a
+    broken ``__str__`` reads as :func:`error_text` does."""
+    try:
+        return storable_text(str(exc))
+    except Exception:  # a broken __str__ must not lose the run
+        return error_text(exc)
 
 
 def failure_fields(exc: BaseException | None) -> dict[str, str | None]:

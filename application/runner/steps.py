@@ -5,7 +5,13 @@ A step is a plain callable ``fn(step_input) -> StepOutput | Any`` (or an
 object (it has ``run(message)`` or ``arun(message)`` returning something with
 ``.content``). ``...`` stands for a step that hands its input on unchanged,
 so the seed snippets run as written. Async steps run under
-``Workflow.arun`` only (:attr:`ResolvedStep.is_async`).
+``Workflow.arun`` only (:attr:`ResolvedStep.is_async`). A function with a
+``run_context`` parameter also gets the run's :class:`RunContext`.
+
+A step that raises is tried again, up to ``Step(max_retries=3)`` more times;
+once its attempts are used up, ``skip_on_failure`` and its
+``HumanReview(on_error=...)`` decide whether the run goes on without it
+(Agno's defaults: it does) or ends as ERROR (see kern.application.runner.run).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -137,12 +144,122 @@ class StepInput:
         """Content of the step just before this one (None for the first step)."""
         return self.previous_step_content
 
+    def get_all_previous_content(self) -> str:
+        """The content of every earlier step of this run, each under its name
+        (``=== name ===``), blank lines between: Agno's text. Steps whose content
+        is None or blank are left out; "" before the first step."""
+        parts = [
+            f"=== {name} ===\n{output.content}"
+            for name, output in self.previous_step_outputs.items()
+            if output.content is not None and str(output.content).strip()
+        ]
+        return "\n\n".join(parts)
+
+
+@dataclass
+class RunContext:
+    """What a function step with a ``run_context`` parameter gets (Agno's RunContext).
+
+    ``session_state`` is the run's shared state, the same dict as
+    ``step_input.session_state``: what a step writes to it is recorded and
+    persisted as from any step. ``metadata`` is the workflow's metadata with
+    the run's on top. Each step gets its own copy of the object, the
+    ``session_state`` dict shared.
+    """
+
+    run_id: str
+    session_id: str
+    user_id: str | None = None
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    dependencies: dict[str, Any] | None = None
+    knowledge_filters: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    session_state: dict[str, Any] | None = None
+
+
+class OnError(StrEnum):
+    """What a workflow does with a step whose attempts all raised (Agno's OnError)."""
+
+    fail = "fail"
+    """End the run as ERROR, the exception propagating."""
+    skip = "skip"
+    """Record the step as skipped ("Step skipped due to error: ...") and go on: the default."""
+    pause = "pause"
+    """Agno pauses the run for a person to decide; Kern refuses it (no paused runs)."""
+
+
+@dataclass
+class HumanReview:
+    """A step's review settings, as Agno's; Kern uses ``on_error``.
+
+    The fields that pause a run for a person (confirmation, user input,
+    output or iteration review, ``on_error="pause"``) are refused by
+    :class:`Step` with InvalidStepError: Kern records runs that go on to
+    their end, it has no paused state to resume from.
+    """
+
+    requires_confirmation: bool = False
+    confirmation_message: str | None = None
+    requires_user_input: bool = False
+    user_input_message: str | None = None
+    user_input_schema: list[dict[str, Any]] | None = None
+    allow_multiple_selections: bool = False
+    requires_output_review: Any = False
+    output_review_message: str | None = None
+    requires_iteration_review: bool = False
+    iteration_review_message: str | None = None
+    on_reject: str = "skip"
+    on_error: OnError | str = OnError.skip
+    max_retries: int = 3
+    timeout: int | None = None
+    on_timeout: str = "cancel"
+
+    def checked_on_error(self, where: str) -> OnError:
+        """``on_error`` as an OnError; InvalidStepError for a setting Kern cannot honour."""
+        pausing = [name for name in _PAUSING if getattr(self, name)]
+        if pausing:
+            raise InvalidStepError(
+                f"{where}: HumanReview {pausing[0]}=... pauses a run for review, "
+                "and Kern runs do not pause; only on_error is used"
+            )
+        try:
+            on_error = OnError(self.on_error)
+        except ValueError:
+            raise InvalidStepError(
+                f"{where}: on_error must be 'fail' or 'skip', got {self.on_error!r}"
+            ) from None
+        if on_error is OnError.pause:
+            raise InvalidStepError(
+                f"{where}: on_error='pause' pauses a run for a person to decide, and Kern "
+                "runs do not pause; use 'fail' or 'skip'"
+            )
+        return on_error
+
+
+_PAUSING = (
+    "requires_confirmation",
+    "requires_user_input",
+    "requires_output_review",
+    "requires_iteration_review",
+)
+"""The HumanReview settings that pause a run for a person."""
+
 
 class Step:
     """A named step around an executor (function or agent-like object).
 
     ``add_workflow_history`` True/False overrides the workflow's flag;
     ``num_history_runs`` overrides the workflow's window for this step.
+
+    Failure policy, as Agno 3.1.10's: an attempt that raises is tried again
+    up to ``max_retries`` more times (each failed attempt recorded as a
+    StepAttemptFailed event). When they are used up, ``skip_on_failure=True``
+    records the step as "Step <name> failed but skipped" and the run goes
+    on; otherwise ``human_review.on_error`` decides: ``"skip"`` (the default)
+    records "Step skipped due to error: <error>" and goes on, ``"fail"`` ends
+    the run as ERROR. ``strict_input_validation`` is accepted and, as in
+    Agno 3.1.10, has no effect.
     """
 
     def __init__(
@@ -155,12 +272,31 @@ class Step:
         description: str | None = None,
         add_workflow_history: bool | None = None,
         num_history_runs: int | None = None,
+        max_retries: int = 3,
+        skip_on_failure: bool = False,
+        strict_input_validation: bool = False,
+        human_review: HumanReview | None = None,
     ) -> None:
         where = f"Step {name!r}"
         check_flag(
             add_workflow_history, what=f"{where} add_workflow_history", error=InvalidStepError
         )
         check_count(num_history_runs, what=f"{where} num_history_runs", error=InvalidStepError)
+        if max_retries is None:
+            raise InvalidStepError(f"{where} max_retries must be a non-negative integer, got None")
+        check_count(max_retries, what=f"{where} max_retries", error=InvalidStepError)
+        for flag, value in (
+            ("skip_on_failure", skip_on_failure),
+            ("strict_input_validation", strict_input_validation),
+        ):
+            if not isinstance(value, bool):
+                raise InvalidStepError(f"{where} {flag} must be True or False, got {value!r}")
+        if human_review is not None and not isinstance(human_review, HumanReview):
+            raise InvalidStepError(
+                f"{where} human_review must be a HumanReview, got {type(human_review).__name__}"
+            )
+        review = human_review if human_review is not None else HumanReview()
+        review.checked_on_error(where)
         given = [x for x in (executor, agent, team) if x is not None]
         if len(given) != 1:
             raise InvalidStepError(f"Step {name!r} needs exactly one of executor=, agent= or team=")
@@ -169,6 +305,54 @@ class Step:
         self.description = description
         self.add_workflow_history = add_workflow_history
         self.num_history_runs = num_history_runs
+        self.max_retries = max_retries
+        self.skip_on_failure = skip_on_failure
+        self.strict_input_validation = strict_input_validation
+        self.human_review = review
+        self._workflow: Callable[[], Any] | None = None
+        """The last Workflow that ran it (weakly): where get_chat_history reads."""
+
+    def get_chat_history(
+        self, session_id: str, last_n_runs: int | None = None, user_id: str | None = None
+    ) -> list[ExecutorMessage]:
+        """The messages of this step's agent or team in the session (Agno's
+        ``Step.get_chat_history``), read through the last Workflow that ran or
+        holds this step; [] for a function step or a session not visible.
+        InvalidStepError for an agent step no Workflow holds."""
+        step = resolve_step(0, self)
+        if not step.is_agent_like or step.executor_id is None:
+            return []
+        session = self._holder().get_session(session_id, user_id)
+        return _messages_of(step, session, last_n_runs)
+
+    async def aget_chat_history(
+        self, session_id: str, last_n_runs: int | None = None, user_id: str | None = None
+    ) -> list[ExecutorMessage]:
+        """:meth:`get_chat_history`, awaited (for a workflow on an async store)."""
+        step = resolve_step(0, self)
+        if not step.is_agent_like or step.executor_id is None:
+            return []
+        session = await self._holder().aget_session(session_id, user_id)
+        return _messages_of(step, session, last_n_runs)
+
+    def _holder(self) -> Any:
+        workflow = self._workflow() if self._workflow is not None else None
+        if workflow is None:
+            raise InvalidStepError(
+                f"Step {self.name!r} is in no Workflow: its chat history is read "
+                "through the workflow that runs it"
+            )
+        return workflow
+
+
+def _messages_of(
+    step: ResolvedStep, session: WorkflowSession | None, last_n_runs: int | None
+) -> list[ExecutorMessage]:
+    if session is None:
+        return []
+    if step.step_type == "team":
+        return session.get_messages(team_id=step.executor_id, last_n_runs=last_n_runs)
+    return session.get_messages(agent_id=step.executor_id, last_n_runs=last_n_runs)
 
 
 def _passthrough(step_input: StepInput) -> Any:
@@ -194,6 +378,14 @@ class ResolvedStep:
     and no ``run``."""
     has_arun: bool = False
     """An agent-like executor with ``arun``, which ``Workflow.arun`` awaits instead of ``run``."""
+    max_retries: int = 3
+    """How many more times an attempt that raised is tried."""
+    skip_on_failure: bool = False
+    """Its attempts used up, the step is recorded "failed but skipped" and the run goes on."""
+    on_error: OnError = OnError.skip
+    """Else what the workflow does: skip the step or end the run as ERROR."""
+    takes_run_context: bool = False
+    """A function with a ``run_context`` parameter: it is passed the run's RunContext."""
 
     @property
     def is_agent_like(self) -> bool:
@@ -221,6 +413,7 @@ def resolve_step(index: int, step: Any) -> ResolvedStep:
             "callable, a Step, or an object with a run(message) method"
         )
     executor_name = None if step_type == "placeholder" else _name_of(executor)
+    where = f"step {index + 1}"
     has_arun = step_type in ("agent", "team") and callable(getattr(executor, "arun", None))
     if step_type in ("agent", "team"):
         is_async = not callable(getattr(executor, "run", None))
@@ -239,7 +432,38 @@ def resolve_step(index: int, step: Any) -> ResolvedStep:
         num_history_runs=wrapper.num_history_runs if wrapper else None,
         is_async=is_async,
         has_arun=has_arun,
+        max_retries=wrapper.max_retries if wrapper else 3,
+        skip_on_failure=wrapper.skip_on_failure if wrapper else False,
+        on_error=wrapper.human_review.checked_on_error(where) if wrapper else OnError.skip,
+        takes_run_context=step_type == "function" and _has_parameter(executor, "run_context"),
     )
+
+
+def step_key(step: Any) -> Any:
+    """What the resolved form of ``step`` depends on: a Workflow resolves its steps
+    again when a key changes (a list replaced, an item added or replaced, a
+    Step's executor or policy set)."""
+    if not isinstance(step, Step):
+        return id(step)
+    review = step.human_review
+    return (
+        id(step),
+        id(step.executor),
+        step.name,
+        step.add_workflow_history,
+        step.num_history_runs,
+        step.max_retries,
+        step.skip_on_failure,
+        id(review),
+        getattr(review, "on_error", None),
+    )
+
+
+def _has_parameter(fn: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
 
 
 def _is_agent_like(obj: Any) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -42,7 +43,9 @@ from kern.application.runner import cancellation
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
     ResolvedStep,
+    Step,
     resolve_step,
+    step_key,
 )
 from kern.application.sessions import KernDb
 from kern.domain.errors import (
@@ -112,7 +115,8 @@ class Workflow:
         # Without a db, runs still keep their history, in this process only.
         self.db: KernDb | AsyncKernDb = db if db is not None else self.new_scratch_db()
         self.steps = list(steps or [])
-        self._steps_seen: tuple[int, ...] | None = None
+        self._steps_seen: tuple[Any, ...] | None = None
+        self._steps_held: list[tuple[Any, Any, Any]] = []
         self._resolved_steps: list[ResolvedStep] = []
         self._fingerprint = ""
         self._resolve()  # a step Kern cannot run is refused here, before any run
@@ -170,11 +174,14 @@ class Workflow:
     ) -> WorkflowRunOutput | Generator[RunEvent, None, None]:
         """Run every step on ``input`` in the session; record it as it goes.
 
-        A step that raises ends the run as ERROR (recorded with the error text)
-        and the exception propagates. ``cancel_run`` from another thread ends it
-        CANCELLED before its next step. Invalid input raises before anything is
-        recorded. ``correlation_id`` and ``metadata`` (a JSON-able dict) are
-        stored in the provenance of every event of the run. Without a
+        A step that raises is retried and then skipped, or ends the run as
+        ERROR (recorded with the error text) and the exception propagates, as
+        its failure policy says (Step ``max_retries``, ``skip_on_failure``,
+        ``human_review.on_error``; Agno's defaults: retried 3 times, skipped).
+        ``cancel_run`` from another thread ends it CANCELLED before its next
+        step. Invalid input raises before anything is recorded.
+        ``correlation_id`` and ``metadata`` (a JSON-able dict) are stored in
+        the provenance of every event of the run. Without a
         session_id (here or on the Workflow) the run starts a new session,
         named in the output.
 
@@ -400,10 +407,20 @@ class Workflow:
         return self._resolved_steps
 
     def _resolve(self) -> None:
-        seen = tuple(id(step) for step in self.steps)
+        """Resolve ``steps`` again when they changed since the last run: a new list,
+        an item added, removed or replaced, a Step's executor or policy set."""
+        seen = tuple(step_key(step) for step in self.steps)
         if seen != self._steps_seen:
             resolved = [resolve_step(i, step) for i, step in enumerate(self.steps)]
             self._resolved_steps, self._fingerprint = resolved, step_fingerprint(resolved)
+            # The keys hold ids: keeping the objects keeps their ids from being reused.
+            for step in self.steps:
+                if isinstance(step, Step):
+                    step._workflow = weakref.ref(self)  # what get_chat_history reads
+            self._steps_held = [
+                (s, getattr(s, "executor", None), getattr(s, "human_review", None))
+                for s in self.steps
+            ]
             self._steps_seen = seen
 
     # -- sessions ----------------------------------------------------------------
@@ -525,6 +542,19 @@ class Workflow:
         session = self.get_session(session_id, user_id)
         return session.runs[-1] if session and session.runs else None
 
+    def save_session(
+        self,
+        session: WorkflowSession,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """Store what ``session`` changed of its name and state (Agno's
+        ``save_session``; see ``KernDb.save_session``). The user is ``user_id``,
+        else the session's, else the workflow's."""
+        chosen = user_id if user_id is not None else getattr(session, "user_id", None)
+        return self._db().save_session(session, self._user(chosen), correlation_id=correlation_id)
+
     def delete_session(
         self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None
     ) -> bool:
@@ -633,6 +663,16 @@ class Workflow:
     ) -> WorkflowRunOutput | None:
         """:meth:`get_last_run_output`, awaited."""
         return await self._acall(self.get_last_run_output, session_id, user_id)
+
+    async def asave_session(
+        self,
+        session: WorkflowSession,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+    ) -> WorkflowSession:
+        """:meth:`save_session`, awaited."""
+        return await self._acall(self.save_session, session, user_id, correlation_id=correlation_id)
 
     async def adelete_session(
         self, session_id: str, user_id: str | None = None, *, correlation_id: str | None = None

@@ -16,7 +16,7 @@ from pathlib import Path
 from kern.adapters.cli.demo_workflow import demo_topic, demo_workflow
 from kern.application.runner.steps import StepInput
 from kern.db.sqlite import SqliteDb
-from kern.workflow import Workflow
+from kern.workflow import HumanReview, Step, Workflow
 
 DEMO = "demo-session"
 FLAKY = "flaky-session"
@@ -58,7 +58,9 @@ def record(db_file: Path) -> Recorded:
             demo.run(input=demo_topic(index % 3), session_id=DEMO)
         demo.set_session_name(session_id=DEMO, autogenerate=True)
 
-        flaky = Workflow(name="Flaky Source", db=db, steps=[fetch, echo])
+        ends_the_run = HumanReview(on_error="fail")  # one attempt, then the run is ERROR
+        fetching = Step(name="fetch", executor=fetch, max_retries=0, human_review=ends_the_run)
+        flaky = Workflow(name="Flaky Source", db=db, steps=[fetching, echo])
         flaky.run(input=SCRIPT_INPUT, session_id=FLAKY, user_id="alice")
         with suppress(RuntimeError):  # the run is recorded as ERROR, then raises
             flaky.run(input="again", session_id=FLAKY, user_id="alice")

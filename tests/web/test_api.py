@@ -20,6 +20,7 @@ from kern.db.sqlite import SqliteDb
 from kern.domain.errors import InvalidInputError
 from kern.domain.values import parse_as_of
 from kern.web import create_app
+from kern.workflow import Step, StepInput, Workflow
 from tests.web.conftest import Seeded, as_user, scoped_client, seed
 
 
@@ -402,3 +403,24 @@ def test_an_encrypted_store_serves_its_values_and_then_their_markers(tmp_path: A
         bob = client.get("/api/sessions/bob-s").json()["session"]
         assert bob["runs"][0]["input"] == "bob's secret"
     db.close()
+
+
+def test_failed_attempts_are_listed_with_the_events_and_scoped_to_their_user(
+    seeded: Seeded, admin: TestClient, scoped: TestClient
+) -> None:
+    """The timeline's event list shows each failed attempt of a step (StepAttemptFailed)."""
+
+    def flaky(step_input: StepInput) -> str:
+        raise TimeoutError(f"no answer for {step_input.input}")
+
+    workflow = Workflow(name="Flaky", db=seeded.db, steps=[Step(executor=flaky, max_retries=1)])
+    workflow.run(input="third question", session_id="alice-s", user_id="alice")
+    info = admin.get("/api/info").json()
+    assert "StepAttemptFailed" in info["event_types"]
+    page = admin.get(
+        "/api/sessions/alice-s/events", params={"event_type": "StepAttemptFailed"}
+    ).json()
+    schemas.EventsPage.model_validate(page)
+    attempts = [(e["payload"]["attempt"], e["payload"]["error"]) for e in page["events"]]
+    assert attempts == [(1, "no answer for third question"), (2, "no answer for third question")]
+    assert scoped.get("/api/sessions/alice-s/events", headers=as_user("bob")).status_code == 404

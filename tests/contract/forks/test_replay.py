@@ -14,7 +14,7 @@ from kern.domain.events import RunStarted, StepCompleted
 from kern.errors import RunNotFoundError, SessionNotFoundError
 from kern.run import RunStatus
 from kern.workflow import Step, StepInput, Workflow
-from tests.conftest import echo, shout
+from tests.conftest import echo, failing, shout
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -142,7 +142,7 @@ def test_reports_a_step_removed_from_the_workflow(
 def test_reports_a_step_that_raises_instead_of_raising(
     recorded: Workflow, make_workflow: MakeWorkflow
 ) -> None:
-    report = make_workflow(steps=[echo, explode]).replay("r2", session_id=SESSION)
+    report = make_workflow(steps=[echo, failing(explode)]).replay("r2", session_id=SESSION)
     failed = report.steps[1]
     assert (failed.name, failed.outcome) == ("explode", "changed")
     assert (failed.recorded, failed.replayed) == ("ECHO: AGAIN", "cannot handle again")
@@ -152,7 +152,7 @@ def test_reports_a_step_that_raises_instead_of_raising(
 
 
 def test_reports_a_failure_that_fails_the_same_way_as_equal(make_workflow: MakeWorkflow) -> None:
-    workflow = make_workflow(steps=[echo, explode])
+    workflow = make_workflow(steps=[echo, failing(explode)])
     with pytest.raises(ValueError, match="cannot handle"):
         workflow.run("x", session_id=SESSION, run_id="bad")
     report = workflow.replay("bad", session_id=SESSION)

@@ -9,6 +9,7 @@ import pytest
 from kern.db import KernDb
 from kern.errors import InvalidInputError, RunNotFoundError, SessionNotFoundError
 from kern.workflow import StepInput, Workflow
+from tests.conftest import failing
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -47,7 +48,7 @@ def check(step_input: StepInput) -> str:
 
 
 def test_a_failed_step_shows_its_error_and_status(db: KernDb, make_workflow: MakeWorkflow) -> None:
-    workflow = make_workflow(steps=[count, answer])
+    workflow = make_workflow(steps=[count, failing(answer)])
     workflow.run(input="ok", session_id="s1", run_id="good")
     with pytest.raises(ValueError, match="no answer"):
         workflow.run(input="fail", session_id="s1", run_id="bad")

@@ -27,7 +27,8 @@ from kern.domain.errors import (
     SessionNotFoundError,
     UserRequiredError,
 )
-from kern.workflow import StepInput, Workflow
+from kern.domain.events import StepAttemptFailed
+from kern.workflow import Step, StepInput, Workflow
 from tests.conftest import POSTGRES_URL, postgres_table
 
 MARKER = "ZEBRA-7731"
@@ -490,3 +491,23 @@ def test_a_rolling_rotation_rewraps_the_keys_a_process_on_the_old_key_made_meanw
 def test_a_rotating_keyring_is_made_of_keyrings() -> None:
     with pytest.raises(KeyringError, match="made of keyrings"):
         RotatingKeyring(MASTER, b"old key")  # type: ignore[arg-type]
+
+
+def test_the_errors_of_failed_attempts_are_sealed_and_erased(db: KernDb, place: Place) -> None:
+    """A StepAttemptFailed's error and traceback quote what the step handled."""
+
+    def fetch(step_input: StepInput) -> str:
+        raise TimeoutError(f"no answer for {step_input.input}")
+
+    workflow = Workflow(name="Fetch", db=db, steps=[Step(executor=fetch, max_retries=1)])
+    workflow.run(input=f"fourth {MARKER}", session_id="s-a3", user_id="alice")
+    assert MARKER.encode() not in stored_bytes(db)
+    attempts = [e for e in db.get_events("s-a3", "alice") if isinstance(e, StepAttemptFailed)]
+    assert [a.error for a in attempts] == [f"no answer for fourth {MARKER}"] * 2
+    assert all(MARKER in (a.traceback or "") for a in attempts)
+    db.erase_session("s-a3", reason="request 89", requested_by="dpo")
+    erased = [e for e in db.get_events("s-a3", "alice") if isinstance(e, StepAttemptFailed)]
+    assert [(a.error, a.traceback, a.error_type) for a in erased] == [
+        (ERASED, ERASED, "TimeoutError")
+    ] * 2
+    assert db.verify().ok

@@ -26,6 +26,7 @@ from kern.db.in_memory import InMemoryDb
 from kern.domain.values import RunStatus, StoredValue
 from kern.session import WorkflowSession
 from kern.workflow import StepInput, Workflow
+from tests.conftest import failing
 from tests.contract.reliability._inputs import reopened
 from tests.contract.reliability._model import Model, ModelRun, same
 
@@ -124,7 +125,7 @@ class StepFailed(Exception):
     """What a failing step raises."""
 
 
-def steps_for(run: Run) -> list[Callable[[StepInput], Any]]:
+def steps_for(run: Run) -> list[Any]:
     def step(index: int) -> Callable[[StepInput], Any]:
         def execute(step_input: StepInput) -> Any:
             if index == run.fail_at:
@@ -136,7 +137,11 @@ def steps_for(run: Run) -> list[Callable[[StepInput], Any]]:
         execute.__name__ = f"step_{index}"
         return execute
 
-    return [step(index) for index in range(len(run.outputs))]
+    # A failing step ends the run as ERROR (one attempt, on_error="fail").
+    return [
+        failing(step(index)) if index == run.fail_at else step(index)
+        for index in range(len(run.outputs))
+    ]
 
 
 class Life:
@@ -193,7 +198,8 @@ class Life:
         else:
             with pytest.raises(StepFailed):
                 call()
-            model.status, model.step_contents = "ERROR", [*run.outputs[: run.fail_at], None]
+            failed = f"step {run.fail_at} failed"  # its result shows the error, as Agno's
+            model.status, model.step_contents = "ERROR", [*run.outputs[: run.fail_at], failed]
         if run.fail_at != 0:
             self.model.state.update(run.step_state)
 

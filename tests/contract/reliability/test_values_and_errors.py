@@ -20,6 +20,7 @@ from kern.domain.values import MAX_NESTING
 from kern.projections.expand import expand_stream
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
+from tests.conftest import failing
 from tests.contract.reliability._inputs import nested, reopened
 
 
@@ -90,7 +91,7 @@ def test_a_step_error_that_cannot_be_printed_still_ends_the_run_as_error(
     """The caller gets the step's own exception; the record keeps a safe rendering of
     its message, its type and its traceback, readable in a store opened again."""
     with pytest.raises(raised) as caught:
-        make_workflow(steps=[step]).run(input="hi", session_id="s")
+        make_workflow(steps=[failing(step)]).run(input="hi", session_id="s")
     assert caught.value.__traceback__ is not None
     with reopened(db) as fresh:
         *_, failed_step, completed = fresh.get_events("s")

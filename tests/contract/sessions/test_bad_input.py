@@ -19,6 +19,7 @@ from kern.errors import (
 )
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
+from tests.conftest import failing
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -241,7 +242,7 @@ def test_agent_messages_with_no_json_form_end_the_run_as_error(
 
 
 def test_failing_step_is_recorded_and_reraised(db: KernDb, make_workflow: MakeWorkflow) -> None:
-    workflow = make_workflow(steps=[echo, boom, never])
+    workflow = make_workflow(steps=[echo, failing(boom), never])
     with pytest.raises(ValueError, match=r"^boom$"):
         workflow.run(input="hi", session_id="s1")
     failed, completed = db.get_events("s1")[-2:]
@@ -257,7 +258,7 @@ def test_failing_step_is_recorded_and_reraised(db: KernDb, make_workflow: MakeWo
 
 def test_session_accepts_runs_after_a_failed_one(make_workflow: MakeWorkflow) -> None:
     with pytest.raises(ValueError):
-        make_workflow(steps=[boom]).run(input="hi", session_id="s1")
+        make_workflow(steps=[failing(boom)]).run(input="hi", session_id="s1")
     result = make_workflow().run(input="again", session_id="s1")
     assert result.status == RunStatus.completed
 

@@ -12,6 +12,7 @@ from kern.db import KernDb
 from kern.domain.events import StepCompleted
 from kern.errors import InvalidInputError, RunNotFoundError, SessionNotFoundError
 from kern.workflow import Step, StepInput, Workflow
+from tests.conftest import failing
 
 SESSION = "steps"
 
@@ -178,11 +179,12 @@ def test_step_view_of_a_failed_step_gives_its_error(db: KernDb) -> None:
     def explode(step_input: StepInput) -> str:
         raise RuntimeError(f"cannot handle {step_input.input}")
 
-    workflow = Workflow(name="Boom", db=db, steps=[explode])
+    workflow = Workflow(name="Boom", db=db, steps=[failing(explode)])
     with pytest.raises(RuntimeError):
         workflow.run("x", session_id=SESSION, run_id="r1")
     view = db.get_step_view(SESSION, "r1", "explode")
-    assert (view.success, view.error, view.content) == (False, "cannot handle x", None)
+    # As Agno's step result of a step that ended the run: the error is its content too.
+    assert (view.success, view.error, view.content) == (False, "cannot handle x", "cannot handle x")
 
 
 def test_step_view_rejects_an_unknown_run(recorded: Recorded) -> None:

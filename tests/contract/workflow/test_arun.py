@@ -26,7 +26,7 @@ from kern.domain.events import RunCompleted, StepCompleted
 from kern.errors import AsyncStoreError, InvalidInputError, RunAlreadyStartedError
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
-from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
+from tests.conftest import POSTGRES_URL, echo, failing, postgres_table, shout
 from tests.contract.conftest import make_db
 
 AnyDb = KernDb | AsyncKernDb
@@ -172,7 +172,7 @@ def test_an_async_step_that_raises_ends_the_run_as_error(adb: AnyDb) -> None:
     async def broken(step_input: StepInput) -> str:
         raise ValueError("the model timed out")
 
-    workflow = Workflow(name="Broken", db=adb, steps=[echo, broken, shout])
+    workflow = Workflow(name="Broken", db=adb, steps=[echo, failing(broken), shout])
 
     async def body() -> Any:
         with pytest.raises(ValueError, match="the model timed out"):
@@ -330,7 +330,7 @@ def test_an_error_is_streamed_then_raised(adb: AnyDb) -> None:
     async def broken(step_input: StepInput) -> str:
         raise RuntimeError("no answer")
 
-    workflow = Workflow(name="Broken", db=adb, steps=[broken])
+    workflow = Workflow(name="Broken", db=adb, steps=[failing(broken)])
 
     async def body() -> list[Any]:
         seen: list[Any] = []

@@ -14,6 +14,7 @@ from kern.domain.events import StepCompleted
 from kern.run import RunStatus
 from kern.session import WorkflowSession
 from kern.workflow import Step, StepInput, Workflow
+from tests.conftest import failing
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -161,7 +162,7 @@ def test_zero_window_shows_no_history(make_workflow: MakeWorkflow) -> None:
 
 def test_only_completed_runs_appear_in_the_history(make_workflow: MakeWorkflow) -> None:
     agent = Agent("agent", fail_on="fail")
-    workflow = make_workflow(steps=[agent], add_workflow_history_to_steps=True)
+    workflow = make_workflow(steps=[failing(agent)], add_workflow_history_to_steps=True)
     workflow.run(input="ok", session_id="s1")
     with pytest.raises(RuntimeError, match="agent refused"):
         workflow.run(input="please fail", session_id="s1")

@@ -11,6 +11,7 @@ from kern.db import KernDb
 from kern.domain.events import RunCompleted, RunStarted, SessionStarted, StepCompleted
 from kern.run import RunStatus
 from kern.workflow import StepInput, Workflow
+from tests.conftest import failing
 
 MakeWorkflow = Callable[..., Workflow]
 
@@ -192,7 +193,7 @@ def test_state_changes_of_an_error_run_take_effect_at_its_end(
     def fail(step_input: StepInput) -> None:
         raise ValueError("boom")
 
-    workflow = make_workflow(steps=[count, fail])
+    workflow = make_workflow(steps=[count, failing(fail)])
     with pytest.raises(ValueError, match="boom"):
         workflow.run(input="go", session_id="s1", session_state={"count": 5})
     completed = db.get_events("s1")[-1]

@@ -29,6 +29,7 @@ from kern.domain.events import (
     SessionRenamed,
     SessionStarted,
     SessionStateUpdated,
+    StepAttemptFailed,
     StepCompleted,
 )
 from kern.domain.values import (
@@ -254,6 +255,38 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
             "source_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         },
     ),
+    (
+        StepAttemptFailed(
+            session_id="session_123",
+            version=9,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-2",
+            step_index=1,
+            step_name="fetch",
+            attempt=2,
+            max_retries=3,
+            error="timed out",
+            error_type="TimeoutError",
+            traceback=TRACEBACK,
+            metrics=Metrics(duration=0.5),
+        ),
+        "kern.domain.events:StepAttemptFailed",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-2",
+            "step_index": 1,
+            "step_name": "fetch",
+            "attempt": 2,
+            "max_retries": 3,
+            "error": "timed out",
+            "error_type": "TimeoutError",
+            "traceback": TRACEBACK,
+            "metrics": {"duration": 0.5},
+        },
+    ),
 ]
 
 # Defaults are part of the contract too: they fill fields an old payload lacks.
@@ -424,6 +457,21 @@ _COMPACT: dict[str, dict[str, Any]] = {
         "source_session_id": "session_000",
         "source_version": 7,
         "source_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "hash": "",
+    },
+    "StepAttemptFailed": {
+        "schema_version": 1,
+        "timestamp": STAMP,
+        "user_id": "alice",
+        "run_id": "run-2",
+        "step_index": 1,
+        "step_name": "fetch",
+        "attempt": 2,
+        "max_retries": 3,
+        "error": "timed out",
+        "error_type": "TimeoutError",
+        "traceback": TRACEBACK,
+        "metrics": {"duration": 0.5},
         "hash": "",
     },
 }

@@ -37,7 +37,7 @@ from kern.domain.values import (
 )
 from kern.projections.fold import project_session
 from kern.projections.history import HistoryView, RunHistory
-from kern.projections.runs import WorkflowMetrics
+from kern.projections.runs import RunMetrics, StepMetrics, WorkflowMetrics
 from kern.projections.session import WorkflowSession
 
 COMPLETED = RunStatus.completed
@@ -145,7 +145,8 @@ def test_projects_a_finished_run() -> None:
         "echo: hi",
     )
     assert finished.step_executor_runs == [STEP.executor_run]
-    assert finished.metrics == WorkflowMetrics(duration=2.0, steps={"echo": {"duration": 0.5}})
+    echo_metrics = StepMetrics("echo", "function", None, RunMetrics(duration=0.5))
+    assert finished.metrics == WorkflowMetrics(duration=2.0, steps={"echo": echo_metrics})
     assert projected.session_state == {"count": 1}
 
 

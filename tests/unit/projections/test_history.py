@@ -257,7 +257,7 @@ def rich_session() -> WorkflowSession:
             )
         ],
         step_executor_runs=[executor_run],
-        metrics=WorkflowMetrics(duration=1.0, steps={"echo": {"duration": 0.5}}),
+        metrics=WorkflowMetrics.from_dict({"duration": 1.0, "steps": {"echo": {"duration": 0.5}}}),
         session_state={"count": 1},
         created_at=1732026600,
     )

@@ -9,7 +9,7 @@ import pytest
 from kern.db.in_memory import InMemoryDb
 from kern.projections.run_events import RunEvent, run_events
 from kern.workflow import StepInput, Workflow
-from tests.conftest import echo, shout
+from tests.conftest import echo, failing, shout
 
 
 def shape(events: list[RunEvent]) -> list[tuple[Any, ...]]:
@@ -56,9 +56,9 @@ def test_a_failed_run_replays_as_an_error_and_a_cancelled_one_as_cancelled() -> 
         raise KeyError("gone")
 
     db = InMemoryDb()
-    failing = Workflow(name="Bad", db=db, steps=[echo, broken])
+    bad_workflow = Workflow(name="Bad", db=db, steps=[echo, failing(broken)])
     with pytest.raises(KeyError):
-        failing.run(input="a", session_id="s1", run_id="bad")
+        bad_workflow.run(input="a", session_id="s1", run_id="bad")
     stream = Workflow(name="Left", db=db, steps=[echo, shout]).run(
         input="b", session_id="s1", run_id="left", stream=True
     )
