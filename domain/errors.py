@@ -20,6 +20,7 @@
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   ├── RunAlreadyFinishedError
+    │   ├── RunAlreadyResumedError             another writer resumed the run, or still writes it
     │   └── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
     ├── StoreError                             the store failed or disagreed
     │   ├── ConcurrencyError                   retries exhausted on a busy session
@@ -157,6 +158,11 @@ class RunAlreadyStartedError(RunError):
 
 class RunAlreadyFinishedError(RunError):
     """The run already has its terminal event."""
+
+
+class RunAlreadyResumedError(RunError):
+    """Another writer resumed the run first, or went on writing it, since this one
+    read it: only one writer continues a run. Nothing of this writer's was written."""
 
 
 class RunCancelledError(RunError):

@@ -22,6 +22,7 @@ from kern.domain.errors import StoreError
 from kern.domain.events import (
     EVENT_CLASSES,
     RunCompleted,
+    RunResumed,
     RunStarted,
     SessionDeleted,
     SessionEvent,
@@ -253,6 +254,26 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
             "source_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         },
     ),
+    (
+        RunResumed(
+            session_id="session_123",
+            version=9,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-2",
+            step_index=1,
+            resumption=2,
+        ),
+        "kern.domain.events:RunResumed",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-2",
+            "step_index": 1,
+            "resumption": 2,
+        },
+    ),
 ]
 
 # Defaults are part of the contract too: they fill fields an old payload lacks.
@@ -423,6 +444,15 @@ _COMPACT: dict[str, dict[str, Any]] = {
         "source_session_id": "session_000",
         "source_version": 7,
         "source_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "hash": "",
+    },
+    "RunResumed": {
+        "schema_version": 1,
+        "timestamp": STAMP,
+        "user_id": "alice",
+        "run_id": "run-2",
+        "step_index": 1,
+        "resumption": 2,
         "hash": "",
     },
 }
