@@ -20,6 +20,7 @@ from kern.domain.encoding import GENESIS_HASH, seal
 from kern.domain.errors import (
     InvalidInputError,
     InvalidSessionNameError,
+    RunAbandonedError,
     RunAlreadyFinishedError,
     RunAlreadyResumedError,
     RunAlreadyStartedError,
@@ -49,6 +50,7 @@ from kern.domain.values import (
     RunStatus,
     StateChanges,
     StoredValue,
+    type_tag,
 )
 
 E = TypeVar("E", bound=SessionEvent)
@@ -56,6 +58,10 @@ E = TypeVar("E", bound=SessionEvent)
 
 KeyFor = Callable[[str, str | None], DataKey]
 """The data key of a session (its id, its owner): made and stored on first use."""
+
+
+ABANDONED = type_tag(RunAbandonedError("", session_id="", run_id=""))
+"""The error_type of an abandoned run's RunCompleted."""
 
 
 @dataclass
@@ -380,6 +386,32 @@ class SessionAggregate:
             error_type=error_type,
             traceback=traceback,
             refs=refs or {},
+        )
+
+    def abandon_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        reason: str,
+        provenance: Provenance | None = None,
+    ) -> RunCompleted:
+        """End an open run that will not be resumed: RunCompleted CANCELLED, with
+        ``reason`` as its error and ``ABANDONED`` as its error_type. What its
+        steps did to the session state does not take effect (as for a run a
+        fork leaves open). Another user's session reads as a missing one."""
+        self.check_can_manage(user_id)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError(f"reason must be a non-empty string, got {reason!r}")
+        check_text(reason, what="reason")
+        return self.complete_run(
+            run_id=run_id,
+            user_id=user_id,
+            status=RunStatus.cancelled,
+            content=StoredValue.of(None),
+            error=reason,
+            error_type=ABANDONED,
+            provenance=provenance,
         )
 
     def rename(

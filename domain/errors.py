@@ -20,6 +20,7 @@
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   ├── RunAlreadyFinishedError
+    │   │   └── RunAbandonedError              abandoned (abandon_run): it cannot be resumed
     │   ├── RunAlreadyResumedError             another writer resumed the run, or still writes it
     │   └── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
     ├── StoreError                             the store failed or disagreed
@@ -158,6 +159,11 @@ class RunAlreadyStartedError(RunError):
 
 class RunAlreadyFinishedError(RunError):
     """The run already has its terminal event."""
+
+
+class RunAbandonedError(RunAlreadyFinishedError):
+    """The run was abandoned (``abandon_run``): recorded CANCELLED with the reason
+    as its error and this error's name as its ``error_type``; it cannot be resumed."""
 
 
 class RunAlreadyResumedError(RunError):

@@ -1,9 +1,11 @@
-"""Runs as recorded: ``WorkflowRunOutput``, ``RunStatus`` and their parts, and the
-run events ``run(stream=True)`` and ``arun(stream=True)`` yield (names as Agno's)."""
+"""Runs as recorded: ``WorkflowRunOutput``, ``RunStatus`` and their parts, the
+run events ``run(stream=True)`` and ``arun(stream=True)`` yield (names as Agno's),
+and ``InterruptedRun`` (what ``get_interrupted_runs`` finds)."""
 
 from __future__ import annotations
 
 from kern.domain.values import RunStatus
+from kern.projections.open_runs import InterruptedRun
 from kern.projections.run_events import (
     RunEvent,
     StepCompletedEvent,
@@ -16,6 +18,7 @@ from kern.projections.run_events import (
 from kern.projections.runs import Message, StepOutput, WorkflowMetrics, WorkflowRunOutput
 
 __all__ = [
+    "InterruptedRun",
     "Message",
     "RunEvent",
     "RunStatus",

@@ -17,7 +17,9 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
+from kern.adapters.stores import open_run_rows
 from kern.projections.listing import name_key
+from kern.projections.open_runs import OpenRunChanges
 
 FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
 """The first half of every log's feed lock key (``feed_lock_key``)."""
@@ -35,10 +37,13 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     The tables come from :mod:`kern.adapters.stores.postgres_migrations`.
     """
 
-    def __init__(self, datastore: PostgresDatastore, events_table: str, index_table: str) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, events_table: str, index_table: str, runs_table: str
+    ) -> None:
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
-        self._statements: dict[tuple[int, tuple[str, ...] | None], bytes] = {}
+        self.runs_table = runs_table
+        self._statements: dict[tuple[int, tuple[str, ...] | None, bool], bytes] = {}
         self._selects: dict[tuple[bool, ...], bytes] = {}
 
     def select_events(
@@ -102,17 +107,21 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return None
         listings: list[dict[str, Any]] | None = kwargs.get("listings")
+        changes: list[OpenRunChanges] = kwargs.get("open_runs") or []
         if listings is not None:
-            self._insert_sessions(stored_events, listings)
+            self._insert_sessions(stored_events, listings, changes)
             return None
         listing: dict[str, Any] | None = kwargs.get("listing")
         row = dict(listing) if listing is not None else None
         if row is not None and "session_name" in row:
             row["session_name_key"] = name_key(row["session_name"])
-        statement = self._append_statement(len(stored_events), row)
+        runs = changes[0] if changes else None
+        statement = self._append_statement(len(stored_events), row, runs is not None)
         params: list[Any] = []
         for e in stored_events:
             params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+        if runs is not None:
+            params += _run_params(runs)
         if row is not None:
             if "created_at" in row:
                 params += row.values()
@@ -124,7 +133,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         return None
 
     def _insert_sessions(
-        self, stored_events: Sequence[StoredEvent], listings: list[dict[str, Any]]
+        self,
+        stored_events: Sequence[StoredEvent],
+        listings: list[dict[str, Any]],
+        changes: list[OpenRunChanges],
     ) -> None:
         """Several sessions' events and listing rows (an import) in one transaction,
         the events in batches of :data:`IMPORT_BATCH` rows per statement."""
@@ -134,7 +146,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 params: list[Any] = []
                 for e in batch:
                     params += [str(e.originator_id), e.originator_version, e.topic, e.state]
-                curs.execute(self._append_statement(len(batch), None), params)
+                curs.execute(self._append_statement(len(batch), None, False), params)
             for listing in listings:
                 row = dict(listing)
                 row["session_name_key"] = name_key(row["session_name"])
@@ -142,14 +154,21 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 # above took it already: it is held until the transaction ends).
                 statement = sql.SQL("{} {}").format(self._in_flight(), self._listing_statement(row))
                 curs.execute(statement, list(row.values()))
+            table = sql.Identifier(self.datastore.schema, self.runs_table).as_string(None)
+            for change in changes:
+                for write, write_params in open_run_rows.writes(table, change, mark="%s"):
+                    curs.execute(sql.SQL(write).format(), write_params)
 
-    def _append_statement(self, count: int, row: dict[str, Any] | None) -> bytes:
+    def _append_statement(
+        self, count: int, row: dict[str, Any] | None, runs: bool = False
+    ) -> bytes:
         """The statement appending ``count`` events and writing the listing row
-        (columns of ``row``), composed once per shape."""
-        shape = (count, tuple(row) if row is not None else None)
+        (columns of ``row``) and, with ``runs``, the open-runs index; composed once
+        per shape."""
+        shape = (count, tuple(row) if row is not None else None, runs)
         statement = self._statements.get(shape)
         if statement is None:
-            statement = self._compose_append(count, row).as_bytes(None)
+            statement = self._compose_append(count, row, runs).as_bytes(None)
             self._statements[shape] = statement
         return statement
 
@@ -161,7 +180,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             "WITH in_flight AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared({}, {}))"
         ).format(*map(sql.Literal, self.feed_lock_key))
 
-    def _compose_append(self, count: int, row: dict[str, Any] | None) -> sql.Composed:
+    def _compose_append(self, count: int, row: dict[str, Any] | None, runs: bool) -> sql.Composed:
         in_flight = self._in_flight()
         # %b sends the state as binary bytea (hex text would double its size).
         insert = sql.SQL(
@@ -173,11 +192,28 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         if row is None:
             return sql.SQL("{} {}").format(in_flight, insert)
         # A data-modifying WITH runs to completion whatever the outer statement
-        # reads, and the two stand or fall together: a version conflict on the
-        # events aborts the listing write too.
-        return sql.SQL("{}, appended AS ({}) {}").format(
-            in_flight, insert, self._listing_statement(row)
-        )
+        # reads, and they all stand or fall together: a version conflict on the
+        # events aborts the listing and open-runs writes too.
+        writes = sql.SQL("{}, appended AS ({})").format(in_flight, insert)
+        if runs:
+            writes = sql.SQL("{}, {}").format(writes, self._runs_writes())
+        return sql.SQL("{} {}").format(writes, self._listing_statement(row))
+
+    def _runs_writes(self) -> sql.Composed:
+        """The open-runs index's writes of one append, as two WITH queries: the
+        ended runs' rows (or all the session's, when it was deleted) removed,
+        the other runs' rows written (parameters: :func:`_run_params`)."""
+        table = sql.Identifier(self.datastore.schema, self.runs_table)
+        return sql.SQL(
+            "runs_ended AS (DELETE FROM {table} WHERE session_id = %s "
+            "AND (%s OR run_id = ANY(%s::text[])) AND EXISTS (SELECT FROM in_flight)), "
+            "runs_written AS (INSERT INTO {table} (session_id, run_id, last_version, last_at) "
+            "SELECT %s, w.run_id, w.last_version, w.last_at "
+            "FROM unnest(%s::text[], %s::bigint[], %s::float8[]) "
+            "AS w(run_id, last_version, last_at) "
+            "WHERE EXISTS (SELECT FROM in_flight) ON CONFLICT (session_id, run_id) "
+            "DO UPDATE SET last_version = excluded.last_version, last_at = excluded.last_at)"
+        ).format(table=table)
 
     @property
     def feed_lock_key(self) -> tuple[int, int]:
@@ -208,3 +244,17 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row if c != "session_id"
             ),
         )
+
+
+def _run_params(changes: OpenRunChanges) -> list[Any]:
+    """The parameters of :meth:`PostgresLogRecorder._runs_writes`."""
+    written = changes.written
+    return [
+        changes.session_id,
+        changes.session_deleted,
+        list(changes.ended),
+        changes.session_id,
+        [row.run_id for row in written],
+        [row.last_version for row in written],
+        [row.last_at for row in written],
+    ]

@@ -56,6 +56,7 @@ from kern.projections import snapshots
 from kern.projections.expand import expand, has_refs
 from kern.projections.history import HistoryRun, HistoryView, RunHistory
 from kern.projections.listing import listing_update
+from kern.projections.open_runs import open_run_changes
 from kern.projections.snapshots import SnapshotRow, UnusableSnapshot
 
 R = TypeVar("R", bound=ApplicationRecorder)
@@ -75,8 +76,9 @@ class RecorderStore(SessionStore, Generic[R]):
     """A store on an eventsourcing recorder whose inserts also update the index.
 
     Subclasses build the recorder; its ``insert_events`` must accept the
-    ``listing=`` keyword (the columns from :func:`listing_update`) and write
-    them in the same transaction as the events.
+    ``listing=`` keyword (the columns from :func:`listing_update`) and the
+    ``open_runs=`` keyword (a list of :func:`open_run_changes`) and write them
+    in the same transaction as the events.
     """
 
     name = "the store"
@@ -159,9 +161,10 @@ class RecorderStore(SessionStore, Generic[R]):
         self.check_keys()
         records = [to_stored(e) for e in events]
         listing = listing_update(events)
+        runs = [open_run_changes(events)]
         recorder = self.recorder
         try:
-            self.attempt(lambda: recorder.insert_events(records, listing=listing))
+            self.attempt(lambda: recorder.insert_events(records, listing=listing, open_runs=runs))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:
@@ -443,9 +446,10 @@ class RecorderStore(SessionStore, Generic[R]):
             sessions.setdefault(event.session_id, []).append(event)
         stored = [stored_event(r) for r in records]
         listings = [listing_update(session) for session in sessions.values()]
+        runs = [open_run_changes(session) for session in sessions.values()]
         recorder = self.recorder
         try:
-            self.attempt(lambda: recorder.insert_events(stored, listings=listings))
+            self.attempt(lambda: recorder.insert_events(stored, listings=listings, open_runs=runs))
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import ResolvedStep, StepInput
 from kern.application.runner.values import RUN_INPUT
-from kern.domain.aggregate import RunState, SessionAggregate
+from kern.domain.aggregate import ABANDONED, RunState, SessionAggregate
 from kern.domain.errors import (
     InvalidStepError,
+    RunAbandonedError,
     RunAlreadyFinishedError,
     RunNotFoundError,
     SessionNotFoundError,
@@ -60,9 +61,12 @@ class RecordedRun:
         started = next((e for e in mine if isinstance(e, RunStarted)), None)
         if started is None:
             raise RunNotFoundError.of(session_id, run_id)
-        if any(isinstance(e, RunCompleted) for e in mine):
-            raise RunAlreadyFinishedError(
-                f"run {run_id!r} of session {session_id!r} has already finished: "
+        ended = next((e for e in mine if isinstance(e, RunCompleted)), None)
+        if ended is not None:
+            abandoned = ended.error_type == ABANDONED
+            raise (RunAbandonedError if abandoned else RunAlreadyFinishedError)(
+                f"run {run_id!r} of session {session_id!r} has already finished "
+                f"({'abandoned: ' + str(ended.error) if abandoned else ended.status.value}): "
                 "only a RUNNING run can be resumed",
                 session_id=session_id,
                 run_id=run_id,

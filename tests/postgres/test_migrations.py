@@ -116,10 +116,11 @@ def layout(admin: Admin, schema: str) -> dict[str, Any]:
 
 def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dict[str, Any]:
     """``found`` less the version table, the tables of later migrations (2: segments,
-    3: snapshots, 4: data keys and the erasure ledger), and their primary keys and
-    unique indexes: what migration 1 made."""
+    3: snapshots, 4: data keys and the erasure ledger, 6: the open-runs index), and
+    their primary keys and indexes: what migration 1 made."""
     later = tuple(
-        f"{table}_{kind}" for kind in ("schema", "segments", "snapshots", "keys", "erasures")
+        f"{table}_{kind}"
+        for kind in ("schema", "segments", "snapshots", "keys", "erasures", "runs")
     )
     return {
         "options": [o for o in found["options"] if o[0] not in later],

@@ -109,11 +109,12 @@ def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
     # Migrations 2, 3 and 4 add the read-model segments, the snapshots, the data keys
     # and the erasure ledger; 5 adds the purging table and lets the no-delete trigger
-    # through for the session it names; nothing else changes.
-    for added in ("segments", "snapshots", "keys", "erasures", "purging"):
+    # through for the session it names; 6 adds the open-runs index; nothing else changes.
+    for added in ("segments", "snapshots", "keys", "erasures", "purging", "runs"):
         table = f"kern_sessions_{added}"
         assert after.pop(table).startswith(f"CREATE TABLE {table}")
     assert after.pop("kern_sessions_keys_owner").startswith("CREATE INDEX kern_sessions_keys_owner")
+    assert after.pop("kern_sessions_runs_last").startswith("CREATE INDEX kern_sessions_runs_last")
     no_delete = after.pop("kern_sessions_events_no_delete")
     assert before.pop("kern_sessions_events_no_delete").endswith(no_delete.split(") ")[-1])
     assert "WHEN NOT EXISTS (SELECT 1 FROM kern_sessions_purging" in no_delete

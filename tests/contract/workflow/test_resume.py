@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from kern.application import bridge
 from kern.application.runner.resume import ResumedRun
 from kern.db import KernDb
 from kern.domain.events import RunResumed, SessionEvent, StepCompleted
@@ -30,9 +30,8 @@ from kern.errors import (
 )
 from kern.run import RunStatus, WorkflowRunOutput
 from kern.workflow import Step, StepInput, Workflow
+from tests.contract.conftest import Interrupt
 from tests.contract.kinds import THREADED
-
-Interrupt = Callable[..., Generator[Any, None, None]]
 
 
 class Steps:
@@ -58,26 +57,6 @@ class Steps:
 
     def all(self) -> list[Any]:
         return [self.research, self.write, self.review]
-
-
-@pytest.fixture
-def interrupt() -> Iterator[Interrupt]:
-    """Start a run and leave it RUNNING just before its step ``at`` (the steps
-    before it stored); its writer is closed at teardown, as a process coming back."""
-    parked: list[Generator[Any, None, None]] = []
-
-    def start(workflow: Workflow, *, at: int, **run: Any) -> Generator[Any, None, None]:
-        events = workflow.run(stream=True, **run)
-        for event in events:
-            if event.event == "StepStarted" and getattr(event, "step_index", None) == at:
-                break
-        parked.append(events)
-        return events
-
-    yield start
-    for events in parked:
-        with contextlib.suppress(RunError):
-            events.close()
 
 
 def runs_of(db: KernDb, session_id: str) -> list[WorkflowRunOutput]:
@@ -327,11 +306,7 @@ def test_aresume_continues_the_run_on_the_loop(db: KernDb, interrupt: Interrupt)
 
 def _drive(coroutine: Any) -> Any:
     """Await ``coroutine`` from this test, whether or not it already runs on a loop."""
-    from kern.application import bridge
-
-    if bridge.active():
-        return bridge.wait(coroutine)
-    return asyncio.run(coroutine)
+    return bridge.wait(coroutine) if bridge.active() else asyncio.run(coroutine)
 
 
 @THREADED
