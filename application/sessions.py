@@ -37,7 +37,7 @@ from kern.domain.errors import (
     UserRequiredError,
 )
 from kern.domain.events import EVENT_CLASSES, SessionEvent
-from kern.domain.identity import may_access, validate_session_id, validate_user_id
+from kern.domain.identity import check_text, may_access, validate_session_id, validate_user_id
 from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.listing import MAX_LIMIT, DeletedSession, SessionQuery
@@ -314,16 +314,21 @@ class KernDb:
     # -- runs left open (kern.application.runner.resume) --------------------------------
 
     def get_interrupted_runs(
-        self, older_than: timedelta = INTERRUPTED_AFTER, user_id: str | None = None
+        self,
+        older_than: timedelta = INTERRUPTED_AFTER,
+        user_id: str | None = None,
+        *,
+        run_id: str | None = None,
     ) -> list[InterruptedRun]:
         """Runs still RUNNING whose last event is older than ``older_than``: most
         likely left so by a process that stopped mid-run. Resume each one
         (``workflow.resume``) or abandon it (:meth:`abandon_run`). Read from the
         open-runs index, oldest first; with ``user_id``, only that user's
-        sessions' (unscoped, every user's: refused on a strict_users store).
-        InvalidQueryError for an ``older_than`` that is not a timedelta of zero
-        or more."""
+        sessions' (unscoped, every user's: refused on a strict_users store);
+        with ``run_id``, only runs of that id. InvalidQueryError for an
+        ``older_than`` that is not a timedelta of zero or more."""
         self.user(user_id)
+        check_text(run_id, what="run_id", error=InvalidQueryError)
         if not isinstance(older_than, timedelta) or older_than < timedelta(0):
             raise InvalidQueryError(
                 f"older_than must be a timedelta of zero or more, got {older_than!r}"
@@ -332,7 +337,7 @@ class KernDb:
             cutoff = (datetime.now(UTC) - older_than).timestamp()
         except OverflowError:
             return []  # older than any time a datetime can hold
-        return self.store.open_runs(cutoff, user_id=user_id)
+        return self.store.open_runs(cutoff, user_id=user_id, run_id=run_id)
 
     def abandon_run(
         self,
