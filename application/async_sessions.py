@@ -72,6 +72,8 @@ class AsyncKernDb:
     save_session = _awaited(KernDb.save_session)
     delete_session = _awaited(KernDb.delete_session)
     delete_sessions = _awaited(KernDb.delete_sessions)
+    get_interrupted_runs = _awaited(KernDb.get_interrupted_runs)
+    abandon_run = _awaited(KernDb.abandon_run)
     get_log = _awaited(KernDb.get_log)
     head_version = _awaited(KernDb.head_version)
     resolve_as_of = _awaited(KernDb.resolve_as_of)

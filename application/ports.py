@@ -2,8 +2,8 @@
 
 A store appends a session's new events at the positions after the ones it
 already has (failing with :class:`AppendConflict` when another writer got
-there first), reads a session's events back, and keeps the listing index in
-the same transaction as the append. The stores themselves live in
+there first), reads a session's events back, and keeps the listing index and
+the open-runs index in the same transaction as the append. The stores themselves live in
 ``kern.adapters.stores``; this layer only knows this interface.
 """
 
@@ -23,6 +23,7 @@ from kern.domain.records import Record
 from kern.domain.sealing import KeyLookup
 from kern.projections.history import HistoryView
 from kern.projections.listing import SessionQuery, SessionSummary
+from kern.projections.open_runs import InterruptedRun
 from kern.projections.segments import ReadSegment
 
 
@@ -103,6 +104,14 @@ class SessionStore(ABC):
     def list_sessions(self, query: SessionQuery) -> list[SessionSummary]:
         """Index rows of live sessions (deleted ones, when ``query.deleted``) matching
         ``query``, sorted and paged."""
+
+    @abstractmethod
+    def open_runs(
+        self, before: float, *, user_id: str | None = None, run_id: str | None = None
+    ) -> list[InterruptedRun]:
+        """From the open-runs index: the runs of live sessions still open whose last
+        event was recorded before ``before`` (unix seconds), oldest first; with
+        ``user_id``, only that user's sessions'; with ``run_id``, only runs of that id."""
 
     @abstractmethod
     def session_ids(self) -> list[str]:

@@ -10,7 +10,7 @@ never builds one: ``kern.db`` does.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -46,16 +46,22 @@ from kern.domain.errors import (
     UserRequiredError,
 )
 from kern.domain.events import EVENT_CLASSES, SessionEvent
-from kern.domain.identity import may_access, validate_session_id, validate_user_id
+from kern.domain.identity import check_text, may_access, validate_session_id, validate_user_id
 from kern.domain.values import AsOf, StateChanges, to_json_value
 from kern.projections.fold import project_session
 from kern.projections.listing import MAX_LIMIT, DeletedSession, SessionQuery
 from kern.projections.log import LogEntry, StepView, log_entries, step_view
+from kern.projections.open_runs import InterruptedRun
 from kern.projections.replay_diff import RecordedRun
 from kern.projections.run_diff import RunDiff, diff_runs
+from kern.projections.runs import WorkflowRunOutput
 from kern.projections.session import WorkflowSession
 
 T = TypeVar("T")
+
+INTERRUPTED_AFTER = timedelta(minutes=10)
+"""How long a RUNNING run has been still (no event) before get_interrupted_runs
+counts it as interrupted, unless told otherwise: far longer than a step takes."""
 
 
 class KernDb:
@@ -350,6 +356,70 @@ class KernDb:
             self.delete_session(session_id, user_id, correlation_id=correlation_id)
             for session_id in ids
         )
+
+    # -- runs left open (kern.application.runner.resume) --------------------------------
+
+    def get_interrupted_runs(
+        self,
+        older_than: timedelta = INTERRUPTED_AFTER,
+        user_id: str | None = None,
+        *,
+        run_id: str | None = None,
+    ) -> list[InterruptedRun]:
+        """Runs still RUNNING whose last event is older than ``older_than``: most
+        likely left so by a process that stopped mid-run. Resume each one
+        (``workflow.resume``) or abandon it (:meth:`abandon_run`). Read from the
+        open-runs index, oldest first; with ``user_id``, only that user's
+        sessions' (unscoped, every user's: refused on a strict_users store);
+        with ``run_id``, only runs of that id. InvalidQueryError for an
+        ``older_than`` that is not a timedelta of zero or more."""
+        self.user(user_id)
+        check_text(run_id, what="run_id", error=InvalidQueryError)
+        if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+            raise InvalidQueryError(
+                f"older_than must be a timedelta of zero or more, got {older_than!r}"
+            )
+        try:
+            cutoff = (datetime.now(UTC) - older_than).timestamp()
+        except OverflowError:
+            return []  # older than any time a datetime can hold
+        return self.store.open_runs(cutoff, user_id=user_id, run_id=run_id)
+
+    def abandon_run(
+        self,
+        run_id: str,
+        session_id: str,
+        *,
+        reason: str,
+        user_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> WorkflowRunOutput:
+        """End a RUNNING run that will not be resumed: recorded CANCELLED with
+        ``reason`` as its error (``error_type`` RunAbandonedError; the state its
+        steps changed does not take effect); returns the run as now recorded.
+
+        SessionNotFoundError for a session that is missing or another user's,
+        RunNotFoundError for a run it never started, RunAlreadyFinishedError for
+        one that ended, InvalidInputError for an empty reason; nothing is
+        written then."""
+        session_id = validate_session_id(session_id)
+        self.user(user_id)
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError(f"reason must be a non-empty string, got {reason!r}")
+        self.execute(
+            session_id,
+            lambda s: s.abandon_run(
+                run_id=run_id,
+                user_id=user_id,
+                reason=reason,
+                provenance=provenance(correlation_id=correlation_id),
+            ),
+        )
+        run = self.require_session(session_id, user_id).get_run(run_id)
+        assert run is not None
+        return run
 
     # -- time travel (kern.application.timetravel) ---------------------------------
 

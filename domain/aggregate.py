@@ -20,7 +20,9 @@ from kern.domain.encoding import GENESIS_HASH, seal
 from kern.domain.errors import (
     InvalidInputError,
     InvalidSessionNameError,
+    RunAbandonedError,
     RunAlreadyFinishedError,
+    RunAlreadyResumedError,
     RunAlreadyStartedError,
     RunNotFoundError,
     SessionAccessError,
@@ -29,6 +31,7 @@ from kern.domain.errors import (
 )
 from kern.domain.events import (
     RunCompleted,
+    RunResumed,
     RunStarted,
     SessionDeleted,
     SessionEvent,
@@ -48,6 +51,7 @@ from kern.domain.values import (
     RunStatus,
     StateChanges,
     StoredValue,
+    type_tag,
 )
 
 E = TypeVar("E", bound=SessionEvent)
@@ -57,11 +61,17 @@ KeyFor = Callable[[str, str | None], DataKey]
 """The data key of a session (its id, its owner): made and stored on first use."""
 
 
+ABANDONED = type_tag(RunAbandonedError("", session_id="", run_id=""))
+"""The error_type of an abandoned run's RunCompleted."""
+
+
 @dataclass
 class RunState:
-    """Where an open run stands: the index its next step gets."""
+    """Where an open run stands: the index its next step gets, and how many times
+    it was resumed (the writers of an earlier resumption may no longer append)."""
 
     next_step: int = 0
+    resumptions: int = 0
 
 
 def run_key(run_id: str) -> int:
@@ -283,10 +293,65 @@ class SessionAggregate:
             provenance=provenance,
         )
 
-    def complete_step(self, *, run_id: str, user_id: str | None, **fields: Any) -> StepCompleted:
-        """Record one finished step of an open run (fields as StepCompleted)."""
+    def resume_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        seen: RunState,
+        provenance: Provenance | None = None,
+    ) -> RunResumed:
+        """Record that the open run goes on from its next step, in a new writer.
+
+        ``seen`` is the run as the resumer read it, open: when the run has moved
+        since (another resumer won, its writer is still alive and appended a
+        step, or it even finished), RunAlreadyResumedError and nothing is
+        recorded. Another user's session reads as a missing one
+        (SessionNotFoundError)."""
+        self.check_can_manage(user_id)
+        run = self.runs.get(run_id) if run_key(run_id) in self.finished else self._open_run(run_id)
+        if run != seen:
+            raise RunAlreadyResumedError(
+                f"run {run_id!r} of session {self.session_id!r} was resumed, or written "
+                f"to, by another writer since it was read (it now stands at "
+                f"{run or 'its end'}): only one writer continues a run",
+                session_id=self.session_id,
+                run_id=run_id,
+            )
+        return self._record(
+            RunResumed,
+            run_id=run_id,
+            user_id=user_id,
+            step_index=run.next_step,
+            resumption=run.resumptions + 1,
+            provenance=provenance,
+        )
+
+    def _check_writer(self, run_id: str, run: RunState, resumption: int | None) -> None:
+        """RunAlreadyResumedError when a writer of resumption ``resumption`` (None:
+        not checked) writes to a run resumed since by another."""
+        if resumption is not None and run.resumptions != resumption:
+            raise RunAlreadyResumedError(
+                f"run {run_id!r} of session {self.session_id!r} was resumed by another "
+                f"writer (resumption {run.resumptions}); this writer, of resumption "
+                f"{resumption}, may no longer append to it",
+                session_id=self.session_id,
+                run_id=run_id,
+            )
+
+    def complete_step(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        resumption: int | None = None,
+        **fields: Any,
+    ) -> StepCompleted:
+        """Record one finished step of an open run (fields as StepCompleted); a
+        writer that gives its ``resumption`` is refused once another resumed the run."""
         self.check_can_write(user_id)
         run = self._open_run(run_id)
+        self._check_writer(run_id, run, resumption)
         return self._record(
             StepCompleted, run_id=run_id, user_id=user_id, step_index=run.next_step, **fields
         )
@@ -316,10 +381,12 @@ class SessionAggregate:
         error_type: str | None = None,
         traceback: str | None = None,
         refs: dict[str, list[str]] | None = None,
+        resumption: int | None = None,
     ) -> RunCompleted:
-        """Record the terminal event of an open run."""
+        """Record the terminal event of an open run (``resumption`` as in
+        :meth:`complete_step`)."""
         self.check_can_write(user_id)
-        self._open_run(run_id)
+        self._check_writer(run_id, self._open_run(run_id), resumption)
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"a run cannot end with status {status}")
         return self._record(
@@ -335,6 +402,32 @@ class SessionAggregate:
             error_type=error_type,
             traceback=traceback,
             refs=refs or {},
+        )
+
+    def abandon_run(
+        self,
+        *,
+        run_id: str,
+        user_id: str | None,
+        reason: str,
+        provenance: Provenance | None = None,
+    ) -> RunCompleted:
+        """End an open run that will not be resumed: RunCompleted CANCELLED, with
+        ``reason`` as its error and ``ABANDONED`` as its error_type. What its
+        steps did to the session state does not take effect (as for a run a
+        fork leaves open). Another user's session reads as a missing one."""
+        self.check_can_manage(user_id)
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError(f"reason must be a non-empty string, got {reason!r}")
+        check_text(reason, what="reason")
+        return self.complete_run(
+            run_id=run_id,
+            user_id=user_id,
+            status=RunStatus.cancelled,
+            content=StoredValue.of(None),
+            error=reason,
+            error_type=ABANDONED,
+            provenance=provenance,
         )
 
     def rename(
@@ -428,6 +521,8 @@ class SessionAggregate:
             self.runs[event.run_id] = RunState()
         elif isinstance(event, StepCompleted):
             self.runs[event.run_id].next_step += 1
+        elif isinstance(event, RunResumed):
+            self.runs[event.run_id].resumptions = event.resumption
         elif isinstance(event, RunCompleted):
             del self.runs[event.run_id]
             self.finished.add(run_key(event.run_id))

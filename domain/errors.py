@@ -22,6 +22,8 @@
     │   ├── RunNotFoundError (also LookupError)
     │   ├── RunAlreadyStartedError
     │   ├── RunAlreadyFinishedError
+    │   │   └── RunAbandonedError              abandoned (abandon_run): it cannot be resumed
+    │   ├── RunAlreadyResumedError             another writer resumed the run, or still writes it
     │   ├── RunCancelledError                  stopped by cancel_run (recorded CANCELLED)
     │   └── StepFailedError (also RuntimeError)  a step reported failure under on_error="fail"
     ├── StoreError                             the store failed or disagreed
@@ -173,6 +175,16 @@ class RunAlreadyStartedError(RunError):
 
 class RunAlreadyFinishedError(RunError):
     """The run already has its terminal event."""
+
+
+class RunAbandonedError(RunAlreadyFinishedError):
+    """The run was abandoned (``abandon_run``): recorded CANCELLED with the reason
+    as its error and this error's name as its ``error_type``; it cannot be resumed."""
+
+
+class RunAlreadyResumedError(RunError):
+    """Another writer resumed the run first, or went on writing it, since this one
+    read it: only one writer continues a run. Nothing of this writer's was written."""
 
 
 class RunCancelledError(RunError):

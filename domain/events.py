@@ -158,6 +158,20 @@ class RunCompleted(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunResumed(RunEvent):
+    """A run left RUNNING (its process stopped mid-run) goes on in another call.
+
+    The steps before ``step_index`` are finished: their StepCompleted events
+    stand, and their outputs are reused, not run again. ``resumption`` counts
+    the resumptions of the run (1 for the first): the writers of a run before
+    it can no longer append to it.
+    """
+
+    step_index: int
+    resumption: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionRenamed(SessionEvent):
     """The session got a name, by hand or generated."""
 
@@ -197,6 +211,7 @@ EVENT_CLASSES: tuple[type[SessionEvent], ...] = (
     SessionDeleted,
     SessionForked,
     StepAttemptFailed,
+    RunResumed,
 )
 
 # Old topic -> class, for events stored under a name that has since changed.

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kern.domain.events import (
     RunCompleted,
+    RunResumed,
     RunStarted,
     SessionEvent,
     SessionRenamed,
@@ -65,6 +66,7 @@ PRIVATE_FIELDS: dict[type[SessionEvent], tuple[str, ...]] = {
     RunCompleted: ("content", "error", "state_changes", "traceback"),
     SessionRenamed: ("session_name",),
     SessionStateUpdated: ("changes",),
+    RunResumed: (),  # ids and counts only: nothing a person supplied or a step produced
 }
 """The fields of each event class that hold what a person supplied or a step produced."""
 

@@ -17,6 +17,7 @@ from kern.domain.errors import InvalidInputError
 from kern.domain.events import (
     RunCompleted,
     RunEvent,
+    RunResumed,
     RunStarted,
     SessionDeleted,
     SessionEvent,
@@ -93,7 +94,7 @@ def _run_problem(event: SessionEvent, runs: dict[str, bool]) -> str | None:
         if event.run_id in runs:
             return f"run {event.run_id!r} starts a second time"
         runs[event.run_id] = False
-    elif isinstance(event, StepAttemptFailed | StepCompleted | RunCompleted):
+    elif isinstance(event, StepAttemptFailed | StepCompleted | RunCompleted | RunResumed):
         if event.run_id not in runs:
             return f"run {event.run_id!r} was never started"
         if runs[event.run_id]:

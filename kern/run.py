@@ -1,11 +1,13 @@
-"""Runs as recorded: ``WorkflowRunOutput``, ``RunStatus`` and their parts, and the
+"""Runs as recorded: ``WorkflowRunOutput``, ``RunStatus`` and their parts, the
 run events ``run(stream=True)`` and ``arun(stream=True)`` yield (names as Agno's),
-and the ``RunContext`` a function step may take (``agno.run.RunContext``)."""
+the ``RunContext`` a function step may take (``agno.run.RunContext``), and
+``InterruptedRun`` (what ``get_interrupted_runs`` finds)."""
 
 from __future__ import annotations
 
 from kern.application.runner.steps import RunContext
 from kern.domain.values import RunStatus
+from kern.projections.open_runs import InterruptedRun
 from kern.projections.run_events import (
     RunEvent,
     StepCompletedEvent,
@@ -25,6 +27,7 @@ from kern.projections.runs import (
 )
 
 __all__ = [
+    "InterruptedRun",
     "Message",
     "RunContext",
     "RunEvent",

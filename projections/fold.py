@@ -7,6 +7,7 @@ from typing import Any
 
 from kern.domain.events import (
     RunCompleted,
+    RunResumed,
     RunStarted,
     SessionDeleted,
     SessionEvent,
@@ -140,6 +141,10 @@ class SessionFold:
         run.metrics = WorkflowMetrics.of(event.metrics.duration, run.step_results)
         self._set_state(event.state_changes.apply_to(self._state))
 
+    def _run_resumed(self, event: RunResumed) -> None:
+        """A resumed run reads as it did: RUNNING, with the steps it finished."""
+        self._run(event.run_id)
+
     def _renamed(self, event: SessionRenamed) -> None:
         data = self._live().session_data
         assert data is not None
@@ -188,6 +193,7 @@ _HANDLERS: dict[type[SessionEvent], Callable[[SessionFold, Any], None]] = {
     SessionDeleted: SessionFold._deleted,
     SessionForked: SessionFold._forked,
     StepAttemptFailed: SessionFold._attempt_failed,
+    RunResumed: SessionFold._run_resumed,
 }
 """The fold's handler of each event class (every class in domain/events.py)."""
 

@@ -12,9 +12,10 @@ before using it. Verification and audits never read snapshots.
 
 The body is compact JSON::
 
-    {"format": 1, "session_id": ..., "version": V, "hash": <event hash at V>,
+    {"format": 2, "session_id": ..., "version": V, "hash": <event hash at V>,
      "aggregate": {"owner", "deleted", "state", "session_name", "last_timestamp",
-                   "open_runs": {run_id: next step index}, "finished": base64 digests},
+                   "open_runs": {run_id: [next step index, resumptions]},
+                   "finished": base64 digests},
      "history": {"floor", "deleted_at", "runs": [[run_id, started, ended, status], ...]}}
 """
 
@@ -33,7 +34,7 @@ from kern.domain.aggregate import RunState, SessionAggregate
 from kern.domain.values import RunStatus
 from kern.projections.history import HistoryRun, RunHistory
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 """The body's layout; a snapshot of another format is ignored (and rebuilt)."""
 
 HISTORY_RUNS = 100
@@ -95,7 +96,9 @@ def _aggregate_part(aggregate: SessionAggregate) -> dict[str, Any]:
         "state": aggregate.state,
         "session_name": aggregate.session_name,
         "last_timestamp": stamp.isoformat() if stamp is not None else None,
-        "open_runs": {run_id: run.next_step for run_id, run in aggregate.runs.items()},
+        "open_runs": {
+            run_id: [run.next_step, run.resumptions] for run_id, run in aggregate.runs.items()
+        },
         "finished": base64.b64encode(finished).decode(),
     }
 
@@ -151,7 +154,10 @@ def _aggregate(body: dict[str, Any], session_id: str) -> SessionAggregate:
         session_name=part["session_name"],
         last_timestamp=datetime.fromisoformat(stamp) if stamp is not None else None,
         last_hash=str(body["hash"]),
-        runs={str(run_id): RunState(int(step)) for run_id, step in part["open_runs"].items()},
+        runs={
+            str(run_id): RunState(int(step), int(resumptions))
+            for run_id, (step, resumptions) in part["open_runs"].items()
+        },
         finished=set(struct.unpack(f">{len(finished) // 8}Q", finished)),
     )
 

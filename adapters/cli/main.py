@@ -32,6 +32,10 @@ is no Kern store they say so (exit status 2) and leave the place as it was::
     kern --db ... erase --session ID --purge --reason TEXT [--requested-by NAME]
                                                    delete a session's log, recorded in the ledger
     kern --db ... erasures                         the erasure ledger, oldest first
+    kern --db ... runs [--interrupted]             runs still RUNNING (--interrupted: no event
+          [--older-than 10m]                       for 10 minutes, or AGE: left by a dead process)
+    kern --db ... abandon RUN_ID --reason TEXT     end an interrupted run as CANCELLED
+          [--session ID]
     kern --db ... replay ID RUN_ID --workflow M:A  re-run a run on current code, compare
     kern --db ... fork ID --at AS_OF [--new-id X]  a new session with history to that point
     kern --db ... serve --admin | --trust-user-header NAME [--host H] [--port P]
@@ -63,6 +67,7 @@ from kern.adapters.cli.demo import DEFAULT_DB, DEFAULT_RUNS, demo
 from kern.adapters.cli.forks import diff, fork, replay
 from kern.adapters.cli.output import Output
 from kern.adapters.cli.privacy import erase, erasures
+from kern.adapters.cli.runs import abandon, list_runs
 from kern.adapters.cli.serve import DEFAULT_HOST, DEFAULT_PORT, check_options, serve
 from kern.adapters.cli.sessions import (
     delete,
@@ -121,6 +126,8 @@ COMMANDS: dict[str, tuple[Command, str, bool]] = {
     # --user names whose sessions to erase (erase is an admin operation).
     "erase": (erase, WRITE, True),
     "erasures": (erasures, READ, False),
+    "runs": (list_runs, READ, True),
+    "abandon": (abandon, WRITE, True),
 }
 
 
@@ -255,6 +262,7 @@ def _parser() -> argparse.ArgumentParser:
     for add_group in (
         _demo_command,
         _reading_commands,
+        _run_commands,
         _audit_commands,
         _fork_commands,
         _serve_command,
@@ -321,6 +329,34 @@ def _reading_commands(add: _Add) -> None:
     rename_parser.add_argument("name", metavar="NAME")
     delete_parser = add("delete", "delete a session: append its tombstone (its log stays)")
     delete_parser.add_argument("session_id", metavar="ID")
+
+
+def _run_commands(add: _Add) -> None:
+    """runs and abandon."""
+    runs_parser = add("runs", "runs still RUNNING, the longest still first (or the interrupted)")
+    runs_parser.add_argument(
+        "--interrupted",
+        action="store_true",
+        help="only runs with no event for --older-than: most likely left by a process that stopped",
+    )
+    runs_parser.add_argument(
+        "--older-than",
+        metavar="AGE",
+        default=None,
+        help="with --interrupted: the age of a run's last event (default 10m; 45s, 2h, 1d)",
+    )
+    abandon_parser = add(
+        "abandon", "end a run that will not be resumed: CANCELLED, with the reason as its error"
+    )
+    abandon_parser.add_argument("run_id", metavar="RUN_ID")
+    abandon_parser.add_argument("--reason", required=True, metavar="TEXT")
+    abandon_parser.add_argument(
+        "--session",
+        dest="session_id",
+        metavar="ID",
+        default=None,
+        help="the run's session (default: the one whose open run has this id)",
+    )
 
 
 def _audit_commands(add: _Add) -> None:

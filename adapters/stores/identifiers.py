@@ -19,6 +19,7 @@ _SUFFIXES = (
     "_keys",
     "_erasures",
     "_purging",
+    "_runs",
 )
 LONGEST_SUFFIX = max(len(s) for s in _SUFFIXES)
 
@@ -64,6 +65,9 @@ class TableNames:
     """``<session_table>_purging`` (SQLite only): the session being purged, named
     inside the purge's transaction, for which the no-delete trigger lets
     its events go."""
+    runs: str
+    """``<session_table>_runs``: the open-runs index (see
+    :mod:`kern.projections.open_runs`), written with each append."""
 
 
 def table_names(session_table: str) -> TableNames:
@@ -78,6 +82,7 @@ def table_names(session_table: str) -> TableNames:
         keys=f"{base}_keys",
         erasures=f"{base}_erasures",
         purging=f"{base}_purging",
+        runs=f"{base}_runs",
     )
 
 

@@ -26,6 +26,7 @@ from kern.adapters.stores.recorder import RecorderStore
 from kern.application.keys import KeyRow
 from kern.domain.erasure import ErasureEntry
 from kern.projections.listing import SessionQuery, SessionSummary
+from kern.projections.open_runs import InterruptedRun, OpenRunChanges, OpenRunRow
 from kern.projections.segments import ReadSegment
 from kern.projections.snapshots import SnapshotRow
 
@@ -46,6 +47,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
         self.snapshots: dict[str, SnapshotRow] = {}
         self.erasures: list[ErasureEntry] = []
         self.keys: dict[str, KeyRow] = {}
+        self.open_runs: dict[tuple[str, str], OpenRunRow] = {}
 
     def purge(self, session_id: str, entry: ErasureEntry) -> None:
         """Remove every trace of the session and record ``entry``, under the lock."""
@@ -57,6 +59,7 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
             self.segments.pop(session_id, None)
             self.snapshots.pop(session_id, None)
             self.keys.pop(session_id, None)
+            self._forget_runs(session_id)
             self.erasures.append(entry)
 
     def insert_events(
@@ -86,7 +89,22 @@ class _IndexedPOPORecorder(POPOApplicationRecorder):
                     self.index[row["session_id"]] = SessionSummary(**row)
                 else:
                     self.index[row["session_id"]] = dataclasses.replace(current, **row)
+            changes: list[OpenRunChanges] = kwargs.get("open_runs") or []
+            for change in changes:
+                self._change_runs(change)
         return ids
+
+    def _change_runs(self, changes: OpenRunChanges) -> None:
+        if changes.session_deleted:
+            self._forget_runs(changes.session_id)
+        for run_id in changes.ended:
+            self.open_runs.pop((changes.session_id, run_id), None)
+        for row in changes.written:
+            self.open_runs[(row.session_id, row.run_id)] = row
+
+    def _forget_runs(self, session_id: str) -> None:
+        for key in [key for key in self.open_runs if key[0] == session_id]:
+            del self.open_runs[key]
 
     def select_events(
         self,
@@ -145,6 +163,22 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
         recorder = self.recorder
         with recorder.lock:
             return recorder.index.get(session_id)
+
+    def open_runs(
+        self, before: float, *, user_id: str | None = None, run_id: str | None = None
+    ) -> list[InterruptedRun]:
+        recorder = self.recorder
+        with recorder.lock:
+            found = [
+                InterruptedRun.of(row, listed.user_id, listed.workflow_id)
+                for row in recorder.open_runs.values()
+                if row.last_at < before
+                and (run_id is None or row.run_id == run_id)
+                and (listed := recorder.index.get(row.session_id)) is not None
+                and not listed.deleted
+                and (user_id is None or listed.user_id == user_id)
+            ]
+        return sorted(found, key=lambda r: (r.last_event_at, r.session_id, r.run_id))
 
     def session_ids(self) -> list[str]:
         recorder = self.recorder

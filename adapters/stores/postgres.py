@@ -47,6 +47,7 @@ from kern.adapters.stores import (
     async_pool,
     erasure_rows,
     key_rows,
+    open_run_rows,
     postgres_migrations,
     segment_rows,
     snapshot_rows,
@@ -61,6 +62,7 @@ from kern.application.ports import FeedEntry, FeedPosition
 from kern.domain.erasure import ErasureEntry
 from kern.domain.errors import InvalidInputError, StoreUnavailableError
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary
+from kern.projections.open_runs import InterruptedRun
 from kern.projections.segments import ReadSegment
 from kern.projections.snapshots import SnapshotRow
 
@@ -192,7 +194,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         self._datastore = datastore
         try:
             recorder = PostgresLogRecorder(
-                datastore, self.names.events, self.names.index, self.names.keys
+                datastore, self.names.events, self.names.index, self.names.keys, self.names.runs
             )
             where = f"PostgreSQL at {self.where} (table {self.schema}.{self.names.schema_versions})"
             self.retry(
@@ -414,6 +416,21 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         rows = self._fetch(f"read the listing of {session_id!r}", statement, [session_id])
         return SessionSummary(**{k: rows[0][k] for k in INDEX_COLUMNS}) if rows else None
 
+    def open_runs(
+        self, before: float, *, user_id: str | None = None, run_id: str | None = None
+    ) -> list[InterruptedRun]:
+        statement = open_run_rows.select(
+            self._table(self.names.runs),
+            self._table(self.names.index),
+            mark="%s",
+            user=user_id is not None,
+            run=run_id is not None,
+            live="NOT i.deleted",
+        )
+        params = [before, *(v for v in (user_id, run_id) if v is not None)]
+        rows = self._fetch("list the open runs", sql.SQL(statement).format(), params)
+        return [open_run_rows.to_run(row) for row in rows]
+
     def session_ids(self) -> list[str]:
         statement = sql.SQL(
             'SELECT session_id FROM {}.{} ORDER BY created_at, session_id COLLATE "C"'
@@ -540,6 +557,7 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
             ("SELECT set_config('kern.purge_session', %s, true)", [session_id]),
             (f"DELETE FROM {self._table(names.events)} WHERE originator_id = %s", [session_id]),
             ("SELECT set_config('kern.purge_session', '', true)", []),
+            open_run_rows.delete_session(self._table(names.runs), session_id, mark="%s"),
             *erasure_rows.purge_deletes(
                 session_id,
                 index=self._table(names.index),

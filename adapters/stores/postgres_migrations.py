@@ -126,6 +126,29 @@ MIGRATIONS: list[Migration] = [
             "USING ERRCODE = 'insufficient_privilege'; END $$",
         ),
     ),
+    Migration(
+        version=6,
+        summary="the open-runs index: each run started and not ended, with the version "
+        "and time of its last event, filled from the logs of the live sessions",
+        statements=(
+            "CREATE TABLE {schema}.{runs} (session_id text NOT NULL, run_id text NOT NULL, "
+            "last_version bigint NOT NULL, last_at double precision NOT NULL, "
+            "PRIMARY KEY (session_id, run_id))",
+            "CREATE INDEX {runs_last} ON {schema}.{runs} (last_at)",
+            # Ids and timestamps are never sealed: this reads encrypted logs too. The
+            # json type (not jsonb) takes any escape a stored text may hold.
+            "INSERT INTO {schema}.{runs} (session_id, run_id, last_version, last_at) "
+            "SELECT e.originator_id, convert_from(e.state, 'UTF8')::json ->> 'run_id', "
+            "max(e.originator_version), max(extract(epoch FROM "
+            "(convert_from(e.state, 'UTF8')::json ->> 'timestamp')::timestamptz)) "
+            "FROM {schema}.{events} e JOIN {schema}.{index} i "
+            "ON i.session_id = e.originator_id AND NOT i.deleted "
+            "WHERE e.topic IN ('kern.domain.events:RunStarted', "
+            "'kern.domain.events:StepCompleted', 'kern.domain.events:RunCompleted') "
+            "GROUP BY 1, 2 "
+            "HAVING count(*) FILTER (WHERE e.topic = 'kern.domain.events:RunCompleted') = 0",
+        ),
+    ),
 ]
 """Every layout so far; append a migration to change the tables, never edit one."""
 
@@ -152,6 +175,8 @@ def placeholders(schema: str, names: TableNames) -> dict[str, sql.Identifier]:
         "keys": sql.Identifier(names.keys),
         "keys_owner": sql.Identifier(derived_name(names.keys, "_owner")),
         "erasures": sql.Identifier(names.erasures),
+        "runs": sql.Identifier(names.runs),
+        "runs_last": sql.Identifier(derived_name(names.runs, "_last")),
         "notification_index": sql.Identifier(f"{events}_notification_id_idx"),
         "guard": sql.Identifier(derived_name(events, "_append_only")),
         "no_change": sql.Identifier(derived_name(events, "_no_change")),
@@ -300,8 +325,8 @@ def _execute(
 def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
     """The statements, run by the owner role once the tables are migrated, that let
     ``role`` use Kern and nothing more: read and append events (and draw their
-    notification ids), maintain the listing rows and the read-model segments,
-    read the schema version.
+    notification ids), maintain the listing rows, the open-runs index and the
+    read-model segments, read the schema version.
 
     No UPDATE, DELETE or TRUNCATE on the events and no ownership, so the role can
     neither rewrite the log nor disable its append-only triggers (that needs the
@@ -315,6 +340,8 @@ def app_role_grants(schema: str, names: TableNames, role: str) -> list[str]:
         f"GRANT USAGE ON SCHEMA {name(schema)} TO {name(role)}",
         f"GRANT SELECT, INSERT ON {events} TO {name(role)}",
         f"GRANT SELECT, INSERT, UPDATE ON {name(schema, names.index)} TO {name(role)}",
+        # The open-runs index: rows come and go with the runs.
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.runs)} TO {name(role)}",
         f"GRANT SELECT ON {name(schema, names.schema_versions)} TO {name(role)}",
         # Derived data the role may rebuild: nothing trusts it.
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name(schema, names.segments)} TO {name(role)}",

@@ -17,11 +17,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import sql
 
+from kern.adapters.stores import open_run_rows
 from kern.adapters.stores.key_rows import COLUMNS as KEY_COLUMNS
 from kern.adapters.stores.key_rows import DataKeyGone
 from kern.adapters.stores.key_rows import params as key_params
 from kern.application.keys import KeyRow
 from kern.projections.listing import name_key
+from kern.projections.open_runs import OpenRunChanges
 
 FEED_LOCK_CLASS = 0x4B65726E  # "Kern"
 """The first half of every log's feed lock key (``feed_lock_key``)."""
@@ -40,12 +42,18 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     """
 
     def __init__(
-        self, datastore: PostgresDatastore, events_table: str, index_table: str, keys_table: str
+        self,
+        datastore: PostgresDatastore,
+        events_table: str,
+        index_table: str,
+        keys_table: str,
+        runs_table: str,
     ) -> None:
         super().__init__(datastore, events_table_name=events_table)
         self.index_table = index_table
         self.keys_table = keys_table
-        self._statements: dict[tuple[int, tuple[str, ...] | None, bool, bool], bytes] = {}
+        self.runs_table = runs_table
+        self._statements: dict[tuple[int, tuple[str, ...] | None, bool, bool, bool], bytes] = {}
         self._selects: dict[tuple[bool, ...], bytes] = {}
 
     def select_events(
@@ -115,8 +123,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             return None
         keys: list[KeyRow] = list(kwargs.get("keys") or ())
         listings: list[dict[str, Any]] | None = kwargs.get("listings")
+        changes: list[OpenRunChanges] = kwargs.get("open_runs") or []
         if listings is not None:
-            self._insert_sessions(stored_events, listings, keys)
+            self._insert_sessions(stored_events, listings, keys, changes)
             return None
         listing: dict[str, Any] | None = kwargs.get("listing")
         row = dict(listing) if listing is not None else None
@@ -125,14 +134,21 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         if len(keys) > 1:
             raise ValueError("one append stores at most one data key: its session's")
         sealed_with: str | None = kwargs.get("sealed_with")
+        runs = changes[0] if changes else None
         statement = self._append_statement(
-            len(stored_events), row, keyed=bool(keys), held=sealed_with is not None
+            len(stored_events),
+            row,
+            keyed=bool(keys),
+            held=sealed_with is not None,
+            runs=runs is not None,
         )
         params: list[Any] = [sealed_with] if sealed_with is not None else []
         if keys:
             params += key_params(keys[0])
         for e in stored_events:
             params += [str(e.originator_id), e.originator_version, e.topic, e.state]
+        if runs is not None:
+            params += _run_params(runs)
         if row is not None:
             if "created_at" in row:
                 params += row.values()
@@ -150,6 +166,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         listings: list[dict[str, Any]],
         keys: list[KeyRow],
+        changes: list[OpenRunChanges],
     ) -> None:
         """Several sessions' events, listing rows and data keys (an import) in one
         transaction, the events in batches of :data:`IMPORT_BATCH` rows per statement."""
@@ -170,17 +187,30 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             if keys:
                 params = [value for key in keys for value in key_params(key)]
                 curs.execute(self._key_insert(len(keys)), params)
+            table = sql.Identifier(self.datastore.schema, self.runs_table).as_string(None)
+            for change in changes:
+                for write, write_params in open_run_rows.writes(table, change, mark="%s"):
+                    curs.execute(sql.SQL(write).format(), write_params)
 
     def _append_statement(
-        self, count: int, row: dict[str, Any] | None, *, keyed: bool, held: bool = False
+        self,
+        count: int,
+        row: dict[str, Any] | None,
+        *,
+        keyed: bool,
+        held: bool = False,
+        runs: bool = False,
     ) -> bytes:
         """The statement appending ``count`` events, writing the listing row
-        (columns of ``row``) and, when ``keyed``, storing a data key, or, when
-        ``held``, only if a data key is there; composed once per shape."""
-        shape = (count, tuple(row) if row is not None else None, keyed, held)
+        (columns of ``row``) and, with ``runs``, the open-runs index; when
+        ``keyed``, storing a data key, or, when ``held``, writing only if a data
+        key is there; composed once per shape."""
+        shape = (count, tuple(row) if row is not None else None, keyed, held, runs)
         statement = self._statements.get(shape)
         if statement is None:
-            statement = self._compose_append(count, row, keyed=keyed, held=held).as_bytes(None)
+            statement = self._compose_append(
+                count, row, keyed=keyed, held=held, runs=runs
+            ).as_bytes(None)
             self._statements[shape] = statement
         return statement
 
@@ -212,7 +242,13 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         ).format(lock, sql.Identifier(self.datastore.schema), sql.Identifier(self.keys_table))
 
     def _compose_append(
-        self, count: int, row: dict[str, Any] | None, *, keyed: bool, held: bool = False
+        self,
+        count: int,
+        row: dict[str, Any] | None,
+        *,
+        keyed: bool,
+        held: bool = False,
+        runs: bool = False,
     ) -> sql.Composed:
         in_flight = self._in_flight(held=held)
         if keyed:
@@ -229,11 +265,28 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         if row is None:
             return sql.SQL("{} {}").format(in_flight, insert)
         # A data-modifying WITH runs to completion whatever the outer statement
-        # reads, and the two stand or fall together: a version conflict on the
-        # events aborts the listing write too.
-        return sql.SQL("{}, appended AS ({}) {}").format(
-            in_flight, insert, self._listing_statement(row)
-        )
+        # reads, and they all stand or fall together: a version conflict on the
+        # events aborts the listing and open-runs writes too.
+        writes = sql.SQL("{}, appended AS ({})").format(in_flight, insert)
+        if runs:
+            writes = sql.SQL("{}, {}").format(writes, self._runs_writes())
+        return sql.SQL("{} {}").format(writes, self._listing_statement(row))
+
+    def _runs_writes(self) -> sql.Composed:
+        """The open-runs index's writes of one append, as two WITH queries: the
+        ended runs' rows (or all the session's, when it was deleted) removed,
+        the other runs' rows written (parameters: :func:`_run_params`)."""
+        table = sql.Identifier(self.datastore.schema, self.runs_table)
+        return sql.SQL(
+            "runs_ended AS (DELETE FROM {table} WHERE session_id = %s "
+            "AND (%s OR run_id = ANY(%s::text[])) AND EXISTS (SELECT FROM in_flight)), "
+            "runs_written AS (INSERT INTO {table} (session_id, run_id, last_version, last_at) "
+            "SELECT %s, w.run_id, w.last_version, w.last_at "
+            "FROM unnest(%s::text[], %s::bigint[], %s::float8[]) "
+            "AS w(run_id, last_version, last_at) "
+            "WHERE EXISTS (SELECT FROM in_flight) ON CONFLICT (session_id, run_id) "
+            "DO UPDATE SET last_version = excluded.last_version, last_at = excluded.last_at)"
+        ).format(table=table)
 
     @property
     def feed_lock_key(self) -> tuple[int, int]:
@@ -264,3 +317,17 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 sql.SQL("{} = %s").format(sql.Identifier(c)) for c in row if c != "session_id"
             ),
         )
+
+
+def _run_params(changes: OpenRunChanges) -> list[Any]:
+    """The parameters of :meth:`PostgresLogRecorder._runs_writes`."""
+    written = changes.written
+    return [
+        changes.session_id,
+        changes.session_deleted,
+        list(changes.ended),
+        changes.session_id,
+        [row.run_id for row in written],
+        [row.last_version for row in written],
+        [row.last_at for row in written],
+    ]

@@ -58,6 +58,7 @@ from kern.projections import snapshots
 from kern.projections.expand import expand, has_refs
 from kern.projections.history import HistoryRun, HistoryView, RunHistory
 from kern.projections.listing import listing_update
+from kern.projections.open_runs import open_run_changes
 from kern.projections.snapshots import SnapshotRow, UnusableSnapshot
 
 R = TypeVar("R", bound=ApplicationRecorder)
@@ -77,8 +78,9 @@ class RecorderStore(SessionStore, Generic[R]):
     """A store on an eventsourcing recorder whose inserts also update the index.
 
     Subclasses build the recorder; its ``insert_events`` must accept the
-    ``listing=`` keyword (the columns from :func:`listing_update`) and write
-    them in the same transaction as the events.
+    ``listing=`` keyword (the columns from :func:`listing_update`) and the
+    ``open_runs=`` keyword (a list of :func:`open_run_changes`) and write them
+    in the same transaction as the events.
     """
 
     name = "the store"
@@ -161,6 +163,7 @@ class RecorderStore(SessionStore, Generic[R]):
         self.check_keys()
         records = [to_stored(e) for e in events]
         listing = listing_update(events)
+        runs = [open_run_changes(events)]
         recorder = self.recorder
         session_id = events[0].session_id
         # A key made for these events is stored with them, in their transaction;
@@ -175,7 +178,7 @@ class RecorderStore(SessionStore, Generic[R]):
         try:
             self.attempt(
                 lambda: recorder.insert_events(
-                    records, listing=listing, keys=keys, sealed_with=held
+                    records, listing=listing, keys=keys, sealed_with=held, open_runs=runs
                 )
             )
         except DataKeyGone:
@@ -476,9 +479,14 @@ class RecorderStore(SessionStore, Generic[R]):
             sessions.setdefault(event.session_id, []).append(event)
         stored = [stored_event(r) for r in records]
         listings = [listing_update(session) for session in sessions.values()]
+        runs = [open_run_changes(session) for session in sessions.values()]
         recorder = self.recorder
         try:
-            self.attempt(lambda: recorder.insert_events(stored, listings=listings, keys=list(keys)))
+            self.attempt(
+                lambda: recorder.insert_events(
+                    stored, listings=listings, keys=list(keys), open_runs=runs
+                )
+            )
         except IntegrityError as exc:
             raise AppendConflict(str(exc)) from exc
         except PersistenceError as exc:

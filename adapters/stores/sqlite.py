@@ -8,6 +8,8 @@ Tables, named from ``session_table`` (default ``kern_sessions``):
   and DELETE, so the log is append-only.
 - ``<session_table>_index``: one row per session, written in the same
   transaction as the events, serving ``get_sessions``.
+- ``<session_table>_runs``: the open-runs index, one row per run not yet
+  ended, written in the same transaction, serving ``get_interrupted_runs``.
 - ``<session_table>_snapshots``: one snapshot per session (derived data, see
   :mod:`kern.projections.snapshots`), replaced only by a newer one.
 - ``<session_table>_erasures``: the erasure ledger; ``<session_table>_purging``
@@ -32,6 +34,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from kern.adapters.stores import (
     erasure_rows,
     key_rows,
+    open_run_rows,
     segment_rows,
     snapshot_rows,
     sqlite_migrations,
@@ -51,6 +54,7 @@ from kern.domain.errors import (
 )
 from kern.domain.events import SessionEvent
 from kern.projections.listing import INDEX_COLUMNS, SessionQuery, SessionSummary, name_key
+from kern.projections.open_runs import InterruptedRun, OpenRunChanges
 from kern.projections.segments import ReadSegment
 from kern.projections.snapshots import SnapshotRow
 
@@ -87,10 +91,16 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
     """
 
     def __init__(
-        self, datastore: SQLiteDatastore, events_table: str, index_table: str, keys_table: str
+        self,
+        datastore: SQLiteDatastore,
+        events_table: str,
+        index_table: str,
+        keys_table: str,
+        runs_table: str,
     ) -> None:
         self.index_table = index_table
         self.keys_table = keys_table
+        self.runs_table = runs_table
         super().__init__(datastore, events_table_name=events_table)
         self.append_statement = (
             f"INSERT INTO {events_table} (originator_id, originator_version, topic, state) "
@@ -116,6 +126,10 @@ class _IndexedSQLiteRecorder(SQLiteApplicationRecorder):
                 self._write_listing(c, dict(row))
             for key in kwargs.get("keys") or ():
                 c.execute(*key_rows.insert(self.keys_table, key, mark="?"))
+            changes: list[OpenRunChanges] = kwargs.get("open_runs") or []
+            for change in changes:
+                for statement, params in open_run_rows.writes(self.runs_table, change, mark="?"):
+                    c.execute(statement, params)
             sealed_with: str | None = kwargs.get("sealed_with")
             # Checked once this transaction holds the write lock: no erasure can
             # commit between the check and the commit.
@@ -189,7 +203,9 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
                     self.datastore.pool, StoreThread(f"kern-sqlite-{names.events}")
                 )
             self._migrate(names, where)
-            recorder = _IndexedSQLiteRecorder(self.datastore, names.events, names.index, names.keys)
+            recorder = _IndexedSQLiteRecorder(
+                self.datastore, names.events, names.index, names.keys, names.runs
+            )
             self.snapshots_table = names.snapshots
         except (PersistenceError, sqlite3.Error) as exc:
             if _is_lock_timeout(exc):
@@ -282,6 +298,21 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             **{k: row[k] for k in INDEX_COLUMNS} | {"deleted": bool(row["deleted"])}
         )
 
+    def open_runs(
+        self, before: float, *, user_id: str | None = None, run_id: str | None = None
+    ) -> list[InterruptedRun]:
+        statement = open_run_rows.select(
+            self.names.runs,
+            self.names.index,
+            mark="?",
+            user=user_id is not None,
+            run=run_id is not None,
+            live="NOT i.deleted",
+        )
+        params = [before, *(v for v in (user_id, run_id) if v is not None)]
+        rows = self._rows("list the open runs", statement, params)
+        return [open_run_rows.to_run(row) for row in rows]
+
     def session_ids(self) -> list[str]:
         sql = f"SELECT session_id FROM {self.recorder.index_table} ORDER BY created_at, session_id"
         return [row["session_id"] for row in self._rows("list sessions", sql)]
@@ -324,6 +355,7 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
             (f"INSERT INTO {names.purging} (session_id) VALUES (?)", [session_id]),
             (f"DELETE FROM {names.events} WHERE originator_id = ?", [session_id]),
             (f"DELETE FROM {names.purging} WHERE session_id = ?", [session_id]),
+            open_run_rows.delete_session(names.runs, session_id, mark="?"),
             *erasure_rows.purge_deletes(
                 session_id,
                 index=names.index,

@@ -2,7 +2,7 @@
 (see :mod:`kern.adapters.stores.migrations`).
 
 Placeholders: ``{events}``, ``{index}``, ``{segments}``, ``{snapshots}``, ``{keys}``,
-``{erasures}`` and ``{purging}``, the store's table names (plain identifiers, checked
+``{erasures}``, ``{purging}`` and ``{runs}``, the store's table names (plain identifiers, checked
 before any SQL runs).
 """
 
@@ -20,6 +20,11 @@ from kern.adapters.stores.migrations import Migration, apply, pending
 from kern.domain.errors import SchemaMigrationRequiredError, StoreNotFoundError
 
 _REFUSE = "SELECT RAISE(ABORT, 'the session event log is append-only')"
+_ENDED = "kern.domain.events:RunCompleted"
+_RUN_TOPICS = ", ".join(
+    f"'kern.domain.events:{name}'" for name in ("RunStarted", "StepCompleted", "RunCompleted")
+)
+"""The run events a log written before migration 6 can hold."""
 
 MIGRATIONS: list[Migration] = [
     Migration(
@@ -90,6 +95,27 @@ MIGRATIONS: list[Migration] = [
             "CREATE TRIGGER {events}_no_delete BEFORE DELETE ON {events} "
             "WHEN NOT EXISTS (SELECT 1 FROM {purging} WHERE session_id = OLD.originator_id) "
             f"BEGIN {_REFUSE}; END",
+        ),
+    ),
+    Migration(
+        version=6,
+        summary="the open-runs index: each run started and not ended, with the version "
+        "and time of its last event, filled from the logs of the live sessions",
+        statements=(
+            "CREATE TABLE {runs} (session_id TEXT NOT NULL, run_id TEXT NOT NULL, "
+            "last_version INTEGER NOT NULL, last_at REAL NOT NULL, "
+            "PRIMARY KEY (session_id, run_id))",
+            "CREATE INDEX {runs}_last ON {runs} (last_at)",
+            # Ids and timestamps are never sealed: this reads encrypted logs too.
+            "INSERT INTO {runs} (session_id, run_id, last_version, last_at) "
+            "SELECT e.originator_id, json_extract(CAST(e.state AS TEXT), '$.run_id') AS run, "
+            "max(e.originator_version), "
+            "max((julianday(json_extract(CAST(e.state AS TEXT), '$.timestamp')) - 2440587.5) "
+            "* 86400.0) "
+            "FROM {events} e JOIN {index} i ON i.session_id = e.originator_id AND NOT i.deleted "
+            f"WHERE e.topic IN ({_RUN_TOPICS}) "
+            "GROUP BY e.originator_id, run "
+            f"HAVING sum(e.topic = '{_ENDED}') = 0",
         ),
     ),
 ]
@@ -202,6 +228,7 @@ def _apply(
                 keys=names.keys,
                 erasures=names.erasures,
                 purging=names.purging,
+                runs=names.runs,
             )
         ),
         record=lambda m: cursor.execute(

@@ -110,6 +110,11 @@ class RunRecorder:
         self._cancel = threading.Event()
         self.values = RecordedValues()
         self._history_part: str | None = None
+        self.resumption = 0
+        """How many times the run was resumed when this writer took it over: once
+        another writer resumes it, this one's appends are refused."""
+        self.earlier = 0.0
+        """Seconds the run's steps took before this call (a resumed run's)."""
         self.output = WorkflowRunOutput(
             run_id=run_id,
             session_id=session_id,
@@ -143,17 +148,13 @@ class RunRecorder:
 
     def _events(self, overrides: Mapping[str, Any] | None) -> Generator[RunEvent, None, None]:
         self.db = self.workflow._db()  # here, not at construction: arun builds it off the loop
-        stored_input = StoredValue.of(self.input, what="run input")
-        extra = to_json_value(dict(overrides or {}), what="session_state")
-        seed = to_json_value(self.workflow.session_state or {}, what="workflow session_state")
-        assert isinstance(extra, dict) and isinstance(seed, dict)
         started = time.perf_counter()
-        before_run = self._start(stored_input, seed, extra)
+        before_run = self._begin(overrides)
+        started -= self.earlier
         assert self._run_started is not None
         # Only once RunStarted is stored: a second run of this run_id is refused
         # before it could take the first one's place here.
         self._cancel = cancellation.register(self.run_id, self.user_id)
-        self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
         store = self.db.store
         views = SessionViews(
             lambda: store.read(self.session_id, upto=before_run),
@@ -162,9 +163,10 @@ class RunRecorder:
         state: dict[str, Any] = dict(self.output.session_state or {})
         self.output.status = RunStatus.running
         step_input = StepInput(input=self.input, session_state=state, views=views)
+        self._carry_over(step_input)
         try:
             yield run_events.started(self._run_started)  # closing here ends the run too
-            for step in self.workflow._resolved:
+            for step in self._steps():
                 yield from self._flush()
                 if self._cancel.is_set():
                     raise RunCancelledError(
@@ -191,6 +193,25 @@ class RunRecorder:
             raise
         content = self.output.step_results[-1].content if self.output.step_results else None
         yield from self._finish(RunStatus.completed, content, started, state)
+
+    def _begin(self, overrides: Mapping[str, Any] | None) -> int:
+        """Record the run's start (RunStarted); the version before it, where the
+        session's history stops. A resumed run records RunResumed instead
+        (:mod:`kern.application.runner.resume`)."""
+        stored_input = StoredValue.of(self.input, what="run input")
+        extra = to_json_value(dict(overrides or {}), what="session_state")
+        seed = to_json_value(self.workflow.session_state or {}, what="workflow session_state")
+        assert isinstance(extra, dict) and isinstance(seed, dict)
+        before_run = self._start(stored_input, seed, extra)
+        self.values.add(RUN_INPUT, self.input, stored_input.value, version=before_run + 1)
+        return before_run
+
+    def _carry_over(self, step_input: StepInput) -> None:
+        """Give ``step_input`` what the finished steps left (none, for a new run)."""
+
+    def _steps(self) -> list[ResolvedStep]:
+        """The steps this call runs: every one, for a new run."""
+        return self.workflow._resolved
 
     def _step_started(self, step: ResolvedStep) -> RunEvent:
         assert self._run_started is not None and self._last is not None
@@ -512,6 +533,7 @@ class RunRecorder:
             event = session.complete_step(
                 run_id=self.run_id,
                 user_id=self.user_id,
+                resumption=self.resumption,
                 provenance=self.provenance,
                 refs=values.versioned(refs),
                 **fields,
@@ -595,6 +617,7 @@ class RunRecorder:
                 metrics=Metrics(duration=duration),
                 state_changes=changes,
                 provenance=self.provenance,
+                resumption=self.resumption,
                 **failed,
             )
             return dict(session.state)

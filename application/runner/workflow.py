@@ -40,6 +40,7 @@ from kern.application.async_sessions import AsyncKernDb
 from kern.application.provenance import provenance, step_fingerprint
 from kern.application.replay import replay_run
 from kern.application.runner import cancellation
+from kern.application.runner.resume import ResumedRun
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
     ResolvedStep,
@@ -300,6 +301,75 @@ class Workflow:
             user_id,
             run_id or str(uuid4()),
             input,
+            stamp,
+            asynchronous=asynchronous,
+        )
+
+    def resume(
+        self,
+        run_id: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WorkflowRunOutput:
+        """Continue the RUNNING run ``run_id`` (left so by a process that stopped
+        mid-run) from its first unfinished step, and return its output.
+
+        The finished steps are not run again: their recorded outputs are reused,
+        and the remaining steps see the input, previous-step content, session
+        state and history they would have seen. RunResumed is recorded, with
+        ``correlation_id`` and ``metadata`` in its provenance. Only one caller
+        resumes a run: RunAlreadyResumedError for the others. SessionNotFoundError
+        for a session that is missing or another user's, RunNotFoundError for a
+        run it never started, RunAlreadyFinishedError for one that ended,
+        InvalidStepError when this workflow's steps do not begin with the ones
+        the run recorded; nothing is written then. See kern.application.runner.resume.
+        """
+        return self._resumed(run_id, session_id, user_id, correlation_id, metadata).execute(None)
+
+    async def aresume(
+        self,
+        run_id: str,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        correlation_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> WorkflowRunOutput:
+        """:meth:`resume` for asyncio, with steps run as :meth:`arun` runs them."""
+        recorder = self._resumed(
+            run_id, session_id, user_id, correlation_id, metadata, asynchronous=True
+        )
+        return await self._aexecute(recorder, None)
+
+    def _resumed(
+        self,
+        run_id: str,
+        session_id: str | None,
+        user_id: str | None,
+        correlation_id: str | None,
+        metadata: Mapping[str, Any] | None,
+        *,
+        asynchronous: bool = False,
+    ) -> ResumedRun:
+        """The resumption of ``run_id``, its arguments checked (nothing read yet)."""
+        if not asynchronous:
+            self._refuse_async()
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+        check_text(run_id, what="run_id")
+        stamp = provenance(
+            correlation_id=correlation_id,
+            workflow_fingerprint=self.fingerprint,
+            metadata=_metadata(metadata),
+        )
+        return ResumedRun(
+            self,
+            self._session_id(session_id),
+            self.db.user(self._user(user_id)),
+            run_id,
             stamp,
             asynchronous=asynchronous,
         )

@@ -16,7 +16,8 @@ as AsyncKernDb's methods do. A test about sync internals is marked
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from kern.db import KernDb
 from kern.db.in_memory import InMemoryDb
 from kern.db.postgres import AsyncPostgresDb, PostgresDb
 from kern.db.sqlite import AsyncSqliteDb, SqliteDb
+from kern.errors import KernError
 from kern.workflow import Workflow
 from tests.conftest import POSTGRES_URL, echo, postgres_table, shout
 from tests.contract.kinds import ASYNC_KINDS, STORES
@@ -126,3 +128,28 @@ def make_workflow(db: KernDb) -> Callable[..., Workflow]:
         return Workflow(db=db, **kwargs)
 
     return build
+
+
+Interrupt = Callable[..., Generator[Any, None, None]]
+"""``interrupt(workflow, at=k, **run)``: start a run, leave it RUNNING before step k."""
+
+
+@pytest.fixture
+def interrupt() -> Iterator[Interrupt]:
+    """Start a run and leave it RUNNING just before its step ``at`` (the steps
+    before it stored), its writer parked as a process that stopped would leave
+    it; the writer is closed at teardown, as a process coming back would be."""
+    parked: list[Generator[Any, None, None]] = []
+
+    def start(workflow: Workflow, *, at: int, **run: Any) -> Generator[Any, None, None]:
+        events = workflow.run(stream=True, **run)
+        for event in events:
+            if event.event == "StepStarted" and getattr(event, "step_index", None) == at:
+                break
+        parked.append(events)
+        return events
+
+    yield start
+    for events in parked:
+        with contextlib.suppress(KernError):  # the run was resumed or ended, or its session went
+            events.close()

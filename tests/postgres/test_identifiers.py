@@ -105,7 +105,7 @@ def test_creates_a_missing_schema_and_the_named_tables_on_first_use(
     with PostgresDb(POSTGRES_URL, session_table=table, db_schema=fresh_schema) as db:
         assert tables_in(admin, fresh_schema) == set()
         assert db.get_session("s1") is None
-        kinds = ("events", "index", "schema", "segments", "snapshots", "keys", "erasures")
+        kinds = ("events", "index", "schema", "segments", "snapshots", "keys", "erasures", "runs")
         tables = {f"{table}_{kind}" for kind in kinds}
         assert tables_in(admin, fresh_schema) == tables
         Workflow(name="New", db=db, steps=[...]).run(input="hi", session_id="s1")

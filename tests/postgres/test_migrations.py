@@ -3,10 +3,12 @@ once, in order, and tables from a newer Kern are refused untouched."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -17,6 +19,7 @@ from kern.adapters.stores import postgres_migrations
 from kern.adapters.stores.migrations import Migration
 from kern.db.postgres import PostgresDb
 from kern.errors import (
+    KernError,
     SchemaMigrationRequiredError,
     SchemaVersionError,
     StoreNotFoundError,
@@ -29,7 +32,9 @@ from tests.fixtures import (
     V1_POSTGRES,
     append_a_run,
     assert_reads_back,
+    assert_same_open_runs,
     expected,
+    leave_runs_open,
 )
 
 pytestmark = pytest.mark.postgres
@@ -116,10 +121,11 @@ def layout(admin: Admin, schema: str) -> dict[str, Any]:
 
 def without_versions(found: dict[str, Any], table: str = "kern_sessions") -> dict[str, Any]:
     """``found`` less the version table, the tables of later migrations (2: segments,
-    3: snapshots, 4: data keys and the erasure ledger), and their primary keys and
-    unique indexes: what migration 1 made."""
+    3: snapshots, 4: data keys and the erasure ledger, 6: the open-runs index), and
+    their primary keys and indexes: what migration 1 made."""
     later = tuple(
-        f"{table}_{kind}" for kind in ("schema", "segments", "snapshots", "keys", "erasures")
+        f"{table}_{kind}"
+        for kind in ("schema", "segments", "snapshots", "keys", "erasures", "runs")
     )
     return {
         "options": [o for o in found["options"] if o[0] not in later],
@@ -368,3 +374,31 @@ def test_migrate_false_refuses_tables_from_before_versioning(schema: str, admin:
     ):
         db.get_sessions()
     assert layout(admin, schema) == before
+
+
+# -- migration 6: the open-runs index -------------------------------------------------------
+
+
+def test_migration_6_fills_the_open_runs_index_from_the_logs(schema: str, admin: Admin) -> None:
+    """A store from before the index lists the runs its logs leave open (a deleted
+    session's not), with the version and time of their last events."""
+    db = open_db(schema)
+    parked = leave_runs_open(db)
+    wanted = db.get_interrupted_runs(timedelta(0))
+    db.close()
+    admin.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "kern_sessions_runs")))
+    admin.execute(
+        sql.SQL("DELETE FROM {} WHERE version = 6").format(
+            sql.Identifier(schema, "kern_sessions_schema")
+        )
+    )
+    assert versions(admin, schema) == list(range(1, 6))
+
+    with open_db(schema) as db:
+        found = db.get_interrupted_runs(timedelta(0))
+        assert versions(admin, schema) == list(range(1, LATEST + 1))
+        assert [(r.session_id, r.run_id) for r in found] == [("a", "a-1"), ("b", "b-1")]
+        assert_same_open_runs(found, wanted)
+    for events in parked:
+        with contextlib.suppress(KernError):
+            events.close()

@@ -4,19 +4,23 @@ once, in order, and a database from a newer Kern is refused untouched."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from kern.adapters.stores import sqlite_migrations
 from kern.adapters.stores.migrations import Migration
+from kern.crypto import Keyring
 from kern.db.sqlite import AsyncSqliteDb, SqliteDb
 from kern.errors import (
+    KernError,
     SchemaMigrationRequiredError,
     SchemaVersionError,
     StoreNotFoundError,
@@ -24,7 +28,15 @@ from kern.errors import (
 )
 from kern.workflow import Workflow
 from tests.conftest import echo
-from tests.fixtures import V1_SQLITE, append_a_run, assert_reads_back, expected
+from tests.contract.conftest import TEST_KEYRING
+from tests.fixtures import (
+    V1_SQLITE,
+    append_a_run,
+    assert_reads_back,
+    assert_same_open_runs,
+    expected,
+    leave_runs_open,
+)
 
 LATEST = len(sqlite_migrations.MIGRATIONS)
 
@@ -109,11 +121,12 @@ def test_adoption_changes_none_of_the_old_tables(old_file: Path, tmp_path: Path)
     assert after.pop("kern_sessions_schema").startswith("CREATE TABLE kern_sessions_schema")
     # Migrations 2, 3 and 4 add the read-model segments, the snapshots, the data keys
     # and the erasure ledger; 5 adds the purging table and lets the no-delete trigger
-    # through for the session it names; nothing else changes.
-    for added in ("segments", "snapshots", "keys", "erasures", "purging"):
+    # through for the session it names; 6 adds the open-runs index; nothing else changes.
+    for added in ("segments", "snapshots", "keys", "erasures", "purging", "runs"):
         table = f"kern_sessions_{added}"
         assert after.pop(table).startswith(f"CREATE TABLE {table}")
     assert after.pop("kern_sessions_keys_owner").startswith("CREATE INDEX kern_sessions_keys_owner")
+    assert after.pop("kern_sessions_runs_last").startswith("CREATE INDEX kern_sessions_runs_last")
     no_delete = after.pop("kern_sessions_events_no_delete")
     assert before.pop("kern_sessions_events_no_delete").endswith(no_delete.split(") ")[-1])
     assert "WHEN NOT EXISTS (SELECT 1 FROM kern_sessions_purging" in no_delete
@@ -347,3 +360,32 @@ def test_migrate_false_on_tables_behind_leaves_no_wal_files(
     with pytest.raises(SchemaMigrationRequiredError):
         SqliteDb(db_file=v1_file, migrate=False)
     assert neighbours(v1_file) == before
+
+
+# -- migration 6: the open-runs index -------------------------------------------------------
+
+
+@pytest.mark.parametrize("keyring", [None, TEST_KEYRING], ids=["plain", "keyring"])
+def test_migration_6_fills_the_open_runs_index_from_the_logs(
+    tmp_path: Path, keyring: Keyring | None
+) -> None:
+    """A store from before the index lists the runs its logs leave open (a deleted
+    session's not), with the version and time of their last events."""
+    db_file = tmp_path / "kern.db"
+    db = SqliteDb(db_file, keyring=keyring)
+    parked = leave_runs_open(db)
+    wanted = db.get_interrupted_runs(timedelta(0))
+    db.close()
+    with closing(sqlite3.connect(db_file)) as connection, connection:
+        connection.execute("DROP TABLE kern_sessions_runs")
+        connection.execute("DELETE FROM kern_sessions_schema WHERE version = 6")
+    assert versions(db_file) == list(range(1, 6))
+
+    with SqliteDb(db_file, keyring=keyring) as db:
+        assert versions(db_file) == list(range(1, LATEST + 1))
+        found = db.get_interrupted_runs(timedelta(0))
+        assert [(r.session_id, r.run_id) for r in found] == [("a", "a-1"), ("b", "b-1")]
+        assert_same_open_runs(found, wanted)
+    for events in parked:
+        with contextlib.suppress(KernError):
+            events.close()

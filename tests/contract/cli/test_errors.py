@@ -64,6 +64,7 @@ READ_COMMANDS = [
     ["history", "s1"],
     ["step", "s1", "r1", "0"],
     ["verify"],
+    ["runs", "--interrupted"],
     ["export"],
     ["diff", "s1", "r1", "r2"],
     ["replay", "s1", "r1", "--workflow", "tests.contract.cli.flows:pipeline"],

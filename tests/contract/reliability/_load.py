@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kern.application.runner.resume import ResumedRun
 from kern.db import KernDb
 from kern.db.postgres import PostgresDb
 from kern.db.sqlite import SqliteDb
+from kern.domain.errors import RunAlreadyResumedError
 from kern.domain.events import RunCompleted, RunStarted, SessionStarted, StepCompleted
 from kern.run import RunStatus
 from kern.session import WorkflowSession
@@ -159,6 +161,38 @@ def run_until_killed(target: Target, session_id: str, run_id: str, signal: str) 
     db = target.open()
     workflow = Workflow(name="Killed", db=db, steps=[draft, review, hang])
     workflow.run(input={"topic": "tides", "signal": signal}, session_id=session_id, run_id=run_id)
+
+
+def finish(step_input: StepInput) -> str:
+    """The third step as a resumed run runs it: count the call in a file beside
+    the hang's signal, then answer."""
+    with Path(f"{step_input.input['signal']}.finished").open("a") as calls:
+        calls.write("finish\n")
+    return f"finished {step_input.previous_step_content}"
+
+
+def resume_killed(
+    target: Target, session_id: str, run_id: str, both_read: Any, report: str
+) -> None:
+    """A spawned resumer of the run a killed process left: its own connection; it
+    waits at ``both_read`` once it has read the run, so every resumer decides on
+    the same reading; what happened goes to the JSON file ``report``."""
+    read = ResumedRun._read
+
+    def read_then_wait(self: ResumedRun) -> Any:
+        run = read(self)
+        both_read.wait()
+        return run
+
+    ResumedRun._read = read_then_wait  # type: ignore[method-assign]
+    with target.open() as db:
+        workflow = Workflow(name="Killed", db=db, steps=[draft, review, finish])
+        try:
+            output = workflow.resume(run_id, session_id=session_id)
+            outcome = {"resumed": output.status.value}
+        except RunAlreadyResumedError as exc:
+            outcome = {"refused": type(exc).__name__}
+    Path(report).write_text(json.dumps(outcome))
 
 
 # -- checks -------------------------------------------------------------------------------------

@@ -11,24 +11,28 @@ by themselves from faults a retry can absorb.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
 import time
 import uuid
+from datetime import timedelta
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
 
-from kern.domain.events import RunCompleted, RunStarted, StepCompleted
+from kern.domain.events import RunCompleted, RunResumed, RunStarted, StepCompleted
 from kern.run import RunStatus
-from kern.workflow import Workflow
+from kern.workflow import Step, StepInput, Workflow
 from tests.contract.reliability._load import (
     JOIN_TIMEOUT,
     Target,
     draft,
+    finish,
     load_workflow,
+    resume_killed,
     review,
     run_until_killed,
 )
@@ -98,3 +102,105 @@ def test_process_killed_mid_step_keeps_what_it_finished(target: Target, tmp_path
             (after.run_id, RunStatus.completed),
         ]
         assert session.session_state == {"w0_0": 0, "drafted": "waves"}
+
+
+# -- resuming the run a killed process left ----------------------------------------------------
+
+
+def kill_in_step_3(target: Target, tmp_path: Path) -> tuple[str, Path]:
+    """Run draft, review, hang in "s1" in a child process, killed inside hang: the
+    run's id, and the file hang's signal names."""
+    with target.open() as db:
+        load_workflow(db).run(input={"writer": 0, "n": 0}, session_id="s1")
+    killed_run = str(uuid.uuid4())
+    in_step = tmp_path / "in-step-3"
+    child = multiprocessing.get_context("spawn").Process(
+        target=run_until_killed, args=(target, "s1", killed_run, str(in_step))
+    )
+    child.start()
+    try:
+        wait_for(in_step, child)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        child.join(JOIN_TIMEOUT)
+    assert child.exitcode == -signal.SIGKILL
+    return killed_run, in_step
+
+
+@pytest.mark.slow
+def test_the_run_of_a_killed_process_is_found_and_resumed_from_its_third_step(
+    target: Target, tmp_path: Path
+) -> None:
+    """The finished steps are not run again; the resumed step sees their output and
+    state; the run completes and its state lands (hang's, never recorded, does not)."""
+    killed_run, in_step = kill_in_step_3(target, tmp_path)
+    with target.open() as db:
+        (found,) = db.get_interrupted_runs(timedelta(0))
+        assert (found.session_id, found.run_id) == ("s1", killed_run)
+        last = db.get_events("s1")[-1]
+        assert isinstance(last, StepCompleted) and found.last_version == last.version
+        calls: list[str] = []
+
+        def counted(step_input: StepInput) -> str:
+            calls.append(step_input.previous_step_content)
+            return draft(step_input)
+
+        again = Workflow(
+            name="Killed", db=db, steps=[Step(name="draft", executor=counted), review, finish]
+        )
+        output = again.resume(killed_run, session_id="s1")
+
+        assert calls == []
+        assert (output.status, output.content) == (
+            RunStatus.completed,
+            "finished reviewed draft on tides",
+        )
+        assert Path(f"{in_step}.finished").read_text() == "finish\n"
+        mine = [e for e in db.get_events("s1") if getattr(e, "run_id", None) == killed_run]
+        assert [type(e) for e in mine] == [
+            RunStarted,
+            StepCompleted,
+            StepCompleted,
+            RunResumed,
+            StepCompleted,
+            RunCompleted,
+        ]
+        session = db.get_session("s1")
+        assert session is not None
+        assert session.session_state == {"w0_0": 0, "drafted": "tides"}
+        assert db.get_interrupted_runs(timedelta(0)) == []
+        assert db.verify("s1").ok
+
+
+@pytest.mark.slow
+def test_of_two_processes_resuming_the_killed_run_exactly_one_does(
+    target: Target, tmp_path: Path
+) -> None:
+    """Both read the run before either decides: one RunResumed, the other process
+    gets RunAlreadyResumedError, the third step runs once."""
+    killed_run, in_step = kill_in_step_3(target, tmp_path)
+    context = multiprocessing.get_context("spawn")
+    both_read = context.Barrier(2, timeout=JOIN_TIMEOUT)
+    reports = [tmp_path / f"resumer-{i}.json" for i in range(2)]
+    resumers = [
+        context.Process(
+            target=resume_killed, args=(target, "s1", killed_run, both_read, str(report))
+        )
+        for report in reports
+    ]
+    for resumer in resumers:
+        resumer.start()
+    for resumer in resumers:
+        resumer.join(JOIN_TIMEOUT)
+    assert [r.exitcode for r in resumers] == [0, 0]
+
+    outcomes = sorted(report.read_text() for report in reports)
+    assert [json.loads(o) for o in outcomes] == [
+        {"refused": "RunAlreadyResumedError"},
+        {"resumed": "COMPLETED"},
+    ]
+    assert Path(f"{in_step}.finished").read_text() == "finish\n"
+    with target.open() as db:
+        kinds = [type(e) for e in db.get_events("s1") if getattr(e, "run_id", None) == killed_run]
+        assert kinds.count(RunResumed) == 1 and kinds[-1] is RunCompleted
+        assert db.verify("s1").ok

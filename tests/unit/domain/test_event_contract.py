@@ -22,6 +22,7 @@ from kern.domain.errors import StoreError
 from kern.domain.events import (
     EVENT_CLASSES,
     RunCompleted,
+    RunResumed,
     RunStarted,
     SessionDeleted,
     SessionEvent,
@@ -287,6 +288,26 @@ _PINNED: list[tuple[SessionEvent, str, dict[str, Any]]] = [
             "metrics": {"duration": 0.5},
         },
     ),
+    (
+        RunResumed(
+            session_id="session_123",
+            version=9,
+            timestamp=WHEN,
+            user_id="alice",
+            run_id="run-2",
+            step_index=1,
+            resumption=2,
+        ),
+        "kern.domain.events:RunResumed",
+        {
+            "schema_version": 1,
+            "timestamp": STAMP,
+            "user_id": "alice",
+            "run_id": "run-2",
+            "step_index": 1,
+            "resumption": 2,
+        },
+    ),
 ]
 
 # Defaults are part of the contract too: they fill fields an old payload lacks.
@@ -472,6 +493,15 @@ _COMPACT: dict[str, dict[str, Any]] = {
         "error_type": "TimeoutError",
         "traceback": TRACEBACK,
         "metrics": {"duration": 0.5},
+        "hash": "",
+    },
+    "RunResumed": {
+        "schema_version": 1,
+        "timestamp": STAMP,
+        "user_id": "alice",
+        "run_id": "run-2",
+        "step_index": 1,
+        "resumption": 2,
         "hash": "",
     },
 }

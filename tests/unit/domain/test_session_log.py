@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from kern.db.in_memory import InMemoryDb
-from kern.domain.events import SessionDeleted, SessionEvent
+from kern.domain.events import RunCompleted, RunResumed, SessionDeleted, SessionEvent
 from kern.domain.session_log import LogProblem, log_problem
 from kern.workflow import Workflow
 from tests.conftest import echo, shout
@@ -56,3 +56,22 @@ def test_timestamps_never_go_back() -> None:
     log = a_log()
     log[3] = replace(log[3], timestamp=log[2].timestamp - timedelta(seconds=1))
     assert log_problem(log) == LogProblem(4, "the timestamp goes back before the previous event's")
+
+
+def test_a_run_resumes_only_while_it_is_open() -> None:
+    """RunResumed of a run never started, or of one that ended, is no Kern log."""
+    log = a_log()
+    last = log[-1]
+    resumed = RunResumed(
+        session_id="s",
+        version=last.version + 1,
+        timestamp=last.timestamp,
+        run_id="r9",
+        step_index=0,
+    )
+    assert log_problem([*log, resumed]) == LogProblem(resumed.version, "run 'r9' was never started")
+    (ended,) = [e for e in log if isinstance(e, RunCompleted)]
+    again = replace(resumed, run_id=ended.run_id, step_index=2)
+    assert log_problem([*log, again]) == LogProblem(
+        again.version, f"run {ended.run_id!r} had already finished"
+    )

@@ -110,7 +110,8 @@ def test_a_rolled_back_completion_forgets_the_run_was_finished() -> None:
     "spoil",
     [
         pytest.param(lambda row: replace(row, body=row.body + b" "), id="checksum"),
-        pytest.param(lambda row: replace(row, format=2), id="format"),
+        pytest.param(lambda row: replace(row, format=row.format + 1), id="format"),
+        pytest.param(lambda row: replace(row, format=row.format - 1), id="older-format"),
         pytest.param(lambda row: replace(row, version=row.version + 1), id="version"),
         pytest.param(lambda row: replace(row, head_hash="0" * 64), id="hash"),
     ],
