@@ -1,8 +1,10 @@
-"""Workflows and their steps: ``Workflow``, ``Step``, ``StepInput``, ``StepOutput``."""
+"""Workflows and their steps: ``Workflow``, ``Step``, ``StepInput``, ``StepOutput``, and the
+step primitives ``Steps``, ``Parallel``, ``Condition``, ``Loop`` and ``Router``."""
 
 from __future__ import annotations
 
 from kern.application.runner import workflow as runner
+from kern.application.runner.primitives import Condition, Loop, Parallel, Router, Steps
 from kern.application.runner.steps import Step, StepInput
 from kern.application.sessions import KernDb
 from kern.db.in_memory import InMemoryDb
@@ -19,4 +21,15 @@ class Workflow(runner.Workflow):
         return InMemoryDb()
 
 
-__all__ = ["InvalidStepError", "Step", "StepInput", "StepOutput", "Workflow"]
+__all__ = [
+    "Condition",
+    "InvalidStepError",
+    "Loop",
+    "Parallel",
+    "Router",
+    "Step",
+    "StepInput",
+    "StepOutput",
+    "Steps",
+    "Workflow",
+]

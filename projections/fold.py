@@ -37,6 +37,9 @@ class SessionFold:
         self.deleted = False
         self._state: dict[str, Any] = {}
         self._runs: dict[str, WorkflowRunOutput] = {}
+        # (run_id, parent path) -> the inner steps recorded so far under that parent,
+        # with their position: a primitive's own event comes after its steps'.
+        self._inner: dict[tuple[str, str], list[tuple[int, StepOutput]]] = {}
 
     def resume(self, session: WorkflowSession) -> None:
         """Stand at ``session``, a read model this fold (or another) produced
@@ -101,24 +104,31 @@ class SessionFold:
 
     def _step_completed(self, event: StepCompleted) -> None:
         run = self._run(event.run_id)
-        run.step_results.append(
-            StepOutput(
-                content=event.content.value,
-                step_name=event.step_name,
-                step_index=event.step_index,
-                step_type=event.step_type,
-                executor_type=event.executor_type,
-                executor_name=event.executor_name,
-                executor_id=event.executor_id,
-                input=event.input.value,
-                success=event.success,
-                error=event.error,
-                metrics=event.metrics.model_dump(),
-                executor_run=event.executor_run,
-                error_type=event.error_type,
-                traceback=event.traceback,
-            )
+        output = StepOutput(
+            content=event.content.value,
+            step_name=event.step_name,
+            step_index=event.step_index,
+            step_type=event.step_type,
+            executor_type=event.executor_type,
+            executor_name=event.executor_name,
+            executor_id=event.executor_id,
+            input=event.input.value,
+            success=event.success,
+            error=event.error,
+            metrics=event.metrics.model_dump(),
+            executor_run=event.executor_run,
+            error_type=event.error_type,
+            traceback=event.traceback,
         )
+        path = event.step_path
+        inner = self._inner.pop((event.run_id, path), None)
+        if inner:
+            output.steps = [step for _, step in sorted(inner, key=lambda item: item[0])]
+        parent, _, position = path.rpartition(".")
+        if parent:
+            self._inner.setdefault((event.run_id, parent), []).append((int(position), output))
+        else:
+            run.step_results.append(output)
         if event.executor_run is not None:
             run.step_executor_runs.append(event.executor_run)
         run.session_state = event.state_changes.apply_to(run.session_state or {})
