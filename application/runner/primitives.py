@@ -59,6 +59,16 @@ class Primitive:
         """Every step it may run, on any branch, as given."""
         raise NotImplementedError
 
+    def resolved_inner_steps(self) -> list[ResolvedStep]:
+        """:meth:`inner_steps` as the runner runs them (the workflow's fingerprint
+        covers them)."""
+        return resolve_all(self.inner_steps())
+
+    def functions(self) -> list[Callable[..., Any]]:
+        """Its own functions: an evaluator, selector or end condition."""
+        found = (getattr(self, n, None) for n in ("evaluator", "selector", "end_condition"))
+        return [fn for fn in found if callable(fn)]
+
     def check(self) -> None:
         """InvalidStepError for an inner step Kern cannot run (any depth)."""
         for position, step in enumerate(self.inner_steps()):
