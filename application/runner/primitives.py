@@ -163,6 +163,10 @@ class Condition(Primitive):
         self._named(name, description)
         if not isinstance(evaluator, bool):
             _callable_or_none(evaluator, what=f"Condition {name!r} evaluator")
+            if evaluator is None:
+                raise InvalidStepError(
+                    f"Condition {name!r} evaluator must be a function or a bool, got None"
+                )
         self.steps = _step_list(steps, what=f"Condition {name!r} steps")
         self.evaluator = evaluator
         self.else_steps = _step_list(else_steps, what=f"Condition {name!r} else_steps") or None
