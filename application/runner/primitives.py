@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, ClassVar, Protocol
 
@@ -267,9 +268,11 @@ class Recorder(Protocol):
         step_input: StepInput,
         output: StepOutput | None,
         path: str,
+        started: float,
         failure: BaseException | None = None,
     ) -> Generator[RunEvent, None, None]:
-        """Record a primitive's own step, after its inner ones."""
+        """Record a primitive's own step, after its inner ones (``started``: when it
+        began, by ``time.perf_counter``)."""
         ...
 
     def node_event(
@@ -292,14 +295,14 @@ def run_node(rec: Recorder, node: ResolvedStep, step_input: StepInput, path: str
             )
         return (yield from rec.run_leaf(node, step_input, path))
     primitive: Primitive = node.executor
+    started = time.perf_counter()
     yield from rec.node_event(f"{primitive.step_type}ExecutionStarted", node, path)
     try:
         output = yield from _RUNNERS[primitive.step_type](rec, node, step_input, path)
     except BaseException as exc:
-        yield from rec.record_node(node, step_input, None, path, failure=exc)
+        yield from rec.record_node(node, step_input, None, path, started, failure=exc)
         raise
-    output.step_name = output.step_name if output.step_name is not None else primitive.name
-    yield from rec.record_node(node, step_input, output, path)
+    yield from rec.record_node(node, step_input, output, path, started)
     return output
 
 

@@ -225,10 +225,12 @@ class RunRecorder:
         step_input: StepInput,
         output: StepOutput | None,
         path: str,
+        started: float,
         failure: BaseException | None = None,
     ) -> Generator[RunEvent, None, None]:
         """Record a primitive's own step (after its inner steps, which hold the
-        state changes: its own event records none)."""
+        state changes: its own event records none); its duration is from
+        ``started`` (``time.perf_counter``), so it covers its steps'."""
         if failure is None:
             yield from self._flush()
         raw = {"input": step_input.input, "previous_step_content": step_input.previous_step_content}
@@ -246,7 +248,7 @@ class RunRecorder:
             node,
             received,
             output,
-            time.perf_counter(),
+            started,
             now,
             step_input.session_state,
             failure=failure,

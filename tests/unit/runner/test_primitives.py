@@ -16,6 +16,7 @@ from kern.domain.events import RunStarted, StepCompleted
 from kern.domain.records import decode_record
 from kern.errors import InvalidInputError, InvalidStepError
 from kern.projections.fold import project_session
+from kern.projections.otel import session_spans
 from kern.projections.segments import encode_segment, restore
 from kern.workflow import (
     Condition,
@@ -210,3 +211,32 @@ class TestKept:
         assert (event.path, event.step_path, event.is_top_level) == ("", "1", True)
         current = db.get_events("s")[2]
         assert replace(event, hash=current.hash, provenance=current.provenance) == current
+
+
+def test_an_inner_steps_span_is_a_child_of_its_primitives_span() -> None:
+    """A primitive has a step span (no executor span), covering its steps' spans."""
+    db = InMemoryDb()
+    flow = Workflow(
+        db=db,
+        steps=[
+            first,
+            Steps(name="m", steps=[second, Loop(name="l", steps=[third], max_iterations=1)]),
+        ],
+    )
+    flow.run("x", session_id="s")
+    spans = {
+        s["name"]: s for s in session_spans("s", db.get_events("s")) if s["name"].startswith("step")
+    }
+    assert set(spans) == {"step first", "step second", "step third", "step l", "step m"}
+    assert spans["step third"]["parentSpanId"] == spans["step l"]["spanId"]
+    assert (
+        spans["step l"]["parentSpanId"]
+        == spans["step second"]["parentSpanId"]
+        == spans["step m"]["spanId"]
+    )
+    assert spans["step m"]["parentSpanId"] == spans["step first"]["parentSpanId"]
+    path = {a["key"]: a["value"] for a in spans["step third"]["attributes"]}["kern.step.path"]
+    assert path == {"stringValue": "2.2.1"}
+    assert int(spans["step m"]["startTimeUnixNano"]) <= int(
+        spans["step second"]["startTimeUnixNano"]
+    )
