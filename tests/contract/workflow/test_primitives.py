@@ -329,3 +329,28 @@ def test_arun_streams_the_primitives_events(adb: AnyDb) -> None:
         ("StepCompleted", None),
         ("WorkflowCompleted", None),
     ]
+
+
+def test_a_run_read_mid_primitive_shows_the_inner_steps_finished_by_then(db: KernDb) -> None:
+    """As of the first count_up, the Steps and the Loop are not recorded yet: a
+    placeholder (no name, no type) holds what they ran so far, in its place."""
+    run = pipeline(db).run("topic", session_id="s")
+    first_count = next(s for s in steps_of(db) if s.step_path == "2.2.1")
+    then = db.get_session("s", as_of=first_count.version)
+    assert then is not None and then.runs is not None
+    partial = then.runs[0]
+    assert partial.status == RunStatus.running
+    assert [(s.step_name, s.step_type, s.step_index) for s in partial.step_results] == [
+        ("first", "function", 0),
+        (None, None, 1),
+    ]
+    middle = partial.step_results[1].steps or []
+    assert [(s.step_name, s.content) for s in middle] == [
+        ("second", "second(first(topic))"),
+        (None, None),
+    ]
+    assert [s.step_name for s in middle[1].steps or []] == ["count_up"]
+    now = db.get_session("s")
+    assert now is not None and now.runs is not None
+    assert run.run_id == now.runs[0].run_id
+    assert [s.step_name for s in now.runs[0].step_results] == ["first", "middle", "last"]
