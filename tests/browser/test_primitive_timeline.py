@@ -61,3 +61,17 @@ def test_inner_steps_show_under_their_primitive_and_open_by_path(
     recorded = httpx.get(f"{nested_url}/api/sessions/{SESSION}/runs/r/steps/2.2.2").json()
     expect(view.locator("[data-testid=step-output]")).to_have_text(recorded["content"])
     page.screenshot(path=screenshots / "web-primitives.png")
+
+
+def test_scrubbed_inside_a_loop_the_timeline_shows_what_ran_so_far(
+    page: Any, nested_url: str
+) -> None:
+    """At the first count_up's version, the Steps and the Loop are unfinished."""
+    events = httpx.get(f"{nested_url}/api/sessions/{SESSION}/events").json()["events"]
+    first_count = next(e["version"] for e in events if e["payload"].get("path") == "2.2.1")
+    page.goto(f"{nested_url}/#/sessions/{SESSION}?v={first_count}")
+    run = page.get_by_test_id("run")
+    expect(run.locator("[data-testid=run-status]")).to_have_text("RUNNING")
+    expect(run.locator("[data-testid=step-open]")).to_have_count(2)
+    keys = [b.get_attribute("data-step") for b in run.locator("[data-step]").all()]
+    assert keys == ["0", "1", "2.1", "2.1.1", "2.1.2", "2.2", "2.2.1"]

@@ -52,6 +52,11 @@ export class RunsTimeline {
   stepButton(run, step, path, slot) {
     const ok = step.success !== false;
     const key = path ?? step.step_index;
+    if (!step.step_type) {  // a primitive whose own step is not recorded (yet)
+      return h("span", { class: "step step-open", testid: "step-open", "data-step": String(key),
+        title: "a step primitive still running (or never finished): the steps it ran so far" },
+      `${key} · unfinished`);
+    }
     return h("button", {
       class: `step ${ok ? "" : "step-failed"}`, testid: "step-button", "data-step": String(key),
       title: ok ? "what this step received and returned" : `failed: ${step.error}`,
