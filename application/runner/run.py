@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from pydantic import ValidationError
 
 from kern.application import bridge
-from kern.application.runner import cancellation, primitives
+from kern.application.runner import cancellation, nesting
 from kern.application.runner.primitives import PRIMITIVE_TYPES
 from kern.application.runner.steps import (
     ResolvedStep,
@@ -206,7 +206,7 @@ class RunRecorder:
         """A top-level Steps, Parallel, Condition, Loop or Router, every step inside
         it recorded with its path; the next step gets its deepest content."""
         yield from self._before_step(step.name)
-        output = yield from primitives.run_node(self, step, step_input, str(step.index + 1))
+        output = yield from nesting.run_node(self, step, step_input, str(step.index + 1))
         step_input.previous_step_outputs[step.name] = output
         step_input.previous_step_content = _deepest(output)
         return output
