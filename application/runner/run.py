@@ -162,6 +162,7 @@ class RunRecorder:
                 else:
                     yield from self._before_step(step.name)
                     yield self._step_started(step)
+                    _after_primitive(step_input)
                     output = self._run_step(step, step_input)
                 if output.stop:
                     break
@@ -204,11 +205,11 @@ class RunRecorder:
         self, step: ResolvedStep, step_input: StepInput
     ) -> Generator[RunEvent, None, StepOutput]:
         """A top-level Steps, Parallel, Condition, Loop or Router, every step inside
-        it recorded with its path; the next step gets its deepest content."""
+        it recorded with its path."""
         yield from self._before_step(step.name)
         output = yield from nesting.run_node(self, step, step_input, str(step.index + 1))
         step_input.previous_step_outputs[step.name] = output
-        step_input.previous_step_content = _deepest(output)
+        step_input.previous_step_content = output.content
         return output
 
     def run_leaf(
@@ -625,6 +626,15 @@ def _deepest(output: StepOutput) -> Any:
     while output.steps:
         output = output.steps[-1]
     return output.content
+
+
+def _after_primitive(step_input: StepInput) -> None:
+    """Hand a plain step the deepest content of a primitive just before it, as Agno's
+    Step does (a primitive's own evaluator or selector sees the primitive's content)."""
+    if step_input.previous_step_outputs:
+        last = list(step_input.previous_step_outputs.values())[-1]
+        if last.steps:
+            step_input.previous_step_content = _deepest(last)
 
 
 def _all(
