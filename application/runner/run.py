@@ -549,8 +549,8 @@ class RunRecorder:
         a step still leaves every earlier step recorded.
         """
         if self._unsent:
-            unsent, self._unsent = self._unsent, []
-            executed = self.db.execute(self.session_id, _all(unsent))
+            executed = self.db.execute(self.session_id, _all(self._unsent))
+            self._unsent = []
             yield from self._reflect(executed.events)
 
     def _reflect(self, events: list[SessionEvent]) -> Generator[RunEvent, None, None]:
