@@ -36,8 +36,12 @@ class Primitive:
     name: str | None
     description: str | None
 
-    def _named(self, name: str | None, description: str | None) -> None:
+    def _named(self, name: str | None, description: str | None, human_review: Any = None) -> None:
         kind = type(self).__name__
+        if human_review is not None:
+            raise InvalidStepError(
+                f"{kind} {name!r}: human review (human_review=) is not supported by Kern"
+            )
         for what, text in (("name", name), ("description", description)):
             if text is not None and not isinstance(text, str):
                 raise InvalidStepError(f"{kind} {what} must be a str, got {type(text).__name__}")
@@ -103,8 +107,9 @@ class Steps(Primitive):
         name: str | None = None,
         description: str | None = None,
         steps: Sequence[Any] | None = None,
+        human_review: Any = None,
     ) -> None:
-        self._named(name, description)
+        self._named(name, description, human_review)
         self.steps = _step_list(steps, what=f"Steps {name!r} steps")
         self.check()
 
@@ -119,12 +124,18 @@ class Parallel(Primitive):
 
     step_type = "Parallel"
 
-    def __init__(self, *args: Any, name: str | None = None, description: str | None = None):
+    def __init__(
+        self,
+        *args: Any,
+        name: str | None = None,
+        description: str | None = None,
+        human_review: Any = None,
+    ) -> None:
         steps = list(args)
         given = name
         if steps and isinstance(steps[0], str):
             given, steps = steps[0], steps[1:]
-        self._named(name if name is not None else given, description)
+        self._named(name if name is not None else given, description, human_review)
         if not steps:
             raise InvalidStepError(f"Parallel {self.name!r} needs at least one step")
         self.steps = steps
@@ -152,8 +163,9 @@ class Condition(Primitive):
         else_steps: Sequence[Any] | None = None,
         name: str | None = None,
         description: str | None = None,
+        human_review: Any = None,
     ) -> None:
-        self._named(name, description)
+        self._named(name, description, human_review)
         if not isinstance(evaluator, bool):
             _callable_or_none(evaluator, what=f"Condition {name!r} evaluator")
             if evaluator is None:
@@ -184,8 +196,9 @@ class Loop(Primitive):
         max_iterations: int = 3,
         end_condition: Callable[[list[StepOutput]], Any] | None = None,
         forward_iteration_output: bool = False,
+        human_review: Any = None,
     ) -> None:
-        self._named(name, description)
+        self._named(name, description, human_review)
         if isinstance(max_iterations, bool) or not isinstance(max_iterations, int):
             raise InvalidStepError(
                 f"Loop {name!r} max_iterations must be an int, got {type(max_iterations).__name__}"
@@ -218,8 +231,9 @@ class Router(Primitive):
         selector: Callable[..., Any] | None = None,
         name: str | None = None,
         description: str | None = None,
+        human_review: Any = None,
     ) -> None:
-        self._named(name, description)
+        self._named(name, description, human_review)
         _callable_or_none(selector, what=f"Router {name!r} selector")
         if selector is None:
             raise InvalidStepError(f"Router {name!r} needs a selector function")

@@ -101,6 +101,8 @@ class TestRefusedWhenBuilt:
             (lambda: Steps(name="s", steps="second"), "must be a list of steps, got str"),
             (lambda: Steps(name=3), "Steps name must be a str, got int"),  # type: ignore[arg-type]
             (lambda: Steps(steps=[second, 42]), "step 2 is a int"),
+            (lambda: Loop(steps=[second], human_review=object()), "human review"),
+            (lambda: Parallel(second, human_review=object()), "human review"),
         ],
     )
     def test_bad_arguments(self, build: Any, message: str) -> None:
