@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from kern.workflow import Loop, Steps, Workflow
 from tests.contract.cli.conftest import Target
 from tests.fixtures.agno.primitive_cases import count_up, first, second
@@ -40,3 +44,21 @@ def test_log_names_the_path_of_each_inner_step(target: Target) -> None:
     assert "count_up (function, path 2.2.1) ok" in log.out
     assert "again (loop, path 2.2) ok" in log.out
     assert "middle (steps, index 1) ok" in log.out
+
+
+def test_replay_lists_an_inner_step_by_its_path(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kern replay`` on a workflow with primitives: every inner step, equal."""
+    record(target)
+    (tmp_path / "nested_flow.py").write_text(
+        "from kern.workflow import Loop, Steps, Workflow\n"
+        "from tests.fixtures.agno.primitive_cases import count_up, first, second\n"
+        "again = Loop(name='again', steps=[count_up], max_iterations=2)\n"
+        "middle = Steps(name='middle', steps=[second, again])\n"
+        "flow = Workflow(name='Nested', steps=[first, middle])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    shown = target.kern("replay", "nested", "r", "--workflow", "nested_flow:flow")
+    assert shown.status == 0, shown.err
+    assert "2.2.2" in shown.out and "The current code gives the recorded results." in shown.out
