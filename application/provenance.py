@@ -33,17 +33,30 @@ def step_fingerprint(steps: Sequence[Any]) -> str:
     in the same order; editing a step function changes it. Executors whose
     source is not available count by their qualified name only.
     """
-    described = [
-        {
+    digest = hashlib.sha256(json.dumps(_described(steps), sort_keys=True).encode("utf-8"))
+    return f"sha256:{digest.hexdigest()[:16]}"
+
+
+def _described(steps: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each step's name, type, executor and source; a step primitive's inner steps
+    and its functions (evaluator, selector, end condition) too."""
+    described = []
+    for step in steps:
+        item: dict[str, Any] = {
             "name": step.name,
             "type": step.step_type,
             "executor": _qualified(step.executor),
             "source": _source_digest(step.executor),
         }
-        for step in steps
-    ]
-    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8"))
-    return f"sha256:{digest.hexdigest()[:16]}"
+        inner = getattr(step.executor, "resolved_inner_steps", None)
+        if callable(inner):
+            item["steps"] = _described(inner())
+            item["functions"] = [
+                {"executor": _qualified(fn), "source": _source_digest(fn)}
+                for fn in step.executor.functions()
+            ]
+        described.append(item)
+    return described
 
 
 def _qualified(obj: Any) -> str:

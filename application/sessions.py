@@ -498,8 +498,9 @@ class KernDb:
     def get_step_view(
         self, session_id: str, run_id: str, step: int | str, user_id: str | None = None
     ) -> StepView:
-        """What step ``step`` (index or name) of run ``run_id`` received, started
-        with and returned, as recorded."""
+        """What step ``step`` of run ``run_id`` received, started with and returned,
+        as recorded: a top-level step by its index, any step by its name or by its
+        path in the run's tree ("2.1.3" inside step primitives)."""
         session_id = validate_session_id(session_id)
         timetravel.require_visible(self.store, session_id, self.user(user_id))
         # Only the run's own stretch of the log: the cached run history knows where it is.

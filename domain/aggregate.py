@@ -348,10 +348,25 @@ class SessionAggregate:
         **fields: Any,
     ) -> StepCompleted:
         """Record one finished step of an open run (fields as StepCompleted); a
-        writer that gives its ``resumption`` is refused once another resumed the run."""
+        writer that gives its ``resumption`` is refused once another resumed the run.
+
+        ``path`` (for a step inside a step primitive) must lie under the
+        run's next top-level step: ``"2.1"`` while step 2 (index 1) runs."""
         self.check_can_write(user_id)
         run = self._open_run(run_id)
         self._check_writer(run_id, run, resumption)
+        path = fields.get("path", "")
+        parts = path.split(".") if isinstance(path, str) else None
+        if path and (
+            parts is None
+            or len(parts) < 2
+            or not all(p.isascii() and p.isdigit() and p[0] != "0" for p in parts)
+            or int(parts[0]) != run.next_step + 1
+        ):
+            raise InvalidInputError(
+                f"step path {path!r} is not an inner step of step {run.next_step + 1} "
+                f"of run {run_id!r} (a dotted path under it, like '{run.next_step + 1}.1')"
+            )
         return self._record(
             StepCompleted, run_id=run_id, user_id=user_id, step_index=run.next_step, **fields
         )
@@ -520,7 +535,8 @@ class SessionAggregate:
         elif isinstance(event, RunStarted):
             self.runs[event.run_id] = RunState()
         elif isinstance(event, StepCompleted):
-            self.runs[event.run_id].next_step += 1
+            if event.is_top_level:  # inner steps share their top-level step's index
+                self.runs[event.run_id].next_step += 1
         elif isinstance(event, RunResumed):
             self.runs[event.run_id].resumptions = event.resumption
         elif isinstance(event, RunCompleted):

@@ -91,9 +91,20 @@ class StepCompleted(RunEvent):
     Schema version 2 added ``refs``: the parts of ``input`` and ``content``
     that repeat values already in the log, stored as references to them
     (see :mod:`kern.domain.refs`). Events always hold the full values.
+
+    Schema version 3 added ``path``: where the step sits in the run's tree of
+    steps when it ran inside a step primitive (``Steps``, ``Parallel``,
+    ``Condition``, ``Loop``, ``Router``): dotted 1-based positions in the step
+    results, ``"2.1.3"`` for the third result inside the first result of the
+    run's second step. A top-level step leaves it empty (its path is
+    ``step_index + 1``, :attr:`step_path`). ``step_index`` is the 0-based
+    position of the top-level step the event belongs to, shared by every
+    step recorded inside it. Version 3 changed no field of version 2, but an
+    older reader would take an inner step for a top-level one, so it must
+    refuse the new rows.
     """
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
 
     step_index: int
     step_name: str | None = None
@@ -111,6 +122,18 @@ class StepCompleted(RunEvent):
     error_type: str | None = None
     traceback: str | None = None
     refs: dict[str, list[str]] = field(default_factory=dict)
+    path: str = ""
+
+    @property
+    def step_path(self) -> str:
+        """Where the step sits in the run's tree: ``path``, or for a top-level step
+        its 1-based position (``"3"`` for ``step_index`` 2)."""
+        return self.path or str(self.step_index + 1)
+
+    @property
+    def is_top_level(self) -> bool:
+        """True for a step of the workflow's own list (not one inside a primitive)."""
+        return "." not in self.step_path
 
 
 @dataclass(frozen=True, kw_only=True)

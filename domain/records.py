@@ -42,6 +42,8 @@ def fields_added(data: dict[str, Any]) -> dict[str, Any]:
 # Version 2 added ``refs`` (see kern.domain.refs); a version 1 event copied every value.
 UPCASTERS[(StepCompleted, 1)] = fields_added
 UPCASTERS[(RunCompleted, 1)] = fields_added
+# Version 3 added ``path`` (a step inside a step primitive); version 2 has only top-level steps.
+UPCASTERS[(StepCompleted, 2)] = fields_added
 
 
 def _direct_prefix(cls: type[SessionEvent], state: bytes) -> bytes | None:

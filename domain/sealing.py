@@ -6,7 +6,7 @@ An event of a store with a keyring is stored with its private fields (the ones
 as one JSON object, into AES-256-GCM ciphertext under the key of the
 session's data subject (its user; the session itself when it has none)::
 
-    {"schema_version":2,"run_id":"...","step_index":0,...,
+    {"schema_version":3,"run_id":"...","step_index":0,...,
      "sealed":{"key":"<key id>","fields":["input","content"],"data":"<base64>"},
      "hash":"..."}
 

@@ -1,10 +1,12 @@
 """Workflows and their steps: ``Workflow``, ``Step``, ``StepInput``, ``StepOutput``,
+the step primitives ``Steps``, ``Parallel``, ``Condition``, ``Loop`` and ``Router``,
 the failure policy's ``HumanReview`` and ``OnError``, and the ``RunContext`` a
 function step may take."""
 
 from __future__ import annotations
 
 from kern.application.runner import workflow as runner
+from kern.application.runner.primitives import Condition, Loop, Parallel, Router, Steps
 from kern.application.runner.steps import HumanReview, OnError, RunContext, Step, StepInput
 from kern.application.sessions import KernDb
 from kern.db.in_memory import InMemoryDb
@@ -22,12 +24,17 @@ class Workflow(runner.Workflow):
 
 
 __all__ = [
+    "Condition",
     "HumanReview",
     "InvalidStepError",
+    "Loop",
     "OnError",
+    "Parallel",
+    "Router",
     "RunContext",
     "Step",
     "StepInput",
     "StepOutput",
+    "Steps",
     "Workflow",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,6 +40,11 @@ class SessionFold:
         self.deleted = False
         self._state: dict[str, Any] = {}
         self._runs: dict[str, WorkflowRunOutput] = {}
+        # A step primitive's own event comes after its steps': until it does, a
+        # placeholder stands in its place in the tree, holding the steps recorded so
+        # far (so a run read mid-primitive shows them). (run_id, path) -> placeholder,
+        # and the positions of its steps.
+        self._open: dict[tuple[str, str], tuple[StepOutput, list[int]]] = {}
 
     def resume(self, session: WorkflowSession) -> None:
         """Stand at ``session``, a read model this fold (or another) produced
@@ -103,24 +109,23 @@ class SessionFold:
 
     def _step_completed(self, event: StepCompleted) -> None:
         run = self._run(event.run_id)
-        run.step_results.append(
-            StepOutput(
-                content=event.content.value,
-                step_name=event.step_name,
-                step_index=event.step_index,
-                step_type=event.step_type,
-                executor_type=event.executor_type,
-                executor_name=event.executor_name,
-                executor_id=event.executor_id,
-                input=event.input.value,
-                success=event.success,
-                error=event.error,
-                metrics=event.metrics.model_dump(),
-                executor_run=event.executor_run,
-                error_type=event.error_type,
-                traceback=event.traceback,
-            )
+        output = StepOutput(
+            content=event.content.value,
+            step_name=event.step_name,
+            step_index=event.step_index,
+            step_type=event.step_type,
+            executor_type=event.executor_type,
+            executor_name=event.executor_name,
+            executor_id=event.executor_id,
+            input=event.input.value,
+            success=event.success,
+            error=event.error,
+            metrics=event.metrics.model_dump(),
+            executor_run=event.executor_run,
+            error_type=event.error_type,
+            traceback=event.traceback,
         )
+        self._place(run, event.step_path, output)
         if event.executor_run is not None:
             run.step_executor_runs.append(event.executor_run)
         run.session_state = event.state_changes.apply_to(run.session_state or {})
@@ -131,8 +136,39 @@ class SessionFold:
         log (``get_log``, the audit, OpenTelemetry spans, the web timeline)."""
         self._run(event.run_id)
 
+    def _place(self, run: WorkflowRunOutput, path: str, output: StepOutput) -> None:
+        """Put ``output`` at ``path`` in the run's tree: in the place of the
+        placeholder that held its steps, or under its parent (a placeholder)."""
+        assert run.run_id is not None
+        standing = self._open.pop((run.run_id, path), None)
+        parent, _, position = path.rpartition(".")
+        siblings = self._holder(run, parent).steps if parent else run.step_results
+        assert siblings is not None
+        if standing is not None:
+            output.steps = standing[0].steps
+            siblings[next(i for i, s in enumerate(siblings) if s is standing[0])] = output
+        elif parent:
+            positions = self._open[(run.run_id, parent)][1]
+            at = bisect.bisect(positions, int(position))
+            positions.insert(at, int(position))
+            siblings.insert(at, output)
+        else:
+            run.step_results.append(output)
+
+    def _holder(self, run: WorkflowRunOutput, path: str) -> StepOutput:
+        """The placeholder of the primitive at ``path``, made (and placed) if needed."""
+        assert run.run_id is not None
+        found = self._open.get((run.run_id, path))
+        if found is None:
+            holder = StepOutput(step_index=int(path.split(".")[0]) - 1, steps=[])
+            self._place(run, path, holder)
+            found = self._open[(run.run_id, path)] = (holder, [])
+        return found[0]
+
     def _run_completed(self, event: RunCompleted) -> None:
         run = self._run(event.run_id)
+        for key in [k for k in self._open if k[0] == event.run_id]:
+            del self._open[key]
         run.status = event.status
         run.content = event.content.value
         run.error = event.error

@@ -89,7 +89,11 @@ class StepView:
     ``input`` is the recorded JSON value of what the executor received: the
     message (history context included) for an agent or team, the dict of
     ``input``, ``previous_step_content`` and ``workflow_history_context`` for
-    a function. ``session_state`` is the state the step started with.
+    a function. ``session_state`` is the state the step started with (a step
+    inside a Parallel sees none of its sibling steps' changes: each runs on
+    its own copy). ``path`` is where the step sits in the run's tree ("2" for
+    the second step, "2.1.3" inside step primitives); ``step_index`` is the
+    top-level step it belongs to.
     """
 
     session_id: str
@@ -108,6 +112,7 @@ class StepView:
     success: bool
     error: str | None
     duration: float
+    path: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (recorded_at as ISO 8601 UTC ending in ``Z``)."""
@@ -119,14 +124,17 @@ class StepView:
 def step_view(
     events: Sequence[SessionEvent], session_id: str, run_id: str, step: int | str
 ) -> StepView:
-    """The view of ``step`` (index or name) of ``run_id`` from the session's events.
+    """The view of ``step`` of ``run_id`` from the session's events: a top-level
+    step by its index (int), any step by its name (the first recorded of that
+    name) or by its path in the tree (a dotted str, "2.1.3").
 
     RunNotFoundError when the run was never started; StepNotFoundError (an
     InvalidInputError) when it recorded no such step.
     """
     if isinstance(step, bool) or not isinstance(step, int | str):
         raise InvalidInputError(
-            f"step must be a step index (int) or name (str), got {type(step).__name__}"
+            "step must be a step index (int), or a name or dotted path (str), "
+            f"got {type(step).__name__}"
         )
     started = _run_started(events, run_id)
     if started is None:
@@ -134,23 +142,53 @@ def step_view(
     steps = [e for e in events if isinstance(e, StepCompleted) and e.run_id == run_id]
     position = _find_step(steps, step)
     if position is None:
-        recorded = ", ".join(f"{s.step_index}: {s.step_name}" for s in steps) or "none"
+        recorded = ", ".join(_described(s) for s in steps) or "none"
         raise StepNotFoundError(
             f"run {run_id!r} of session {session_id!r} recorded no step {step!r} "
             f"(recorded steps: {recorded})"
         )
+    seen = steps[position]
+    parallels = {s.step_path for s in steps if s.step_type == "Parallel"}
     state: dict[str, Any] = dict(started.session_state)
     for earlier in steps[:position]:
-        state = earlier.state_changes.apply_to(state)
-    return _view(steps[position], state)
+        if not _in_sibling_branch(earlier.step_path, seen.step_path, parallels):
+            state = earlier.state_changes.apply_to(state)
+    return _view(seen, state)
+
+
+def _described(step: StepCompleted) -> str:
+    where = f"{step.step_index}" if step.is_top_level else step.step_path
+    return f"{where}: {step.step_name}"
+
+
+def is_step_path(step: str) -> bool:
+    """True for a dotted path of an inner step ("2.1", "2.1.3")."""
+    parts = step.split(".")
+    return len(parts) > 1 and all(p.isascii() and p.isdigit() for p in parts)
 
 
 def _find_step(steps: Sequence[StepCompleted], step: int | str) -> int | None:
     for position, completed in enumerate(steps):
-        key = completed.step_index if isinstance(step, int) else completed.step_name
-        if key == step:
+        if isinstance(step, int):
+            found = completed.is_top_level and completed.step_index == step
+        elif is_step_path(step):
+            found = completed.step_path == step
+        else:
+            found = completed.step_name == step
+        if found:
             return position
     return None
+
+
+def _in_sibling_branch(earlier: str, path: str, parallels: set[str]) -> bool:
+    """Whether ``earlier`` ran in another branch of a Parallel ``path`` is in."""
+    a, b = earlier.split("."), path.split(".")
+    for depth in range(1, min(len(a), len(b))):
+        if a[:depth] != b[:depth]:
+            return False
+        if ".".join(a[:depth]) in parallels and a[depth] != b[depth]:
+            return True
+    return False
 
 
 def _view(event: StepCompleted, state: dict[str, Any]) -> StepView:
@@ -172,6 +210,7 @@ def _view(event: StepCompleted, state: dict[str, Any]) -> StepView:
         success=event.success,
         error=event.error,
         duration=event.metrics.duration,
+        path=event.step_path,
     )
 
 

@@ -52,6 +52,8 @@ INTERNAL = 1
 STATUS_OK, STATUS_ERROR = 1, 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AGENT_LIKE = ("agent", "team")
+_PRIMITIVES = ("Steps", "Parallel", "Condition", "Loop", "Router")
+"""The step_type of a step primitive's own event: it has no executor span."""
 
 
 @dataclass(frozen=True)
@@ -144,9 +146,12 @@ class _SpanMaker:
 
     def spans(self) -> list[dict[str, Any]]:
         spans = [self._run_span()]
+        # A step inside a step primitive is a child of the primitive's span.
+        versions = {step.step_path: step.version for step in self.run.steps}
         for step in self.run.steps:
-            spans.append(self._step_span(step))
-            executor = self._executor_span(step)
+            parent = versions.get(step.step_path.rpartition(".")[0])
+            spans.append(self._step_span(step, parent))
+            executor = self._executor_span(step) if step.step_type not in _PRIMITIVES else None
             if executor is not None:
                 spans.append(executor)
         return spans
@@ -179,7 +184,7 @@ class _SpanMaker:
             self._set_outcome(span, status == RunStatus.completed, completed, status)
         return span
 
-    def _step_span(self, step: StepCompleted) -> dict[str, Any]:
+    def _step_span(self, step: StepCompleted, parent: int | None) -> dict[str, Any]:
         name = step.step_name or str(step.step_index)
         attributes: dict[str, Any] = {
             "kern.step.index": step.step_index,
@@ -189,13 +194,20 @@ class _SpanMaker:
         attempts = self.run.attempts.get(step.step_index, [])
         if attempts:
             attributes["kern.step.failed_attempts"] = len(attempts)
+        if not step.is_top_level:
+            attributes["kern.step.path"] = step.step_path
         if self.content:
             attributes["kern.step.input"] = _json_text(step.input)
             if step.success:
                 attributes["kern.step.output"] = _json_text(step.content)
+        owner = (
+            span_id(self.session_id, parent, "step")
+            if parent is not None
+            else span_id(self.session_id, self.run.started.version, "run")
+        )
         span = self._span(
             span_id(self.session_id, step.version, "step"),
-            span_id(self.session_id, self.run.started.version, "run"),
+            owner,
             f"step {name}",
             *_step_times(step),
             attributes,

@@ -31,6 +31,8 @@ class StepDiff:
     outcome: Outcome
     recorded: Any
     replayed: Any
+    path: str = ""
+    """Where the step sits in its run's tree ("2", or "2.1.3" inside step primitives)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields."""
@@ -40,6 +42,7 @@ class StepDiff:
             "outcome": self.outcome,
             "recorded": self.recorded,
             "replayed": self.replayed,
+            "path": self.path,
         }
 
 
@@ -139,13 +142,12 @@ def diff_steps(
 def _step_diff(old: StepCompleted | None, new: StepCompleted | None) -> StepDiff:
     if old is None:
         assert new is not None
-        return StepDiff(new.step_index, new.step_name, "added", None, _value(new))
+        return StepDiff(new.step_index, new.step_name, "added", None, _value(new), new.step_path)
     if new is None:
-        return StepDiff(old.step_index, old.step_name, "missing", _value(old), None)
+        return StepDiff(old.step_index, old.step_name, "missing", _value(old), None, old.step_path)
     same = same_json((old.success, _value(old)), (new.success, _value(new)))
-    return StepDiff(
-        new.step_index, new.step_name, "equal" if same else "changed", _value(old), _value(new)
-    )
+    outcome: Outcome = "equal" if same else "changed"
+    return StepDiff(new.step_index, new.step_name, outcome, _value(old), _value(new), new.step_path)
 
 
 def _value(step: StepCompleted) -> Any:

@@ -47,6 +47,9 @@ class StepComparison:
     index_b: int | None
     outcome: StepOutcome
     changes: list[FieldDiff]
+    path_a: str | None = None
+    """Where the step sits in run a's tree ("2", "2.1.3"); None without it."""
+    path_b: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields."""
@@ -56,6 +59,8 @@ class StepComparison:
             "index_b": self.index_b,
             "outcome": self.outcome,
             "changes": [change.to_json() for change in self.changes],
+            "path_a": self.path_a,
+            "path_b": self.path_b,
         }
 
 
@@ -139,10 +144,12 @@ def _steps(a: Sequence[StepCompleted], b: Sequence[StepCompleted]) -> list[StepC
 def _step(a: StepCompleted | None, b: StepCompleted | None) -> StepComparison:
     if a is None:
         assert b is not None
-        return StepComparison(b.step_name, None, b.step_index, "only_b", [])
+        return StepComparison(b.step_name, None, b.step_index, "only_b", [], None, b.step_path)
     if b is None:
-        return StepComparison(a.step_name, a.step_index, None, "only_a", [])
+        return StepComparison(a.step_name, a.step_index, None, "only_a", [], a.step_path, None)
     changes = _changes(_step_fields(a), _step_fields(b))
     name = b.step_name if a.step_name == b.step_name else f"{a.step_name} / {b.step_name}"
     outcome: StepOutcome = "changed" if changes else "equal"
-    return StepComparison(name, a.step_index, b.step_index, outcome, changes)
+    return StepComparison(
+        name, a.step_index, b.step_index, outcome, changes, a.step_path, b.step_path
+    )

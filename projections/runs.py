@@ -44,15 +44,22 @@ class StepOutput:
     """The class of the exception the step raised (``module.QualName``)."""
     traceback: str | None = None
     """Its traceback, as text."""
+    steps: list[StepOutput] | None = None
+    """The results of the steps a step primitive ran (Agno's ``StepOutput.steps``):
+    a Loop's every iteration in turn, a Condition's or Router's chosen steps, a
+    Parallel's in the order given; None for a plain step."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        """A JSON-ready dict of every field (``steps`` only when there are some, as
+        Agno's ``to_dict``)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "steps"}
         data["content"] = json_ready(self.content)
         data["input"] = json_ready(self.input)
         data["executor_run"] = (
             self.executor_run.model_dump(mode="json") if self.executor_run else None
         )
+        if self.steps:
+            data["steps"] = [step.to_dict() for step in self.steps]
         return data
 
     @classmethod
@@ -62,6 +69,8 @@ class StepOutput:
         values = {k: v for k, v in data.items() if k in known}
         if values.get("executor_run") is not None:
             values["executor_run"] = ExecutorRun.model_validate(values["executor_run"])
+        if values.get("steps"):
+            values["steps"] = [cls.from_dict(step) for step in values["steps"]]
         return cls(**values)
 
 

@@ -40,7 +40,7 @@ _SESSION_FIELDS = tuple(
 )
 _RUN_FIELDS = tuple(f.name for f in fields(WorkflowRunOutput))
 _STEP_FIELDS = tuple(f.name for f in fields(StepOutput))
-FOLD_VERSION = 1
+FOLD_VERSION = 2
 """Bump it when the fold (:mod:`kern.projections.fold`) gives another read model
 for the same events: segments written by the earlier fold are then folded again."""
 
@@ -56,8 +56,8 @@ _RUN_INPUT, _RUN_CONTENT, _RUN_STATUS = (
 _RUN_STEPS, _RUN_EXECUTOR_RUNS, _RUN_METRICS = (
     _RUN_FIELDS.index(n) for n in ("step_results", "step_executor_runs", "metrics")
 )
-_STEP_INPUT, _STEP_CONTENT, _STEP_EXECUTOR_RUN = (
-    _STEP_FIELDS.index(n) for n in ("input", "content", "executor_run")
+_STEP_INPUT, _STEP_CONTENT, _STEP_EXECUTOR_RUN, _STEP_STEPS = (
+    _STEP_FIELDS.index(n) for n in ("input", "content", "executor_run", "steps")
 )
 
 _SHORTEST_REFERENCED = 64
@@ -181,6 +181,7 @@ def _encode_step(step: StepOutput, values: list[Any]) -> list[Any]:
     row: list[Any] = [getattr(step, name) for name in _STEP_FIELDS]
     if step.executor_run is not None:
         row[_STEP_EXECUTOR_RUN] = step.executor_run.model_dump(mode="json")
+
     found: int | list[list[Any]] | None = _index_of(step.input, values)
     if found is not None:
         row[_STEP_INPUT] = None
@@ -193,6 +194,8 @@ def _encode_step(step: StepOutput, values: list[Any]) -> list[Any]:
         if refs:
             row[_STEP_INPUT] = {k: None if k in refs else v for k, v in step.input.items()}
             found = [[key, index] for key, index in refs.items()]
+    if step.steps:  # a primitive's inner steps (recorded after its input, before it)
+        row[_STEP_STEPS] = [_encode_step(inner, values) for inner in step.steps]
     row.append(found)
     values.append(step.content)
     return row
@@ -222,7 +225,7 @@ def _decode_run(row: list[Any]) -> WorkflowRunOutput:
         row[_RUN_CONTENT] = values[content_of]
     row[_RUN_STATUS] = RunStatus(row[_RUN_STATUS])
     row[_RUN_STEPS] = steps
-    row[_RUN_EXECUTOR_RUNS] = [s.executor_run for s in steps if s.executor_run is not None]
+    row[_RUN_EXECUTOR_RUNS] = [s.executor_run for s in _flat(steps) if s.executor_run is not None]
     row[_RUN_METRICS] = WorkflowMetrics.of(duration, steps) if duration is not None else None
     return WorkflowRunOutput(*row)
 
@@ -238,5 +241,12 @@ def _decode_step(row: list[Any], values: list[Any]) -> StepOutput:
     executor_run = row[_STEP_EXECUTOR_RUN]
     if executor_run is not None:
         row[_STEP_EXECUTOR_RUN] = ExecutorRun.model_validate(executor_run)
+    if row[_STEP_STEPS]:
+        row[_STEP_STEPS] = [_decode_step(inner, values) for inner in row[_STEP_STEPS]]
     values.append(row[_STEP_CONTENT])
     return StepOutput(*row)
+
+
+def _flat(steps: list[StepOutput]) -> list[StepOutput]:
+    """Every step in the order they were recorded: a primitive's after its inner ones."""
+    return [found for step in steps for found in [*_flat(step.steps or []), step]]

@@ -29,7 +29,7 @@ def replay(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     for diff in report.steps:
         add_row(
             grid,
-            str(diff.index),
+            diff.path if "." in diff.path else str(diff.index),  # an inner step by its path
             diff.name,
             diff.outcome,
             _value(diff.recorded),

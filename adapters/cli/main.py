@@ -323,7 +323,11 @@ def _reading_commands(add: _Add) -> None:
     step_parser = add("step", "what one step of a run received, started with and returned")
     step_parser.add_argument("session_id", metavar="ID")
     step_parser.add_argument("run_id", metavar="RUN_ID")
-    step_parser.add_argument("step", metavar="STEP", help="the step's index or name")
+    step_parser.add_argument(
+        "step",
+        metavar="STEP",
+        help="the step's index or name, or the dotted path of an inner step (2.1.3)",
+    )
     rename_parser = add("rename", "give a session a new name (prints it)")
     rename_parser.add_argument("session_id", metavar="ID")
     rename_parser.add_argument("name", metavar="NAME")

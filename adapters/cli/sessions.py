@@ -283,6 +283,11 @@ def history(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _where(step_index: int, path: str) -> str:
+    """A step's index, or the path of a step inside a step primitive."""
+    return path if "." in path else str(step_index)
+
+
 def step(db: KernDb, args: argparse.Namespace, out: Output) -> int:
     """``kern step ID RUN_ID STEP``: what one step received, started with and returned."""
     require_log(db, args.session_id, args.user)
@@ -295,7 +300,10 @@ def step(db: KernDb, args: argparse.Namespace, out: Output) -> int:
             [
                 ("session_id", view.session_id),
                 ("run_id", view.run_id),
-                ("step", f"{view.step_index}: {view.step_name} ({view.step_type})"),
+                (
+                    "step",
+                    f"{_where(view.step_index, view.path)}: {view.step_name} ({view.step_type})",
+                ),
                 ("executor", f"{view.executor_name} ({view.executor_type})"),
                 ("recorded", f"version {view.version} at {timestamp(view.recorded_at)}"),
                 ("outcome", "ok" if view.success else f"failed: {view.error}"),
@@ -351,7 +359,9 @@ def event_summary(event: SessionEvent, payload: dict[str, Any] | None = None) ->
         outcome = "ok" if event.success else f"error={short(event.error)}"
         changes = f" state_set={short(event.state_changes.set)}" if event.state_changes.set else ""
         return (
-            f"{event.step_name} ({event.executor_type}, index {event.step_index}) {outcome} "
+            f"{event.step_name} ({event.executor_type}, "
+            f"{'index ' + str(event.step_index) if event.is_top_level else 'path ' + event.path}) "
+            f"{outcome} "
             f"content={short(event.content.value)}{changes}"
         )
     if isinstance(event, StepAttemptFailed):

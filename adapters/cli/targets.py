@@ -133,7 +133,8 @@ def parse_as_of(text: str) -> AsOfArg:
 
 
 def parse_step(text: str) -> int | str:
-    """A STEP argument: an index when it is a whole number, else a step name."""
+    """A STEP argument: an index when it is a whole number, else a step name or the
+    dotted path of a step inside a step primitive ("2.1.3")."""
     return int(text) if text.isdigit() else text
 
 

@@ -427,16 +427,20 @@ def _routes(app: FastAPI, api: _Api) -> None:
 
     @app.get(
         "/api/sessions/{session_id}/runs/{run_id}/steps/{step_index}",
-        summary="What a step saw: its input, starting state and output (index from 0)",
+        summary="What a step saw: its input, starting state and output (a top-level "
+        "step's index from 0, or the dotted path of a step inside a step primitive)",
     )
     async def step(
         request: Request,
         session_id: str,
         run_id: str,
-        step_index: Annotated[int, PathParam(ge=0, lt=2**63)],
+        step_index: Annotated[
+            str, PathParam(pattern=r"^(0|[1-9][0-9]{0,17})(\.[1-9][0-9]{0,17})*$")
+        ],
     ) -> Response:
         caller = await api.user(request)
-        view = await api.call("get_step_view", session_id, run_id, step_index, caller)
+        key: int | str = int(step_index) if step_index.isdigit() else step_index
+        view = await api.call("get_step_view", session_id, run_id, key, caller)
         return json_response(view.to_json())
 
     @app.get("/api/sessions/{session_id}/diff", summary="Two runs compared step by step")

@@ -46,6 +46,7 @@ from kern.domain.events import (
     StepCompleted,
 )
 from kern.domain.values import Provenance
+from kern.projections.fold import project_session
 from kern.projections.runs import StepOutput
 
 if TYPE_CHECKING:
@@ -72,7 +73,21 @@ class RecordedRun:
                 run_id=run_id,
             )
         self.started = started
-        self.steps = [e for e in mine if isinstance(e, StepCompleted)]
+        self.events = events
+        self.recorded = [e for e in mine if isinstance(e, StepCompleted)]
+        """Every step the run recorded, inside step primitives too, in log order."""
+        # A step primitive's own StepCompleted comes after its inner steps': only
+        # top-level events say a step is finished.
+        self.steps = [e for e in self.recorded if e.is_top_level]
+        inner = [e for e in self.recorded if not e.is_top_level]
+        if inner and inner[-1].step_index >= len(self.steps):
+            raise InvalidStepError(
+                f"run {run_id!r} of session {session_id!r} stopped inside step primitive "
+                f"{inner[-1].step_index + 1} (its step {inner[-1].step_path} is recorded, the "
+                "primitive is not): Kern resumes a run between top-level steps only, and "
+                "running the primitive again would record its steps twice; abandon the run "
+                "(abandon_run) and start it again"
+            )
         resumed = [e for e in mine if isinstance(e, RunResumed)]
         self.resumptions = resumed[-1].resumption if resumed else 0
         self.before = [e for e in events if e.version < started.version]
@@ -137,13 +152,17 @@ class ResumedRun(RunRecorder):
         self.values.add(RUN_INPUT, self.input, started.input.value, version=started.version)
         self.base_state = SessionAggregate.replay(self.session_id, run.before).state
         state = dict(started.session_state)
-        for token, step in enumerate(run.steps):
+        for token, step in enumerate(run.recorded):
             state = step.state_changes.apply_to(state)
             self.values.add(token, step.content.value, step.content.value, version=step.version)
-            self.output.step_results.append(_step_output(step))
             if step.executor_run is not None:
                 self.output.step_executor_runs.append(step.executor_run)
-            self.earlier += step.metrics.duration
+            if step.is_top_level:  # a primitive's duration covers its steps'
+                self.earlier += step.metrics.duration
+        self._recorded_steps = len(run.recorded)
+        # The finished steps' results as the read model has them: a primitive's
+        # with its steps inside, so the next step is handed what Agno hands on.
+        self.output.step_results = _finished_results(run, len(run.steps))
         self.output.session_state = state
         self._run_started, self._last = started, resumed
         return started.version - 1
@@ -164,21 +183,9 @@ class ResumedRun(RunRecorder):
         return self.workflow._resolved[done:]
 
 
-def _step_output(step: StepCompleted) -> StepOutput:
-    """A finished step's output as the run had it in memory."""
-    return StepOutput(
-        content=step.content.value,
-        step_name=step.step_name,
-        step_index=step.step_index,
-        step_type=step.step_type,
-        executor_type=step.executor_type,
-        executor_name=step.executor_name,
-        executor_id=step.executor_id,
-        input=step.input.value,
-        success=step.success,
-        error=step.error,
-        metrics=step.metrics.model_dump(),
-        executor_run=step.executor_run,
-        error_type=step.error_type,
-        traceback=step.traceback,
-    )
+def _finished_results(run: RecordedRun, finished: int) -> list[StepOutput]:
+    """The step results of ``run``'s first ``finished`` top-level steps."""
+    session = project_session(run.events)
+    assert session is not None
+    found = next(r for r in session.runs or [] if r.run_id == run.started.run_id)
+    return list((found.step_results or [])[:finished])

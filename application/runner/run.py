@@ -29,7 +29,8 @@ from pydantic import ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from kern.application import bridge
-from kern.application.runner import cancellation
+from kern.application.runner import cancellation, nesting
+from kern.application.runner.primitives import PRIMITIVE_TYPES
 from kern.application.runner.steps import (
     OnError,
     ResolvedStep,
@@ -103,8 +104,10 @@ class RunRecorder:
         self.user_id = user_id
         self.run_id = run_id
         self.input = input
-        self._unsent: Callable[[SessionAggregate], StepCompleted] | None = None
-        self._unsent_output: StepOutput | None = None
+        # StepCompleted events waiting for the next commit, and the outputs they record.
+        self._unsent: list[Callable[[SessionAggregate], StepCompleted]] = []
+        self._unsent_outputs: list[StepOutput | None] = []
+        self._recorded_steps = 0
         self._run_started: RunStarted | None = None
         self._last: SessionEvent | None = None
         self._cancel = threading.Event()
@@ -167,15 +170,13 @@ class RunRecorder:
         try:
             yield run_events.started(self._run_started)  # closing here ends the run too
             for step in self._steps():
-                yield from self._flush()
-                if self._cancel.is_set():
-                    raise RunCancelledError(
-                        f"run {self.run_id!r} was cancelled before step {step.name!r}",
-                        session_id=self.session_id,
-                        run_id=self.run_id,
-                    )
-                yield self._step_started(step)
-                output = self._run_step(step, step_input)
+                if step.step_type in PRIMITIVE_TYPES:
+                    output = yield from self._run_primitive(step, step_input)
+                else:
+                    yield from self._before_step(step.name)
+                    yield self._step_started(step)
+                    _after_primitive(step_input)
+                    output = self._run_step(step, step_input)
                 if output.stop:
                     break
         except RunCancelledError as exc:
@@ -191,7 +192,7 @@ class RunRecorder:
             if isinstance(exc, Exception):
                 yield from finished
             raise
-        content = self.output.step_results[-1].content if self.output.step_results else None
+        content = _deepest(self.output.step_results[-1]) if self.output.step_results else None
         yield from self._finish(RunStatus.completed, content, started, state)
 
     def _begin(self, overrides: Mapping[str, Any] | None) -> int:
@@ -213,9 +214,94 @@ class RunRecorder:
         """The steps this call runs: every one, for a new run."""
         return self.workflow._resolved
 
-    def _step_started(self, step: ResolvedStep) -> RunEvent:
+    def _before_step(self, name: str | None) -> Generator[RunEvent, None, None]:
+        """Commit the step before; RunCancelledError when the run was cancelled."""
+        yield from self._flush()
+        if self._cancel.is_set():
+            raise RunCancelledError(
+                f"run {self.run_id!r} was cancelled before step {name!r}",
+                session_id=self.session_id,
+                run_id=self.run_id,
+            )
+
+    def _step_started(self, step: ResolvedStep, path: str = "") -> RunEvent:
         assert self._run_started is not None and self._last is not None
-        return run_events.step_started(self._last, self._run_started, step.name, step.index)
+        index = int(path.split(".")[0]) - 1 if path else step.index
+        return run_events.step_started(
+            self._last, self._run_started, step.name, index, path=path or None
+        )
+
+    # -- step primitives (kern.application.runner.primitives) -------------------------
+
+    def _run_primitive(
+        self, step: ResolvedStep, step_input: StepInput
+    ) -> Generator[RunEvent, None, StepOutput]:
+        """A top-level Steps, Parallel, Condition, Loop or Router, every step inside
+        it recorded with its path."""
+        yield from self._before_step(step.name)
+        output = yield from nesting.run_node(self, step, step_input, str(step.index + 1))
+        step_input.previous_step_outputs[step.name] = output
+        step_input.previous_step_content = output.content
+        return output
+
+    def run_leaf(
+        self, step: ResolvedStep, step_input: StepInput, path: str
+    ) -> Generator[RunEvent, None, StepOutput]:
+        """Run a plain step inside a primitive, at ``path``."""
+        yield from self._before_step(step.name)
+        yield self._step_started(step, path)
+        return self._run_step(step, step_input, path)
+
+    def record_node(
+        self,
+        node: ResolvedStep,
+        step_input: StepInput,
+        output: StepOutput | None,
+        path: str,
+        started: float,
+        failure: BaseException | None = None,
+    ) -> Generator[RunEvent, None, None]:
+        """Record a primitive's own step (after its inner steps, which hold the
+        state changes: its own event records none); its duration is from
+        ``started`` (``time.perf_counter``), so it covers its steps'."""
+        if failure is None:
+            yield from self._flush()
+        raw = {"input": step_input.input, "previous_step_content": step_input.previous_step_content}
+        received = Received(
+            raw,
+            *self.values.received(
+                raw, function_step=True, history=None, what=f"input of step {node.name!r}"
+            ),
+        )
+        now = to_json_value(step_input.session_state, what="session_state")
+        assert isinstance(now, dict)
+        if output is not None:
+            self._label(node, output, path)
+        self._record_step(
+            node,
+            received,
+            output,
+            started,
+            now,
+            step_input.session_state,
+            failure=failure,
+            path=path,
+        )
+
+    def node_event(
+        self, event: str, node: ResolvedStep, path: str, **fields: Any
+    ) -> Generator[RunEvent, None, None]:
+        """A run event about a primitive (not stored), once the steps before it are."""
+        yield from self._flush()
+        assert self._run_started is not None and self._last is not None
+        yield run_events.primitive_event(
+            event, self._last, self._run_started, node.executor.result_name, path, **fields
+        )
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A primitive's evaluator, selector or end condition, called as steps are."""
+        bound: Callable[[Any], Any] = lambda _: fn(*args, **kwargs)  # noqa: E731
+        return self._call(bound, None, awaited=inspect.iscoroutinefunction(fn))
 
     def _start(self, stored_input: StoredValue, seed: dict[str, Any], extra: dict[str, Any]) -> int:
         """Append RunStarted (and SessionStarted for a new session); returns the
@@ -254,7 +340,7 @@ class RunRecorder:
         self._run_started = self._last = run_started
         return run_started.version - 1
 
-    def _run_step(self, step: ResolvedStep, step_input: StepInput) -> StepOutput:
+    def _run_step(self, step: ResolvedStep, step_input: StepInput, path: str = "") -> StepOutput:
         before = to_json_value(step_input.session_state, what="session_state")
         assert isinstance(before, dict)
         window = self.workflow._history_window(step)
@@ -283,12 +369,12 @@ class RunRecorder:
             if not retryable(exc) or _failure_ends_run(step):
                 # Kern's own refusals, and a step whose policy ends the run: recorded, raised.
                 failed = StepOutput(content=message_of(exc)) if retryable(exc) else None
-                self._fail_step(step, received, failed, started, before, step_input, exc)
+                self._fail_step(step, received, failed, started, before, step_input, exc, path)
                 raise
             response = _skipped(step, exc)
             failure: Exception | None = exc
         except BaseException as exc:
-            self._fail_step(step, received, None, started, before, step_input, exc)
+            self._fail_step(step, received, None, started, before, step_input, exc, path)
             raise
         else:
             failure = None
@@ -296,8 +382,10 @@ class RunRecorder:
             output, executor_run = self._normalise(step, response)
         except UnstorableValueError as exc:
             # The step ran but what it returned cannot be stored: record it as failed.
-            self._fail_step(step, received, None, started, before, step_input, exc)
+            self._fail_step(step, received, None, started, before, step_input, exc, path)
             raise
+        if path:
+            output.step_index = int(path.split(".")[0]) - 1
         self._record_step(
             step,
             received,
@@ -307,9 +395,11 @@ class RunRecorder:
             step_input.session_state,
             failure=failure,
             executor_run=executor_run,
+            path=path,
         )
-        step_input.previous_step_outputs[step.name] = output
-        step_input.previous_step_content = output.content
+        if not path:
+            step_input.previous_step_outputs[step.name] = output
+            step_input.previous_step_content = output.content
         if not output.success and _failure_ends_run(step):
             raise StepFailedError(
                 output.error or f"Step {step.name} reported failure",
@@ -328,13 +418,14 @@ class RunRecorder:
         before: dict[str, Any],
         step_input: StepInput,
         exc: BaseException,
+        path: str = "",
     ) -> None:
         """Record the step as failed by ``exc`` (the run then ends); ``output``, when
         given, is what its step result shows (Agno's: the error's text)."""
         if output is not None:
-            _describe(step, output)
+            self._label(step, output, path)
         state = step_input.session_state
-        self._record_step(step, received, output, started, before, state, failure=exc)
+        self._record_step(step, received, output, started, before, state, failure=exc, path=path)
 
     def _attempts(self, step: ResolvedStep, call: Callable[[], Any]) -> Any:
         """``call()``, tried again after an exception up to ``step.max_retries`` more
@@ -475,9 +566,24 @@ class RunRecorder:
             output = response
         else:
             output = StepOutput(content=response)
-        _describe(step, output)
+        self._label(step, output, "")
         output.executor_run = executor_run
         return output, executor_run
+
+    @staticmethod
+    def _label(step: ResolvedStep, output: StepOutput, path: str) -> None:
+        """Name ``output`` after the step that made it (a primitive keeps the name
+        and type it gave itself, as Agno's do)."""
+        if step.step_type in PRIMITIVE_TYPES:
+            output.step_type = step.step_type
+            output.executor_type = output.executor_type or step.step_type.lower()
+        else:
+            output.step_name = step.name
+            output.step_type = step.step_type
+            output.executor_type = "function" if step.step_type == "placeholder" else step.step_type
+            output.executor_name = step.executor_name
+            output.executor_id = step.executor_id
+        output.step_index = int(path.split(".")[0]) - 1 if path else step.index
 
     def _record_step(
         self,
@@ -490,19 +596,31 @@ class RunRecorder:
         *,
         failure: BaseException | None = None,
         executor_run: ExecutorRun | None = None,
+        path: str = "",
     ) -> None:
         duration = time.perf_counter() - started
+        primitive = step.step_type in PRIMITIVE_TYPES
         fields: dict[str, Any] = {
-            "step_name": step.name,
+            "step_name": output.step_name if primitive and output else step.name,
             "step_type": step.step_type,
-            "executor_type": "function" if step.step_type == "placeholder" else step.step_type,
-            "executor_name": step.executor_name,
+            "executor_type": (
+                (output.executor_type if output else None) or step.step_type.lower()
+                if primitive
+                else "function"
+                if step.step_type == "placeholder"
+                else step.step_type
+            ),
+            "executor_name": output.executor_name if primitive and output else step.executor_name,
             "executor_id": step.executor_id,
             "metrics": Metrics(duration=duration),
+            "path": path if "." in path else "",
             **failure_fields(failure),
         }
+        if primitive and output is None:
+            fields["step_name"] = step.executor.result_name
         error = fields.pop("error")
-        token = len(self.output.step_results) if output is not None else None
+        token = self._recorded_steps if output is not None else None
+        self._recorded_steps += 1
         fields["input"], refs = received.stored, dict(received.refs)
         refusal: UnstorableValueError | None = None
         try:
@@ -542,14 +660,15 @@ class RunRecorder:
                 values.stored_at(token, event.version)
             return event
 
-        self._unsent = unsent
-        self._unsent_output = output
+        self._unsent.append(unsent)
+        self._unsent_outputs.append(output)
         if output is not None:
             output.input = received.raw
             output.metrics = {"duration": duration}
             output.success, output.error = success, fields["error"]
             output.error_type, output.traceback = fields["error_type"], fields["traceback"]
-            self.output.step_results.append(output)
+            if not fields["path"]:
+                self.output.step_results.append(output)
             if executor_run is not None:
                 self.output.step_executor_runs.append(executor_run)
         if refusal is not None:
@@ -562,9 +681,9 @@ class RunRecorder:
         appended with RunCompleted in one commit): a process that dies during
         a step still leaves every earlier step recorded.
         """
-        if self._unsent is not None:
-            executed = self.db.execute(self.session_id, self._unsent)
-            self._unsent = None
+        if self._unsent:
+            executed = self.db.execute(self.session_id, _all(self._unsent))
+            self._unsent = []
             yield from self._reflect(executed.events)
 
     def _reflect(self, events: list[SessionEvent]) -> Generator[RunEvent, None, None]:
@@ -573,7 +692,7 @@ class RunRecorder:
         assert run is not None
         for event in events:
             if isinstance(event, StepCompleted):
-                output, self._unsent_output = self._unsent_output, None
+                output = self._unsent_outputs.pop(0) if self._unsent_outputs else None
                 content = output.content if output is not None else None
                 yield run_events.step_completed(event, run, content)
             elif isinstance(event, RunCompleted):
@@ -601,13 +720,13 @@ class RunRecorder:
         else:
             stored, refs = StoredValue.of(None), {}
 
-        unsent = self._unsent
+        unsent, self._unsent = self._unsent, []
         failed = failure_fields(failure)
         values = self.values
 
         def decide(session: SessionAggregate) -> dict[str, Any]:
-            if unsent is not None:
-                unsent(session)
+            for record in unsent:
+                record(session)
             session.complete_run(
                 run_id=self.run_id,
                 user_id=self.user_id,
@@ -625,7 +744,6 @@ class RunRecorder:
         # A run being cancelled is still recorded as such.
         executed = bridge.shielded(self.db.execute, self.session_id, decide)
         self.output.session_state = executed.result
-        self._unsent = None
         self.output.status = status
         self.output.content = content
         self.output.error = failed["error"]
@@ -642,16 +760,6 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and not isinstance(
         exc, RunCancelledError | AsyncStoreError | UnstorableValueError
     )
-
-
-def _describe(step: ResolvedStep, output: StepOutput) -> None:
-    """Name the step and its executor in its output."""
-    output.step_name = step.name
-    output.step_index = step.index
-    output.step_type = step.step_type
-    output.executor_type = "function" if step.step_type == "placeholder" else step.step_type
-    output.executor_name = step.executor_name
-    output.executor_id = step.executor_id
 
 
 def _failure_ends_run(step: ResolvedStep) -> bool:
@@ -676,6 +784,31 @@ def message_of(exc: BaseException) -> str:
         return storable_text(str(exc))
     except Exception:  # a broken __str__ must not lose the run
         return error_text(exc)
+
+
+def _deepest(output: StepOutput) -> Any:
+    """The content of a step's last inner step, deepest first (a plain step's own):
+    what Agno hands on after a step primitive, and a run's content when it ends
+    with one."""
+    while output.steps:
+        output = output.steps[-1]
+    return output.content
+
+
+def _after_primitive(step_input: StepInput) -> None:
+    """Hand a plain step the deepest content of a primitive just before it, as Agno's
+    Step does (a primitive's own evaluator or selector sees the primitive's content)."""
+    if step_input.previous_step_outputs:
+        last = list(step_input.previous_step_outputs.values())[-1]
+        if last.steps:
+            step_input.previous_step_content = _deepest(last)
+
+
+def _all(
+    unsent: list[Callable[[SessionAggregate], StepCompleted]],
+) -> Callable[[SessionAggregate], list[StepCompleted]]:
+    """One decision recording every waiting StepCompleted, in order."""
+    return lambda session: [record(session) for record in unsent]
 
 
 def failure_fields(exc: BaseException | None) -> dict[str, str | None]:

@@ -135,10 +135,37 @@ class StepInput:
             f"{self.previous_step_content!r}, session_state={self.session_state!r})"
         )
 
+    def get_step_output(self, step_name: str) -> StepOutput | None:
+        """The output of an earlier step of this run by name, searched inside step
+        primitives too (the first found, depth first), or None."""
+        found = self.previous_step_outputs.get(step_name)
+        if found:
+            return found
+        for output in self.previous_step_outputs.values():
+            inner = _search(output, step_name)
+            if inner is not None:
+                return inner
+        return None
+
     def get_step_content(self, step_name: str) -> Any:
-        """Content of an earlier step of this run, by name (None if absent)."""
-        output = self.previous_step_outputs.get(step_name)
-        return output.content if output else None
+        """Content of an earlier step of this run, by name (None if absent), as
+        Agno gives it: for a Parallel, ``{step name: content}`` of its steps; for
+        another step primitive, the content of its last step, deepest first."""
+        output = self.get_step_output(step_name)
+        if output is None:
+            return None
+        if output.step_type == "Parallel" and output.steps:
+            contents: dict[str, str] = {}
+            for inner in output.steps:
+                if not _has_content(inner):
+                    continue
+                for step in inner.steps or [inner]:
+                    if _has_content(step):
+                        contents[str(step.step_name)] = str(step.content)
+            return contents or str(output.content)
+        while output.steps:
+            output = output.steps[-1]
+        return output.content
 
     def get_last_step_content(self) -> Any:
         """Content of the step just before this one (None for the first step)."""
@@ -244,6 +271,23 @@ _PAUSING = (
     "requires_iteration_review",
 )
 """The HumanReview settings that pause a run for a person."""
+
+
+def _search(output: StepOutput, step_name: str) -> StepOutput | None:
+    """The first step named ``step_name`` inside ``output``, depth first."""
+    for inner in output.steps or []:
+        if inner.step_name == step_name:
+            return inner
+        found = _search(inner, step_name)
+        if found is not None:
+            return found
+    return None
+
+
+def _has_content(output: StepOutput) -> bool:
+    return (
+        bool(output.step_name) and output.content is not None and bool(str(output.content).strip())
+    )
 
 
 class Step:
@@ -399,6 +443,20 @@ class ResolvedStep:
 
 def resolve_step(index: int, step: Any) -> ResolvedStep:
     """Classify ``step``; InvalidStepError when it cannot be run."""
+    from kern.application.runner.primitives import Primitive  # they resolve their own steps
+
+    if isinstance(step, Primitive):
+        return ResolvedStep(
+            index=index,
+            name=step.name or f"step_{index + 1}",
+            step_type=step.step_type,
+            executor=step,
+            executor_name=None,
+            executor_id=None,
+            add_workflow_history=None,
+            num_history_runs=None,
+            is_async=step.is_async(),
+        )
     wrapper = step if isinstance(step, Step) else None
     executor = wrapper.executor if wrapper else step
     if executor is Ellipsis:

@@ -40,6 +40,7 @@ from kern.application.async_sessions import AsyncKernDb
 from kern.application.provenance import provenance, step_fingerprint
 from kern.application.replay import replay_run
 from kern.application.runner import cancellation
+from kern.application.runner.primitives import PRIMITIVE_TYPES
 from kern.application.runner.resume import ResumedRun
 from kern.application.runner.run import RunRecorder
 from kern.application.runner.steps import (
@@ -383,6 +384,12 @@ class Workflow:
                 "use `await workflow.arun(...)` instead of run()"
             )
         for step in self._resolved:
+            if step.is_async and step.step_type in PRIMITIVE_TYPES:
+                raise AsyncStoreError(
+                    f"step {step.name!r} runs an async step inside it (an async def "
+                    "function, or an agent with arun only): run this workflow with "
+                    "`await workflow.arun(...)`"
+                )
             if step.is_async:
                 raise AsyncStoreError(
                     f"step {step.name!r} is async (an async def function, or an agent "

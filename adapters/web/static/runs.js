@@ -34,17 +34,34 @@ export class RunsTimeline {
       h("div", {}, h("h4", {}, "Output"), pre(run.content, "run-output"))),
     run.error ? h("p", { class: "error", testid: "run-error" },
       `${run.error_type ? `${run.error_type}: ` : ""}${run.error}`) : null,
-    h("div", { class: "steps" }, steps.map((step) => this.stepButton(run, step, slot))),
+    h("div", { class: "steps" }, steps.map((step) => this.stepTree(run, step, null, slot))),
     slot);
   }
 
-  stepButton(run, step, slot) {
+  // A step, and the steps a step primitive (Steps, Parallel, Loop...) ran inside
+  // it, each with its path ("2.1.3"): the step view opens any of them.
+  stepTree(run, step, path, slot) {
+    const button = this.stepButton(run, step, path, slot);
+    if (!step.steps?.length) return button;
+    const own = path ?? String(step.step_index + 1);
+    return h("div", { class: "step-group", testid: "step-group" }, button,
+      h("div", { class: "substeps" },
+        step.steps.map((inner, i) => this.stepTree(run, inner, `${own}.${i + 1}`, slot))));
+  }
+
+  stepButton(run, step, path, slot) {
     const ok = step.success !== false;
+    const key = path ?? step.step_index;
+    if (!step.step_type) {  // a primitive whose own step is not recorded (yet)
+      return h("span", { class: "step step-open", testid: "step-open", "data-step": String(key),
+        title: "a step primitive still running (or never finished): the steps it ran so far" },
+      `${key} · unfinished`);
+    }
     return h("button", {
-      class: `step ${ok ? "" : "step-failed"}`, testid: "step-button",
+      class: `step ${ok ? "" : "step-failed"}`, testid: "step-button", "data-step": String(key),
       title: ok ? "what this step received and returned" : `failed: ${step.error}`,
-      onclick: (event) => this.open(run.run_id, step.step_index, slot, event.currentTarget),
-    }, `${step.step_index} · ${step.step_name ?? step.executor_name ?? "step"} `,
+      onclick: (event) => this.open(run.run_id, key, slot, event.currentTarget),
+    }, `${key} · ${step.step_name ?? step.executor_name ?? step.step_type ?? "step"} `,
     h("span", { class: ok ? "ok" : "error" }, ok ? "✓" : "✗"),
     h("span", { class: "muted" }, ` ${duration(step.metrics?.duration)}`));
   }
@@ -69,7 +86,8 @@ function stepView(view, close) {
   return h("article", { class: "step-view", testid: "step-view" },
     h("header", {},
       h("h3", { testid: "step-title" },
-        `Step ${view.step_index} · ${view.step_name ?? "unnamed"} (${executor})`),
+        `Step ${view.path?.includes(".") ? view.path : view.step_index} · `
+        + `${view.step_name ?? "unnamed"} (${executor})`),
       h("button", { class: "close", onclick: close, "aria-label": "close" }, "×")),
     h("p", { class: "muted" },
       `recorded at version ${view.version}, ${isoTime(view.recorded_at)}; took `

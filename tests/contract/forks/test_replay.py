@@ -275,6 +275,7 @@ def test_report_to_json_is_plain_json(recorded: Workflow, make_workflow: MakeWor
                 "outcome": "equal",
                 "recorded": "echo: again",
                 "replayed": "echo: again",
+                "path": "1",
             },
             {
                 "index": 1,
@@ -282,6 +283,7 @@ def test_report_to_json_is_plain_json(recorded: Workflow, make_workflow: MakeWor
                 "outcome": "changed",
                 "recorded": "ECHO: AGAIN",
                 "replayed": "echo: again...",
+                "path": "2",
             },
         ],
         "output": {"outcome": "changed", "recorded": "ECHO: AGAIN", "replayed": "echo: again..."},

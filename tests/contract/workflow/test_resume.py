@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+import kern.workflow as kern_workflow
 from kern.application import bridge
 from kern.application.runner.resume import ResumedRun
 from kern.db import KernDb
@@ -341,3 +342,42 @@ def test_of_two_threads_resuming_one_run_exactly_one_wins(
     assert steps.calls == ["research", "write", "review"]
     assert kinds(db, "s").count("RunResumed") == 1
     assert runs_of(db, "s")[0].status == RunStatus.completed
+
+
+def test_a_step_primitive_that_finished_is_not_run_again(db: KernDb, interrupt: Interrupt) -> None:
+    steps = Steps()
+    group = kern_workflow.Steps(name="prepare", steps=[steps.research, steps.write])
+    workflow = Workflow(name="Grouped", db=db, steps=[group, steps.review])
+    interrupt(workflow, at=1, input="AI", session_id="s", run_id="r1")
+    assert steps.calls == ["research", "write"]
+
+    output = workflow.resume("r1", session_id="s")
+
+    assert steps.calls == ["research", "write", "review"]
+    assert output.status == RunStatus.completed
+    assert "Draft from: Findings on AI" in str(output.content)
+    run = runs_of(db, "s")[0]
+    assert [r.step_name for r in run.step_results or []] == ["prepare", "review"]
+    prepared = (run.step_results or [])[0]
+    assert [s.step_name for s in prepared.steps or []] == ["research", "write"]
+
+
+def test_a_run_stopped_inside_a_step_primitive_is_refused_and_nothing_is_written(
+    db: KernDb,
+) -> None:
+    steps = Steps()
+    group = kern_workflow.Steps(name="prepare", steps=[steps.research, steps.write])
+    workflow = Workflow(name="Grouped", db=db, steps=[group, steps.review])
+    events = workflow.run(stream=True, input="AI", session_id="s", run_id="r1")
+    for event in events:
+        if event.event == "StepStarted" and getattr(event, "step_name", None) == "write":
+            break
+    try:
+        before = kinds(db, "s")
+        assert before.count("StepCompleted") == 1  # research, inside the primitive
+        with pytest.raises(InvalidStepError, match="stopped inside step primitive 1"):
+            workflow.resume("r1", session_id="s")
+        assert kinds(db, "s") == before
+    finally:
+        with contextlib.suppress(RunError):
+            events.close()

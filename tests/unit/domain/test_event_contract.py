@@ -386,8 +386,8 @@ WRITTEN_BY_VERSION_1 = [(event, topic, stored(payload)) for event, topic, payloa
 DEFAULTS_WRITTEN_BY_VERSION_1 = [(event, stored(payload)) for event, payload in _PINNED_DEFAULTS]
 
 # What Kern writes today, by hand: a field equal to its default is left out
-# (provenance too, when all of it is), StepCompleted and RunCompleted are at
-# schema version 2, and the hash is always the last key.
+# (provenance too, when all of it is), StepCompleted is at schema version 3 and
+# RunCompleted at 2, and the hash is always the last key.
 _COMPACT: dict[str, dict[str, Any]] = {
     "SessionStarted": {
         "schema_version": 1,
@@ -412,7 +412,7 @@ _COMPACT: dict[str, dict[str, Any]] = {
         "hash": "",
     },
     "StepCompleted": {
-        "schema_version": 2,
+        "schema_version": 3,
         "timestamp": STAMP,
         "user_id": "alice",
         "run_id": "run-1",
@@ -507,7 +507,7 @@ _COMPACT: dict[str, dict[str, Any]] = {
 }
 _COMPACT_DEFAULTS: list[dict[str, Any]] = [
     {
-        "schema_version": 2,
+        "schema_version": 3,
         "timestamp": STAMP,
         "run_id": "r",
         "step_index": 2,
