@@ -117,7 +117,7 @@ def test_processes_opening_the_same_new_store_at_once_all_succeed(
         child.join(JOIN_TIMEOUT)
     assert [child.exitcode for child in children] == [0] * workers
     for schema, table in places:
-        kinds = ("events", "index", "schema", "segments", "snapshots", "keys", "erasures")
+        kinds = ("events", "index", "schema", "segments", "snapshots", "keys", "erasures", "runs")
         assert tables_in(admin, schema) == {f"{table}_{kind}" for kind in kinds}
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from kern.db import KernDb
-from kern.domain.events import RunCompleted, StepCompleted
+from kern.domain.events import RunCompleted, StepAttemptFailed, StepCompleted
 from kern.errors import AsyncStoreError, InvalidInputError, InvalidStepError
 from kern.run import RunStatus
 from kern.workflow import Condition, Loop, Parallel, Router, StepInput, Steps, Workflow
+from tests.conftest import failing
 from tests.contract.workflow.test_arun import AnyDb, adb, drive
 from tests.fixtures.agno.primitive_cases import count_up, first, last, second, third
 
@@ -76,7 +77,8 @@ def test_an_inner_step_that_raises_ends_the_run_as_error_and_its_primitives_fail
 ) -> None:
     """The step and the Steps and Loop around it are recorded failed, then the run."""
     flow = Workflow(
-        db=db, steps=[first, Steps(name="outer", steps=[second, Loop(steps=[fail])]), last]
+        db=db,
+        steps=[first, Steps(name="outer", steps=[second, Loop(steps=[failing(fail)])]), last],
     )
     with pytest.raises(ValueError, match="no luck"):
         flow.run("x", session_id="s")
@@ -94,6 +96,20 @@ def test_an_inner_step_that_raises_ends_the_run_as_error_and_its_primitives_fail
     run = db.get_session("s").runs[0]  # type: ignore[union-attr,index]
     assert [s.step_name for s in run.step_results] == ["first", "outer"]
     assert str(run.step_results[1].steps[1].steps[0].error).startswith("no luck")  # type: ignore[index]
+
+
+def test_an_inner_step_that_raises_is_retried_then_skipped_by_default(db: KernDb) -> None:
+    """A step's failure policy holds inside a primitive too (Agno's defaults: three
+    retries, then skipped), and the run goes on."""
+    flow = Workflow(db=db, steps=[first, Steps(name="outer", steps=[second, fail]), last])
+    output = flow.run("x", session_id="s")
+    assert output.status == RunStatus.completed
+    attempts = [e for e in db.get_events("s") if isinstance(e, StepAttemptFailed)]
+    assert [a.attempt for a in attempts] == [1, 2, 3, 4]
+    recorded = [(s.step_name, s.step_path, s.success) for s in steps_of(db)]
+    assert recorded[:3] == [("first", "1", True), ("second", "2.1", True), ("fail", "2.2", False)]
+    skipped = output.step_results[1].steps[1]  # type: ignore[index]
+    assert str(skipped.content).startswith("Step skipped due to error: no luck")
 
 
 def test_a_stream_closed_inside_a_primitive_keeps_what_finished_and_ends_cancelled(
