@@ -242,7 +242,7 @@ def open_state(
 
 
 _KEY_AT = b',"sealed":{"key":"'
-_DATA_AT = b'","data":"'
+_DATA_AT = b',"data":"'
 _DATA_END = b'"}'
 """How the sealed part :func:`seal_payload` writes starts, where its data starts
 and how it ends (base64 holds no quote: a quote inside the data fails decoding)."""

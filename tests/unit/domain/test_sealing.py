@@ -115,3 +115,18 @@ def test_another_key_of_the_same_id_is_refused() -> None:
     impostor = dataclasses.replace(DataKey.new(KEY.key_id))
     with pytest.raises(ValueError):
         open_state(state, RunStarted, "s-1", 2, {KEY.key_id: impostor}.get)
+
+
+def test_the_sealed_part_as_kern_writes_it_is_read_without_parsing_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kern's own spelling takes the in-place read (parsing it as JSON cost a third
+    of opening a record); only another spelling is parsed."""
+    state = sealed_run_started("quarterly numbers")
+
+    def no_json(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the sealed part was parsed as JSON")
+
+    monkeypatch.setattr("kern.domain.sealing.json.loads", no_json)
+    found = open_state(state, RunStarted, "s-1", 2, {KEY.key_id: KEY}.get)
+    assert found is not None and b"quarterly numbers" in found
