@@ -165,6 +165,14 @@ class DataKeys:
             self._new[session_id] = (row, fresh)
         return fresh
 
+    def current(self, session_id: str) -> DataKey | None:
+        """The session's stored key (None when it has none: never sealed, or erased)."""
+        found = self._by_session.get(session_id)
+        if found is not None:
+            return found
+        row = self.table.get_key(session_id=session_id)
+        return self._remember(row) if row is not None else None
+
     def held(self, session_id: str) -> str | None:
         """The id of the stored key this process seals the session's events with
         (None when it holds none, or only a new one)."""

@@ -13,12 +13,14 @@ read-only role, a busy file) still answers the read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 
 from kern.application.cache import collector_paused
 from kern.application.ports import SessionStore
 from kern.domain.errors import KernError
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent
+from kern.domain.sealing import open_blob, seal_blob
 from kern.projections.fold import SessionFold
 from kern.projections.segments import (
     SEGMENT_RUNS,
@@ -41,8 +43,49 @@ def read_session(store: SessionStore, session_id: str, upto: int | None) -> Work
     if new:
         # Derived data: when it cannot be kept, the next reader folds these runs again.
         with contextlib.suppress(KernError):
-            store.write_segments(session_id, new)
+            sealed = _sealed(store, session_id, new)
+            if sealed:
+                store.write_segments(session_id, sealed)
     return fold.session
+
+
+def _context(session_id: str, segment: ReadSegment) -> str:
+    return f"segment\n{session_id}\n{segment.version}\n{segment.hash}"
+
+
+def _sealed(store: SessionStore, session_id: str, segments: list[ReadSegment]) -> list[ReadSegment]:
+    """``segments`` as a store with a keyring keeps them: their bodies (the read
+    model's values) sealed with the session's key, so no copy of a value is in
+    clear and an erasure forgets them with the log. None are kept for a session
+    without a stored key (an erased one)."""
+    keys = store.data_keys
+    if keys is None:
+        return segments
+    key = keys.current(session_id)
+    if key is None:
+        return []
+    return [
+        dataclasses.replace(s, body=seal_blob(key, s.body, _context(session_id, s)))
+        for s in segments
+    ]
+
+
+def _opened(store: SessionStore, session_id: str, rows: list[ReadSegment]) -> list[ReadSegment]:
+    """Stored segments with their bodies opened; on a store with a keyring, the
+    ones before the first that does not open (its key destroyed, or changed)."""
+    keys = store.data_keys
+    if keys is None:
+        return rows
+    opened = []
+    for row in rows:
+        try:
+            body = open_blob(row.body, keys.lookup, _context(session_id, row))
+        except (ValueError, KernError):
+            body = None
+        if body is None:
+            break
+        opened.append(dataclasses.replace(row, body=body))
+    return opened
 
 
 def _start(
@@ -55,7 +98,7 @@ def _start(
     has the segment only if that event's hash is the one the segment names (the
     hash chain then vouches for every event before it). A segment that does
     not match is dropped and the one before it tried."""
-    chain = linked(store.read_segments(session_id, upto))
+    chain = linked(_opened(store, session_id, store.read_segments(session_id, upto)))
     while True:
         fold, used = restore(chain)
         if not used:

@@ -8,11 +8,15 @@ workload in interleaved rounds (the order rotating each round):
   session (whose first event also stores the session's data key);
 - get_session (warm): each of those sessions read back on the same db object;
 - get_session (cold): a new db object on the file reads a session of
-  ``--long`` runs (every event decoded, and on the keyed store decrypted).
+  ``--long`` runs (every event decoded, and on the keyed store decrypted);
+- get_session (cold, segments): the same for a session of ``--longer`` runs,
+  read once before, so that its finished runs are kept as read-model segments
+  (sealed on the keyed store).
 
 Each ratio is keyed / plain, the median of the per-round ratios. Run:
 
     .venv/bin/python benchmarks/measure_keyring.py [--rounds 7] [--runs 50] [--long 200]
+        [--longer 1200]
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--long", type=int, default=200)
+    parser.add_argument("--longer", type=int, default=1200)
     args = parser.parse_args()
     text = "i" * 2000
     with tempfile.TemporaryDirectory() as place:
@@ -60,6 +65,8 @@ def main() -> None:
         for flow in flows.values():
             for _ in range(args.long):
                 flow.run(input=text, session_id="long")
+            for _ in range(args.longer):
+                flow.run(input="q", session_id="longer")
         counter = {"plain": 0, "keyed": 0}
 
         def record(name: str) -> None:
@@ -79,12 +86,20 @@ def main() -> None:
             with SqliteDb(files[name], keyring=keyrings[name]) as fresh:
                 fresh.get_session("long")
 
+        def segmented(name: str) -> None:
+            with SqliteDb(files[name], keyring=keyrings[name]) as fresh:
+                fresh.get_session("longer")
+
+        for name in dbs:
+            segmented(name)  # keeps the finished runs as segments
+
         rows = []
         for label, work in (
             (f"record {args.runs} runs, into 5 sessions", append),
             (f"record {args.runs} runs, each a new session", record),
             (f"get_session warm ({args.runs} sessions)", warm),
             (f"get_session cold ({args.long} runs)", cold),
+            (f"get_session cold ({args.longer} runs, segments)", segmented),
         ):
             times = interleave(
                 {name: (lambda name=name, work=work: work(name)) for name in dbs}, args.rounds

@@ -252,3 +252,27 @@ def without_keys(key_id: str) -> None:
     """A lookup that opens nothing: every sealed value reads as its marker (for
     checks, such as verify, that need the structure and never the values)."""
     return None
+
+
+_BLOB = b"kern-sealed-1\n"
+"""How a sealed blob (derived data: a read-model segment) starts; the key's id and
+a newline follow, then the nonce and ciphertext."""
+
+
+def seal_blob(key: DataKey, data: bytes, context: str) -> bytes:
+    """``data`` encrypted under ``key``, bound to ``context`` (what it is, and where)."""
+    return _BLOB + key.key_id.encode("ascii") + b"\n" + key.encrypt(data, context.encode())
+
+
+def open_blob(blob: bytes, keys: KeyLookup, context: str) -> bytes | None:
+    """What :func:`seal_blob` sealed; None when its key was destroyed. ValueError
+    when it is not a sealed blob, or was changed or moved (another ``context``)."""
+    if not blob.startswith(_BLOB):
+        raise ValueError("not a sealed blob")
+    end = blob.find(b"\n", len(_BLOB))
+    if end < 0:
+        raise ValueError("a sealed blob names no key")
+    key = keys(blob[len(_BLOB) : end].decode("ascii", "replace"))
+    if key is None:
+        return None
+    return key.decrypt(blob[end + 1 :], context.encode())

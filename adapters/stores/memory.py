@@ -193,8 +193,8 @@ class InMemoryStore(RecorderStore[_IndexedPOPORecorder]):
             return [s for s in kept if upto is None or s.version <= upto]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments or self.data_keys is not None:
-            return  # with a keyring, no derived copy of the values is kept
+        if not segments:
+            return
         recorder = self.recorder
         with recorder.lock:
             kept = recorder.segments.get(session_id, [])

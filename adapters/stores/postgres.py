@@ -452,8 +452,8 @@ class PostgresStore(RecorderStore[PostgresLogRecorder]):
         return [segment_rows.to_segment(row) for row in rows]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments or self.data_keys is not None:
-            return  # with a keyring, no derived copy of the values is kept
+        if not segments:
+            return
         writes = segment_rows.statements(self._segments_table(), session_id, segments, mark="%s")
         datastore = self.recorder.datastore
 

@@ -324,8 +324,8 @@ class SqliteStore(RecorderStore[_IndexedSQLiteRecorder]):
         return [segment_rows.to_segment(row) for row in rows]
 
     def write_segments(self, session_id: str, segments: Sequence[ReadSegment]) -> None:
-        if not segments or self.data_keys is not None:
-            return  # with a keyring, no derived copy of the values is kept
+        if not segments:
+            return
         writes = segment_rows.statements(self.segments_table, session_id, segments, mark="?")
         try:
             with self.recorder.datastore.transaction(commit=True) as c:

@@ -9,11 +9,12 @@ from collections.abc import Callable
 import pytest
 
 from kern.application import read_model
+from kern.crypto import ERASED
 from kern.db import KernDb
 from kern.projections.fold import project_session
 from kern.projections.segments import FOLD_VERSION
 from kern.workflow import StepInput, Workflow
-from tests.contract.kinds import NO_DERIVED
+from tests.contract.kinds import STORED_BYTES
 
 
 def count_runs(step_input: StepInput) -> str:
@@ -50,7 +51,6 @@ def folded(db: KernDb, session_id: str, upto: int | None = None) -> object:
     return project_session(db.store.read(session_id, upto=upto))
 
 
-@NO_DERIVED
 def test_a_plain_read_keeps_finished_runs_as_segments(db: KernDb, session: str) -> None:
     segments = db.store.read_segments(session)
     assert [s.runs for s in segments] == [2, 2, 2]
@@ -65,7 +65,6 @@ def test_every_as_of_read_gives_what_folding_the_events_gives(db: KernDb, sessio
         assert restored is not None and restored.version == version
 
 
-@NO_DERIVED
 def test_a_segment_that_does_not_match_the_log_is_ignored_and_replaced(
     db: KernDb, session: str
 ) -> None:
@@ -76,7 +75,7 @@ def test_a_segment_that_does_not_match_the_log_is_ignored_and_replaced(
     assert db.store.read_segments(session)[-1].hash == segments[-1].hash
 
 
-@NO_DERIVED
+@STORED_BYTES
 @pytest.mark.parametrize(
     "spoil",
     [
@@ -99,7 +98,6 @@ def test_an_unreadable_segment_is_folded_again_from_the_events(
     assert db.get_session(session, as_of=as_of) == folded(db, session, as_of)
 
 
-@NO_DERIVED
 def test_a_deleted_session_stays_deleted_whatever_its_segments(db: KernDb, session: str) -> None:
     before = db.store.read_segments(session)
     assert db.delete_session(session)
@@ -119,3 +117,21 @@ def test_a_step_input_holding_earlier_values_is_restored_with_them(
     # Restored as the very same objects: one copy of each value in memory.
     assert first["input"] is run.input
     assert second["previous_step_content"] is run.step_results[0].content
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite-keyring"], indirect=True)
+def test_a_store_with_a_keyring_keeps_its_segments_sealed(db: KernDb, session: str) -> None:
+    """On the encrypted store: a segment body holds no value in clear, a changed one
+    is folded again, and an erasure forgets the segments with the log."""
+    assert db.store.data_keys is not None
+    segments = db.store.read_segments(session)
+    assert [s.runs for s in segments] == [2, 2, 2]
+    assert not any(b"long input" in s.body or b"seen" in s.body for s in segments)
+    flipped = bytearray(segments[1].body)
+    flipped[-1] ^= 1
+    db.store.write_segments(session, [dataclasses.replace(segments[1], body=bytes(flipped))])
+    assert db.get_session(session) == folded(db, session)
+    db.erase_session(session, reason="test")
+    erased = db.get_session(session)
+    assert erased is not None and erased == folded(db, session)
+    assert all(run.input == ERASED for run in erased.runs or [])
