@@ -24,6 +24,8 @@ that does not match the log is ignored (and dropped), never trusted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import threading
 from abc import abstractmethod
@@ -50,10 +52,10 @@ from kern.application.cache import (
 from kern.application.keys import DataKeys, Keyring, KeyRow
 from kern.application.ports import AppendConflict, FeedEntry, FeedPosition, SessionStore
 from kern.domain.erasure import ErasureEntry
-from kern.domain.errors import KeyringError, StoreClosedError, StoreError
+from kern.domain.errors import KernError, KeyringError, StoreClosedError, StoreError
 from kern.domain.events import RunCompleted, RunStarted, SessionEvent
 from kern.domain.records import Record, decode_record
-from kern.domain.sealing import DataKey
+from kern.domain.sealing import DataKey, open_blob, seal_blob
 from kern.projections import snapshots
 from kern.projections.expand import expand, has_refs
 from kern.projections.history import HistoryRun, HistoryView, RunHistory
@@ -202,8 +204,6 @@ class RecorderStore(SessionStore, Generic[R]):
         """Write the stream's snapshot if :data:`SNAPSHOT_EVERY` events came since
         the last; a snapshot is derived data, so a failed write fails nothing."""
         aggregate = stream.aggregate
-        if self.data_keys is not None:
-            return  # a snapshot would hold the session's values in clear
         if stream.version - stream.snapshot_version < SNAPSHOT_EVERY:
             return
         if aggregate is None or aggregate.version != stream.version:
@@ -211,7 +211,9 @@ class RecorderStore(SessionStore, Generic[R]):
         # Whatever goes wrong (a lost connection, a role without the grant, a
         # full disk), the run is recorded; the next run boundary tries again.
         with contextlib.suppress(Exception):
-            row = snapshots.take(aggregate, stream.history)
+            row = self._sealed(snapshots.take(aggregate, stream.history))
+            if row is None:
+                return
             self.attempt(lambda: self.save_snapshot(row))
             stream.snapshot_version = row.version
 
@@ -314,7 +316,7 @@ class RecorderStore(SessionStore, Generic[R]):
         if row is None or row.version <= stream.version:
             return False
         try:
-            aggregate, history = snapshots.restore(row, session_id)
+            aggregate, history = snapshots.restore(self._opened(row), session_id)
             tail = self._select(session_id, after=row.version - 1, upto=None)
             if not tail or tail[0].version != row.version or tail[0].hash != row.head_hash:
                 raise UnusableSnapshot("the snapshot does not match the log")
@@ -325,6 +327,33 @@ class RecorderStore(SessionStore, Generic[R]):
         stream.restart(aggregate, history)
         stream.extend(tail[1:])
         return True
+
+    def _sealed(self, row: SnapshotRow) -> SnapshotRow | None:
+        """``row`` as this store keeps it: with a keyring, its body (the session's
+        state and values) sealed with the session's key; None when the session
+        has no stored key (an erased one keeps no snapshot)."""
+        if self.data_keys is None:
+            return row
+        key = self.data_keys.current(row.session_id) if self.data_keys.table is self else None
+        if key is None:
+            return None
+        body = seal_blob(key, row.body, _snapshot_context(row))
+        return dataclasses.replace(row, body=body, checksum=hashlib.sha256(body).hexdigest())
+
+    def _opened(self, row: SnapshotRow) -> SnapshotRow:
+        """A stored snapshot with its body opened (UnusableSnapshot when it does
+        not: its key destroyed, or its bytes changed or moved)."""
+        if self.data_keys is None:
+            return row
+        if hashlib.sha256(row.body).hexdigest() != row.checksum:
+            raise UnusableSnapshot("the snapshot's bytes do not match its checksum")
+        try:
+            body = open_blob(row.body, self.data_keys.lookup, _snapshot_context(row))
+        except (ValueError, KernError):
+            body = None
+        if body is None:
+            raise UnusableSnapshot("the snapshot does not open with the session's key")
+        return dataclasses.replace(row, body=body, checksum=hashlib.sha256(body).hexdigest())
 
     def run_span(self, session_id: str, run_id: str) -> tuple[int, int | None] | None:
         cached = self.cache.stream(session_id)
@@ -512,3 +541,7 @@ class RecorderStore(SessionStore, Generic[R]):
 def _recorded_at(record: StoredEvent) -> datetime:
     stamp = json.loads(record.state)["timestamp"]
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _snapshot_context(row: SnapshotRow) -> str:
+    return f"snapshot\n{row.session_id}\n{row.version}\n{row.head_hash}"

@@ -70,9 +70,3 @@ STORED_BYTES = plain_only(
 )
 """A test about the plaintext stored form of values."""
 
-NO_DERIVED_REASON = (
-    "a store with a keyring keeps no snapshot (it would hold the values in clear; "
-    "its read-model segments are sealed, and tested on it)"
-)
-NO_DERIVED = plain_only(NO_DERIVED_REASON)
-"""A test of snapshots."""

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from kern.adapters.stores import recorder
+from kern.crypto import ERASED
 from kern.db import KernDb
 from kern.errors import RunAlreadyStartedError, StoreError
 from kern.projections import snapshots
@@ -26,7 +27,7 @@ from kern.projections.snapshots import SnapshotRow
 from kern.workflow import Workflow
 from tests.conftest import echo, shout
 from tests.contract.audit.conftest import Tampering
-from tests.contract.kinds import NO_DERIVED, NO_DERIVED_REASON, THREADED
+from tests.contract.kinds import STORED_BYTES, THREADED
 
 RUNS = 6
 HEAD = 1 + 4 * RUNS
@@ -84,14 +85,12 @@ def put(db: KernDb, row: SnapshotRow) -> None:
     store.save_snapshot(row)
 
 
-@NO_DERIVED
 def test_a_session_has_a_snapshot_at_its_last_run_boundary(workflow: Workflow, db: KernDb) -> None:
     row = store_of(db).snapshot_row("s1")
     assert (row.version, row.format) == (HEAD, snapshots.SNAPSHOT_FORMAT)
     assert row.head_hash == db.get_log("s1")[-1].hash
 
 
-@NO_DERIVED
 def test_a_new_db_object_starts_from_the_snapshot_and_runs_on(
     workflow: Workflow, db: KernDb, tampering: Tampering
 ) -> None:
@@ -123,7 +122,6 @@ def test_the_history_context_after_a_snapshot_is_the_one_the_log_gives(
     assert restored.get_workflow_history_context(3) == log.get_workflow_history_context(3)
 
 
-@NO_DERIVED
 def test_history_older_than_the_snapshots_run_index_is_read_from_the_log(
     workflow: Workflow, db: KernDb, tampering: Tampering, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,7 +140,6 @@ def test_history_older_than_the_snapshots_run_index_is_read_from_the_log(
     assert fresh.get_session("s1", as_of="run-2") == db.get_session("s1", as_of="run-2")
 
 
-@NO_DERIVED
 def test_a_cold_writer_refuses_a_run_id_finished_before_the_snapshot(
     workflow: Workflow, tampering: Tampering
 ) -> None:
@@ -152,7 +149,7 @@ def test_a_cold_writer_refuses_a_run_id_finished_before_the_snapshot(
     assert store_of(fresh).stream("s1").base == HEAD
 
 
-@NO_DERIVED
+@STORED_BYTES
 @pytest.mark.parametrize(
     "spoil",
     [
@@ -184,7 +181,7 @@ def test_a_snapshot_that_does_not_match_the_log_is_ignored_and_rebuilt(
     assert fresh.verify("s1").ok
 
 
-@NO_DERIVED
+@STORED_BYTES
 def test_verify_reads_the_log_never_the_snapshot(workflow: Workflow, tampering: Tampering) -> None:
     """A changed byte before the snapshot is found; a corrupt snapshot breaks nothing."""
     put(tampering.db, replace(store_of(tampering.db).snapshot_row("s1"), body=b"{}"))
@@ -206,7 +203,7 @@ def test_a_log_changed_at_the_snapshots_version_makes_it_unusable(
     assert store.snapshot_row("s1") is None  # dropped, to be written anew
 
 
-@NO_DERIVED
+@STORED_BYTES
 def test_an_older_snapshot_never_replaces_a_newer_one(workflow: Workflow, db: KernDb) -> None:
     store = store_of(db)
     newest = store.snapshot_row("s1")
@@ -216,7 +213,6 @@ def test_an_older_snapshot_never_replaces_a_newer_one(workflow: Workflow, db: Ke
 
 
 @THREADED
-@pytest.mark.plain_only(NO_DERIVED_REASON)
 def test_two_writers_snapshotting_one_session_at_once_leave_a_usable_snapshot(
     workflow: Workflow, db: KernDb, tampering: Tampering
 ) -> None:
@@ -260,7 +256,6 @@ def test_fork_delete_and_time_travel_work_on_a_session_started_from_a_snapshot(
     assert cold(tampering).get_session("s1") is None
 
 
-@NO_DERIVED
 def test_a_db_object_that_read_the_first_events_still_starts_from_the_snapshot(
     workflow: Workflow, tampering: Tampering
 ) -> None:
@@ -285,7 +280,6 @@ def test_reading_the_whole_session_after_a_snapshot_start_keeps_it_whole(
     assert fresh.get_events("s1") == db.get_events("s1")
 
 
-@NO_DERIVED
 def test_a_snapshot_that_cannot_be_written_fails_no_run(
     workflow: Workflow, db: KernDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,3 +292,23 @@ def test_a_snapshot_that_cannot_be_written_fails_no_run(
     assert store_of(db).snapshot_row("s1").version == HEAD
     session = db.get_session("s1")
     assert session is not None and len(session.runs or []) == RUNS + 3
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite-keyring"], indirect=True)
+def test_a_keyring_stores_snapshot_is_sealed_and_an_erasure_makes_it_unusable(
+    workflow: Workflow, db: KernDb, tampering: Tampering
+) -> None:
+    """On the encrypted store the snapshot holds no value in clear; a new db object
+    starts from it; after an erasure it does not open, and the log is read."""
+    row = store_of(db).snapshot_row("s1")
+    assert row is not None and b"topic" not in row.body and b"echo" not in row.body
+    fresh = cold(tampering)
+    run_on(fresh)
+    assert store_of(fresh).stream("s1").base == HEAD
+    db.erase_session("s1", reason="test")
+    after = cold(tampering)
+    store = store_of(after)
+    store.refresh(store.stream("s1"))
+    assert store.stream("s1").base == 0  # the snapshot's key is gone: read from the log
+    session = after.get_session("s1")
+    assert session is not None and all(run.input == ERASED for run in session.runs or [])
