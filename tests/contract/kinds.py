@@ -69,4 +69,3 @@ STORED_BYTES = plain_only(
     "(tests/contract/privacy covers the encrypted stores' own bytes)"
 )
 """A test about the plaintext stored form of values."""
-
