@@ -11,7 +11,9 @@ workload in interleaved rounds (the order rotating each round):
   ``--long`` runs (every event decoded, and on the keyed store decrypted);
 - get_session (cold, segments): the same for a session of ``--longer`` runs,
   read once before, so that its finished runs are kept as read-model segments
-  (sealed on the keyed store).
+  (sealed on the keyed store);
+- record cold (snapshot): a new db object records one run into that session,
+  starting from its write-model snapshot (sealed on the keyed store).
 
 Each ratio is keyed / plain, the median of the per-round ratios. Run:
 
@@ -90,6 +92,12 @@ def main() -> None:
             with SqliteDb(files[name], keyring=keyrings[name]) as fresh:
                 fresh.get_session("longer")
 
+        def cold_write(name: str) -> None:
+            with SqliteDb(files[name], keyring=keyrings[name]) as fresh:
+                Workflow(name="Bench", db=fresh, steps=[research, summarize, tally]).run(
+                    input="q", session_id="longer"
+                )
+
         for name in dbs:
             segmented(name)  # keeps the finished runs as segments
 
@@ -100,6 +108,7 @@ def main() -> None:
             (f"get_session warm ({args.runs} sessions)", warm),
             (f"get_session cold ({args.long} runs)", cold),
             (f"get_session cold ({args.longer} runs, segments)", segmented),
+            (f"record one run cold ({args.longer}-run session, snapshot)", cold_write),
         ):
             times = interleave(
                 {name: (lambda name=name, work=work: work(name)) for name in dbs}, args.rounds
