@@ -56,7 +56,18 @@ def test_the_web_measurement_runs_and_prints_every_read() -> None:
 def test_the_keyring_measurement_runs_and_prints_every_row() -> None:
     script = SUITE.parent / "measure_keyring.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--rounds", "1", "--runs", "2", "--long", "2"],
+        [
+            sys.executable,
+            str(script),
+            "--rounds",
+            "1",
+            "--runs",
+            "2",
+            "--long",
+            "2",
+            "--longer",
+            "3",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -65,4 +76,4 @@ def test_the_keyring_measurement_runs_and_prints_every_row() -> None:
     )
     assert done.returncode == 0, done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "x |" in line]
-    assert len(rows) == 4
+    assert len(rows) == 6
