@@ -1,8 +1,8 @@
 """Failure policies against Agno 3.1.10: the same failing function steps, the same runs.
 
 ``tests/fixtures/agno/failure_policies.json`` holds what agno 3.1.10 did with
-each scenario (written by ``make_failure_policies.py`` beside it, with the
-same step functions under Agno's names): how often each step was called,
+each scenario (written by ``make_failure_policies.py`` beside it, running the step
+functions of ``failure_cases.py`` with Agno's classes): how often each step was called,
 whether the run raised, the run's status, content, step results and the
 session's history context. Kern runs the scenarios with ``run``, ``arun``
 and a stream, on every store, and must give the same, except where Kern
@@ -12,8 +12,8 @@ differs on purpose (:func:`as_kern_records`).
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,68 +21,23 @@ import pytest
 from kern.application.async_sessions import AsyncKernDb
 from kern.db import KernDb
 from kern.domain.events import StepAttemptFailed
-from kern.workflow import HumanReview, OnError, Step, StepInput, StepOutput, Workflow
+from kern.workflow import HumanReview, OnError, Step, StepOutput, Workflow
 from tests.contract.workflow.test_arun import AnyDb, drive
 from tests.contract.workflow.test_arun import adb as adb  # the fixture, for arun on every store
+from tests.fixtures.agno import failure_cases
+from tests.fixtures.agno.failure_cases import calls
 
 ORACLE = json.loads(
     (Path(__file__).parents[2] / "fixtures" / "agno" / "failure_policies.json").read_text()
 )
 SCENARIOS: dict[str, dict[str, Any]] = ORACLE["scenarios"]
 
-calls: Counter[str] = Counter()
-
-
-def flaky(step_input: StepInput) -> str:
-    """Fails on its first two calls of a run, then succeeds."""
-    calls["flaky"] += 1
-    if calls["flaky"] <= 2:
-        raise ValueError(f"flaky failure {calls['flaky']}")
-    return f"flaky ok after {calls['flaky']} calls on {step_input.input}"
-
-
-def always(step_input: StepInput) -> str:
-    """Always fails."""
-    calls["always"] += 1
-    raise RuntimeError(f"always fails on {step_input.input}")
-
-
-def reports(step_input: StepInput) -> StepOutput:
-    """Returns a failed StepOutput without raising."""
-    calls["reports"] += 1
-    return StepOutput(content="partial", success=False, error="reported problem")
-
-
-def after(step_input: StepInput) -> str:
-    """Shows what the step before it handed on."""
-    calls["after"] += 1
-    return f"after got {step_input.previous_step_content!r}"
+KERN = SimpleNamespace(Step=Step, StepOutput=StepOutput, HumanReview=HumanReview, OnError=OnError)
 
 
 def scenarios() -> dict[str, list[Any]]:
-    """The generator's scenarios, with Kern's names."""
-    fail = HumanReview(on_error=OnError.fail)
-    return {
-        "flaky_default": [Step(name="flaky", executor=flaky), after],
-        "always_default": [Step(name="always", executor=always), after],
-        "always_plain_function": [always, after],
-        "always_skip_on_failure": [
-            Step(name="always", executor=always, skip_on_failure=True),
-            after,
-        ],
-        "always_max_retries_0": [Step(name="always", executor=always, max_retries=0), after],
-        "flaky_max_retries_1": [Step(name="flaky", executor=flaky, max_retries=1), after],
-        "always_on_error_fail": [
-            Step(name="always", executor=always, max_retries=1, human_review=fail),
-            after,
-        ],
-        "always_on_error_fail_skip_on_failure": [
-            Step(name="always", executor=always, skip_on_failure=True, human_review=fail),
-            after,
-        ],
-        "reports_default": [Step(name="reports", executor=reports), after],
-        "reports_on_error_fail": [Step(name="reports", executor=reports, human_review=fail), after],
-    }
+    """The generator's scenarios and step functions, with Kern's classes."""
+    return failure_cases.scenarios(KERN)
 
 
 def test_the_scenarios_are_the_recorded_ones() -> None:
