@@ -67,6 +67,7 @@ from kern.domain.identity import (
 )
 from kern.domain.values import (
     AsOf,
+    Provenance,
     slug,
     to_json_value,
 )
@@ -291,11 +292,7 @@ class Workflow:
         _json_dict(session_state, what="session_state")
         if run_id is not None:
             check_text(run_id, what="run_id")
-        stamp = provenance(
-            correlation_id=correlation_id,
-            workflow_fingerprint=self.fingerprint,
-            metadata=_metadata(metadata),
-        )
+        stamp = self._provenance(correlation_id, metadata)
         return RunRecorder(
             self,
             session_id,
@@ -361,11 +358,7 @@ class Workflow:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
         check_text(run_id, what="run_id")
-        stamp = provenance(
-            correlation_id=correlation_id,
-            workflow_fingerprint=self.fingerprint,
-            metadata=_metadata(metadata),
-        )
+        stamp = self._provenance(correlation_id, metadata)
         return ResumedRun(
             self,
             self._session_id(session_id),
@@ -373,6 +366,17 @@ class Workflow:
             run_id,
             stamp,
             asynchronous=asynchronous,
+        )
+
+    def _provenance(
+        self, correlation_id: str | None, metadata: Mapping[str, Any] | None
+    ) -> Provenance:
+        """What a run's (or a resumption's) events record of who asked, and of this
+        workflow's code."""
+        return provenance(
+            correlation_id=correlation_id,
+            workflow_fingerprint=self.fingerprint,
+            metadata=_metadata(metadata),
         )
 
     def _refuse_async(self) -> None:
