@@ -142,8 +142,12 @@ def import_keys(
                     "kern export --keys)"
                 )
         rows += [_rewrapped(row, target.keyring, keyring) for row in carried.values()]
-        for key_id in gone:
-            erased.setdefault(key_id, []).append(session_id)
+        # Only what the lines need the ledger to say: a key that sealed these
+        # records and that neither came with them nor is here. The lines cannot
+        # have the ledger record any other key (another session's) as destroyed.
+        for key_id in used:
+            if key_id in gone and key_id not in carried and store.get_key(key_id=key_id) is None:
+                erased.setdefault(key_id, []).append(session_id)
     for row in rows:
         store.data_keys.unwrap(row)  # type: ignore[union-attr]  # a corrupt key fails here
     if not erased:

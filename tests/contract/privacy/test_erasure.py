@@ -511,3 +511,24 @@ def test_the_errors_of_failed_attempts_are_sealed_and_erased(db: KernDb, place: 
         (ERASED, ERASED, "TimeoutError")
     ] * 2
     assert db.verify().ok
+
+
+def test_an_import_line_records_as_erased_only_the_keys_its_own_records_lost(
+    db: KernDb, tmp_path: Path
+) -> None:
+    """A line's erased_keys naming a key its session never used, or a key the
+    target holds for another session, does not reach the target's ledger."""
+    with SqliteDb(tmp_path / "target.db", keyring=MASTER) as target:
+        target.import_lines(db.export("s-b1", keys=True))
+        bobs_key = target.store.key_rows()[0].key_id
+        db.erase_user("alice", reason="request 96")
+        lines = list(db.export("s-a2", keys=True))
+        data = json.loads(lines[0])
+        destroyed = list(data["erased_keys"])
+        data["erased_keys"] += [bobs_key, "k-" + "0" * 32]
+        lines[0] = json.dumps(data)
+        target.import_lines(lines)
+        (entry,) = target.erasures()
+        assert entry.detail["keys"] == destroyed
+        bob = target.get_session("s-b1", "bob")
+        assert bob is not None and (bob.runs or [])[0].input == "bob's topic"
